@@ -1,0 +1,72 @@
+namespace Deferred;
+
+/// <summary>What a handler knows about the task it is running.</summary>
+/// <param name="TaskId">The task's id, as returned by <see cref="IDeferredTasks.EnqueueAsync{TTask}"/>.</param>
+/// <param name="TaskType">The stored name of the task type (its <c>[Alias]</c>, or its full type name).</param>
+/// <param name="Attempt">This attempt's number: 1 on the first run.</param>
+/// <param name="MaxAttempts">The most attempts the task gets before it is kept as dead.</param>
+/// <param name="EnqueuedAt">When the task was committed.</param>
+/// <param name="LastError">The previous attempt's error, or null on the first attempt.</param>
+public sealed record DeferredTaskContext(
+    string TaskId,
+    string TaskType,
+    int Attempt,
+    int MaxAttempts,
+    DateTimeOffset EnqueuedAt,
+    DeferredTaskError? LastError)
+{
+    /// <summary>True when this is not the first attempt.</summary>
+    public bool IsRetry => Attempt > 1;
+
+    /// <summary>True when a failure of this attempt can still be retried.</summary>
+    public bool IsLastAttempt => Attempt >= MaxAttempts;
+}
+
+/// <summary>A failed attempt, as seen by an <see cref="IDeferredRetryPolicy{TTask}"/>.</summary>
+/// <param name="Context">The attempt that failed.</param>
+/// <param name="Exception">What the handler threw.</param>
+public sealed record DeferredTaskFailure(DeferredTaskContext Context, Exception Exception);
+
+/// <summary>What to do after a failed attempt.</summary>
+public readonly record struct RetryDecision
+{
+    private RetryDecision(RetryDecisionKind kind, TimeSpan delay)
+    {
+        Kind = kind;
+        Delay = delay;
+    }
+
+    /// <summary>What the decision is.</summary>
+    public RetryDecisionKind Kind { get; }
+
+    /// <summary>With <see cref="RetryDecisionKind.RetryAfter"/>: how long to wait before the next attempt.</summary>
+    public TimeSpan Delay { get; }
+
+    /// <summary>Use the silo's default backoff schedule.</summary>
+    public static RetryDecision Default => new(RetryDecisionKind.Default, TimeSpan.Zero);
+
+    /// <summary>Stop retrying; the task is kept as <see cref="DeferredTaskStatus.Dead"/>.</summary>
+    public static RetryDecision GiveUp => new(RetryDecisionKind.GiveUp, TimeSpan.Zero);
+
+    /// <summary>Retry after <paramref name="delay"/> (zero or more).</summary>
+    /// <param name="delay">How long to wait; must not be negative.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The delay is negative.</exception>
+    public static RetryDecision RetryAfter(TimeSpan delay)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        return new(RetryDecisionKind.RetryAfter, delay);
+    }
+}
+
+/// <summary>The kinds of <see cref="RetryDecision"/>.</summary>
+public enum RetryDecisionKind
+{
+    /// <summary>Use the default schedule.</summary>
+    Default,
+
+    /// <summary>Retry after a given delay.</summary>
+    RetryAfter,
+
+    /// <summary>Do not retry.</summary>
+    GiveUp,
+}

@@ -1,0 +1,31 @@
+namespace Deferred;
+
+/// <summary>Per-enqueue options. Every property is optional.</summary>
+[GenerateSerializer, Immutable, Alias("deferred.options.v1")]
+public sealed record DeferredTaskOptions
+{
+    /// <summary>
+    /// Run no earlier than this long after the enqueue. Must not be negative. Zero runs now.
+    /// Cannot be combined with <see cref="RunAt"/>.
+    /// </summary>
+    [Id(0)] public TimeSpan? Delay { get; init; }
+
+    /// <summary>
+    /// Run no earlier than this instant. A time in the past runs now. Cannot be combined with <see cref="Delay"/>.
+    /// </summary>
+    [Id(1)] public DateTimeOffset? RunAt { get; init; }
+
+    /// <summary>
+    /// The most attempts (first run plus retries), at least 1. Null uses the silo's
+    /// <c>DeferredTasksOptions.DefaultMaxAttempts</c> (21: one run and 20 retries).
+    /// </summary>
+    [Id(2)] public int? MaxAttempts { get; init; }
+
+    /// <summary>
+    /// A caller-chosen id, making the enqueue idempotent while the task is stored: enqueuing an id that is
+    /// pending, failed or dead stores nothing new and returns the same id. Once a task has completed its row
+    /// is gone, so the same id enqueued later is a new task. Null generates an id. See
+    /// <see cref="DeferredTaskId.Validate"/> for the rules.
+    /// </summary>
+    [Id(3)] public string? TaskId { get; init; }
+}

@@ -1,0 +1,40 @@
+namespace Deferred;
+
+// The exceptions name the option property (e.g. "Delay"), which tells the caller more than "options" would.
+#pragma warning disable CA2208
+
+/// <summary>Boundary checks shared by <see cref="IDeferredTasks"/> and the task grain.</summary>
+public static class DeferredTaskOptionsValidation
+{
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad option; does nothing for null.</summary>
+    /// <param name="options">The options to check.</param>
+    /// <exception cref="ArgumentOutOfRangeException">Delay is negative, or MaxAttempts is below 1.</exception>
+    /// <exception cref="ArgumentException">Delay and RunAt are both set, or TaskId is malformed.</exception>
+    public static void ThrowIfInvalid(DeferredTaskOptions? options)
+    {
+        if (options is null)
+        {
+            return;
+        }
+
+        if (options.Delay is { } delay && delay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DeferredTaskOptions.Delay), delay, $"DeferredTaskOptions.Delay is {delay}; it must not be negative. Use TimeSpan.Zero to run now.");
+        }
+
+        if (options.Delay is not null && options.RunAt is not null)
+        {
+            throw new ArgumentException("DeferredTaskOptions.Delay and RunAt are both set; set one of them.", nameof(DeferredTaskOptions.RunAt));
+        }
+
+        if (options.MaxAttempts is { } max && max < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DeferredTaskOptions.MaxAttempts), max, $"DeferredTaskOptions.MaxAttempts is {max}; it must be at least 1.");
+        }
+
+        if (options.TaskId is not null && DeferredTaskId.Validate(options.TaskId) is { } problem)
+        {
+            throw new ArgumentException($"DeferredTaskOptions.TaskId '{options.TaskId}' is not valid: {problem}.", nameof(DeferredTaskOptions.TaskId));
+        }
+    }
+}

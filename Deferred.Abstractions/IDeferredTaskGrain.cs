@@ -1,0 +1,52 @@
+using Orleans.Concurrency;
+
+namespace Deferred;
+
+/// <summary>
+/// One deferred task. The grain key is the task id. App code normally uses <see cref="IDeferredTasks"/>, which
+/// validates input before calling; calling the grain directly is supported and validated the same way.
+/// </summary>
+public interface IDeferredTaskGrain : IGrainWithStringKey
+{
+    /// <summary>Stores the task (if no task with this id is stored) and schedules it.</summary>
+    /// <param name="request">The task and its options.</param>
+    /// <returns>The stored task, and whether this call created it.</returns>
+    Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request);
+
+    /// <summary>The task's state, or null when it is not stored.</summary>
+    [AlwaysInterleave]
+    [ReadOnly]
+    Task<DeferredTaskInfo?> GetInfoAsync();
+
+    /// <summary>
+    /// Makes sure a stored, live task is scheduled in this activation: due tasks run, future ones wait. Used by
+    /// recovery; harmless to call at any time.
+    /// </summary>
+    /// <returns>True when a pending or failed task is stored.</returns>
+    [AlwaysInterleave]
+    Task<bool> ResumeAsync();
+
+    /// <summary>Resets a dead task's attempts and runs it again. False when the task is not dead.</summary>
+    Task<bool> RetryDeadAsync();
+
+    /// <summary>Deletes the task unless an attempt is running. False when it is not stored.</summary>
+    [AlwaysInterleave]
+    Task<bool> DeleteAsync();
+}
+
+/// <summary>What <see cref="IDeferredTaskGrain.EnqueueAsync"/> takes.</summary>
+[GenerateSerializer, Immutable, Alias("deferred.enqueue-request.v1")]
+public sealed record DeferredEnqueueRequest
+{
+    /// <summary>The task object; its runtime type picks the handler.</summary>
+    [Id(0)] public required object Task { get; init; }
+
+    /// <summary>The enqueue options, or null for defaults.</summary>
+    [Id(1)] public DeferredTaskOptions? Options { get; init; }
+}
+
+/// <summary>What <see cref="IDeferredTaskGrain.EnqueueAsync"/> returns.</summary>
+/// <param name="Info">The stored task.</param>
+/// <param name="Created">True when this call stored it; false when it was stored already.</param>
+[GenerateSerializer, Immutable, Alias("deferred.enqueue-result.v1")]
+public sealed record DeferredEnqueueResult([property: Id(0)] DeferredTaskInfo Info, [property: Id(1)] bool Created);

@@ -1,0 +1,43 @@
+namespace Deferred;
+
+/// <summary>
+/// Enqueues and inspects deferred tasks. Available from DI on silos (<c>AddDeferredTasks</c>) and on Orleans
+/// clients (<c>AddDeferredTasksClient</c>).
+/// </summary>
+public interface IDeferredTasks
+{
+    /// <summary>
+    /// Stores a task and returns its id once its row is committed to PostgreSQL. The task runs afterwards, on
+    /// the silo that accepted it (for a call from a client, the gateway silo).
+    /// </summary>
+    /// <typeparam name="TTask">The task type; a handler for it must be registered on the silos.</typeparam>
+    /// <param name="task">The task. Must not be null.</param>
+    /// <param name="options">Delay, run time, attempts and idempotency id; null for defaults.</param>
+    /// <param name="cancellationToken">Cancels waiting for the acknowledgement; the task may still be stored.</param>
+    /// <returns>The task id. With <see cref="DeferredTaskOptions.TaskId"/> set, the same id even when it was stored already.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="task"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range or the task id is malformed.</exception>
+    /// <exception cref="DeferredTaskTypeNotRegisteredException">No silo handler is registered for <typeparamref name="TTask"/>.</exception>
+    Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns a stored task's state, or null when no such task is stored (it completed, or never existed).</summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    Task<DeferredTaskInfo?> GetAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Gives a dead task a fresh set of attempts and schedules it now. Returns false when the task is not
+    /// stored or is not dead.
+    /// </summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes a stored task that is not running (pending, failed or dead). Returns false when the task is not
+    /// stored; throws <see cref="InvalidOperationException"/> while an attempt is running.
+    /// </summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Logging;
+
+namespace Deferred.Diagnostics;
+
+/// <summary>
+/// Every log line Deferred writes, with stable event ids (1xxx task lifecycle, 2xxx recovery, 3xxx schema).
+/// Payloads and connection strings are never logged.
+/// </summary>
+internal static partial class DeferredLog
+{
+    [LoggerMessage(1001, LogLevel.Debug, "Deferred task {TaskId} ({TaskType}) stored; first run at {RunAt:O}")]
+    public static partial void TaskStored(ILogger logger, string taskId, string taskType, DateTimeOffset runAt);
+
+    [LoggerMessage(1002, LogLevel.Debug, "Deferred task {TaskId} ({TaskType}) succeeded on attempt {Attempt}")]
+    public static partial void TaskSucceeded(ILogger logger, string taskId, string taskType, int attempt);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Deferred task {TaskId} ({TaskType}) failed attempt {Attempt} of {MaxAttempts}; next attempt at {NextRunAt:O}")]
+    public static partial void TaskFailed(ILogger logger, Exception exception, string taskId, string taskType, int attempt, int maxAttempts, DateTimeOffset nextRunAt);
+
+    [LoggerMessage(1004, LogLevel.Error, "Deferred task {TaskId} ({TaskType}) is dead after {Attempts} attempt(s): {ErrorType}: {ErrorMessage}")]
+    public static partial void TaskDead(ILogger logger, string taskId, string taskType, int attempts, string errorType, string errorMessage);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Deferred task {TaskId}: writing its {Operation} failed (try {Try}); retrying")]
+    public static partial void StoreWriteRetry(ILogger logger, Exception exception, string taskId, string operation, int @try);
+
+    [LoggerMessage(1006, LogLevel.Error, "Deferred task {TaskId}: gave up writing its {Operation}; the stored row is unchanged and the task will run again")]
+    public static partial void StoreWriteGaveUp(ILogger logger, Exception exception, string taskId, string operation);
+
+    [LoggerMessage(1007, LogLevel.Debug, "Deferred task {TaskId} waits for {RunAt:O} on a durable reminder")]
+    public static partial void TaskParked(ILogger logger, string taskId, DateTimeOffset runAt);
+
+    [LoggerMessage(1008, LogLevel.Warning, "Deferred task {TaskId}: unregistering its reminder failed; a later tick will find no task and retry")]
+    public static partial void ReminderCleanupFailed(ILogger logger, Exception exception, string taskId);
+
+    [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: scanning the store for pending and failed tasks")]
+    public static partial void RecoveryStarted(ILogger logger);
+
+    [LoggerMessage(2002, LogLevel.Information, "Deferred recovery finished: found {Found} task(s) in {Pages} page(s), resumed {Resumed}, not resumable {Skipped}, errors {Errors}, in {ElapsedMs} ms")]
+    public static partial void RecoveryFinished(ILogger logger, int found, int pages, int resumed, int skipped, int errors, long elapsedMs);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Deferred recovery could not resume task {TaskId}; the next scan will try again")]
+    public static partial void RecoveryResumeFailed(ILogger logger, Exception exception, string taskId);
+
+    [LoggerMessage(2004, LogLevel.Error, "Deferred recovery stopped early after resuming {Resumed} task(s); the rest resume at the next start")]
+    public static partial void RecoveryFailed(ILogger logger, Exception exception, int resumed);
+
+    [LoggerMessage(3001, LogLevel.Information, "Deferred schema is at version {Version}")]
+    public static partial void SchemaReady(ILogger logger, int version);
+
+    [LoggerMessage(3002, LogLevel.Information, "Applied Deferred migration {Version} ({Name}) in {ElapsedMs} ms")]
+    public static partial void MigrationApplied(ILogger logger, int version, string name, long elapsedMs);
+}

@@ -1,0 +1,42 @@
+using Deferred;
+using Deferred.Runtime;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Deferred task handlers and the client-side <see cref="IDeferredTasks"/>.</summary>
+public static class DeferredServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> (scoped: a new DI scope per attempt) to run tasks of type
+    /// <typeparamref name="TTask"/> on this silo. The task type is stored by its Orleans <c>[Alias]</c> when it has
+    /// one, else by its full name: give it an alias to keep stored tasks runnable across renames.
+    /// If the handler also implements <see cref="IDeferredRetryPolicy{TTask}"/>, that policy decides its retries.
+    /// </summary>
+    /// <typeparam name="TTask">The task type; must be Orleans-serializable (<c>[GenerateSerializer]</c>).</typeparam>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <param name="services">The silo's services.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddDeferredTaskHandler<TTask, THandler>(this IServiceCollection services)
+        where THandler : class, IDeferredTaskHandler<TTask>
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.RemoveAll<IDeferredTaskHandler<TTask>>();
+        services.AddScoped<IDeferredTaskHandler<TTask>, THandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<TaskRegistration, TaskRegistration<TTask>>());
+        return services;
+    }
+
+    /// <summary>
+    /// Makes <see cref="IDeferredTasks"/> available on an Orleans client (silos get it from <c>AddDeferredTasks</c>).
+    /// Tasks enqueued from a client run on the gateway silo that receives the call.
+    /// </summary>
+    /// <param name="services">The client's services.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddDeferredTasksClient(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
+        return services;
+    }
+}

@@ -1,0 +1,74 @@
+using Orleans;
+
+namespace Deferred.Options;
+
+/// <summary>Silo-side settings for Deferred. Bound from the <c>Deferred</c> configuration section by the sample host.</summary>
+public sealed class DeferredTasksOptions
+{
+    /// <summary>The configuration section the sample host binds.</summary>
+    public const string SectionName = "Deferred";
+
+    /// <summary>
+    /// The PostgreSQL connection string (Npgsql syntax). Required. Task state, reminders and the recovery scan
+    /// share one <c>NpgsqlDataSource</c> built from it, so one pool serves them all.
+    /// </summary>
+    [Redact]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Attempts a task gets when its enqueue does not say (first run plus retries). Default 21: one run and
+    /// 20 retries, like Rage::Deferred. At least 1.
+    /// </summary>
+    public int DefaultMaxAttempts { get; set; } = 21;
+
+    /// <summary>
+    /// The default wait before retry number n (n = 1 after the first failure). Null uses the polynomial schedule
+    /// n^4 + 10 + random(0..14)·n seconds (about 11 s, 26 s, 1.5 min, ... 44 h at n = 20). A per-type
+    /// <see cref="IDeferredRetryPolicy{TTask}"/> overrides it.
+    /// </summary>
+    public Func<int, TimeSpan>? RetryBackoff { get; set; }
+
+    /// <summary>
+    /// How many task attempts may run at once on one silo. Default 100. Higher lets more slow I/O handlers overlap;
+    /// lower protects the database and downstream services. Tasks beyond it wait their turn in memory.
+    /// </summary>
+    public int MaxConcurrentTasks { get; set; } = 100;
+
+    /// <summary>
+    /// A task due further ahead than this waits on a durable Orleans reminder and lets its activation go;
+    /// nearer ones wait on an in-memory timer. Default 1 minute. Lower saves memory for many short delays;
+    /// each reminder costs two extra database writes.
+    /// </summary>
+    public TimeSpan TimerThreshold { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The period of a waiting task's reminder. It only matters if a tick is lost: the reminder fires again
+    /// this much later. Default 5 minutes; must be at least Orleans' <c>ReminderOptions.MinimumReminderPeriod</c>.
+    /// </summary>
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Run the startup recovery scan when the silo becomes active. Default true.</summary>
+    public bool RecoverOnStartup { get; set; } = true;
+
+    /// <summary>Task ids read per recovery query. Default 500. Bounds memory and the length of one query.</summary>
+    public int RecoveryPageSize { get; set; } = 500;
+
+    /// <summary>How many tasks the recovery scan resumes in parallel. Default 16.</summary>
+    public int RecoveryConcurrency { get; set; } = 16;
+
+    /// <summary>
+    /// The recovery scan pauses while this many due tasks are queued or running on the silo, so a large backlog
+    /// is fed in at the speed it drains rather than all at once. Default 1,000.
+    /// </summary>
+    public int RecoveryMaxBacklog { get; set; } = 1_000;
+
+    /// <summary>
+    /// How long a finished attempt keeps retrying the write that records its outcome (delete on success, the
+    /// error on failure) while the database is unreachable, before giving up and leaving the task to run
+    /// again later. Default 1 minute.
+    /// </summary>
+    public TimeSpan StoreRetryTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest stored stack trace, in characters. Default 4,000.</summary>
+    public int MaxStoredStackTraceLength { get; set; } = 4_000;
+}

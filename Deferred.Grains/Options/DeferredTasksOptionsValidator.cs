@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Runtime;
+
+namespace Deferred.Options;
+
+/// <summary>Checks <see cref="DeferredTasksOptions"/> when the silo starts and names the option to fix.</summary>
+internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options) : IConfigurationValidator
+{
+    public void ValidateConfiguration()
+    {
+        var problems = Validate(options.Value);
+        if (problems.Count > 0)
+        {
+            throw new OrleansConfigurationException(
+                "Deferred is misconfigured: " + string.Join("; ", problems) + ".");
+        }
+    }
+
+    /// <summary>Every problem with <paramref name="o"/>, each naming the option and how to fix it.</summary>
+    internal static List<string> Validate(DeferredTasksOptions o)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(o.ConnectionString))
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConnectionString)} is not set; set it in code or as Deferred:ConnectionString (environment: Deferred__ConnectionString or DEFERRED_PG_CONNECTION)");
+        }
+
+        void AtLeast(string name, int value, int min)
+        {
+            if (value < min)
+            {
+                problems.Add($"{nameof(DeferredTasksOptions)}.{name} is {value}; it must be at least {min}");
+            }
+        }
+
+        AtLeast(nameof(o.DefaultMaxAttempts), o.DefaultMaxAttempts, 1);
+        AtLeast(nameof(o.MaxConcurrentTasks), o.MaxConcurrentTasks, 1);
+        AtLeast(nameof(o.RecoveryPageSize), o.RecoveryPageSize, 1);
+        AtLeast(nameof(o.RecoveryConcurrency), o.RecoveryConcurrency, 1);
+        AtLeast(nameof(o.RecoveryMaxBacklog), o.RecoveryMaxBacklog, 1);
+        AtLeast(nameof(o.MaxStoredStackTraceLength), o.MaxStoredStackTraceLength, 0);
+
+        void Positive(string name, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                problems.Add($"{nameof(DeferredTasksOptions)}.{name} is {value}; it must be greater than zero");
+            }
+        }
+
+        Positive(nameof(o.TimerThreshold), o.TimerThreshold);
+        Positive(nameof(o.ReminderPeriod), o.ReminderPeriod);
+        Positive(nameof(o.StoreRetryTimeout), o.StoreRetryTimeout);
+        return problems;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using Deferred.Diagnostics;
+using Deferred.Options;
+using Deferred.Runtime;
+using Deferred.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace Deferred.Recovery;
+
+/// <summary>What one recovery scan saw and did.</summary>
+/// <param name="Found">Task ids the scan returned.</param>
+/// <param name="Pages">Queries it ran.</param>
+/// <param name="Resumed">Tasks that were live and are now scheduled on this silo.</param>
+/// <param name="Skipped">Ids that turned out not to be live (completed meanwhile, dead, unreadable).</param>
+/// <param name="Errors">Resume calls that failed; the next scan retries them.</param>
+internal sealed record RecoveryReport(int Found, int Pages, int Resumed, int Skipped, int Errors);
+
+/// <summary>
+/// The startup scan: when the silo becomes active, pages through the store for pending and failed tasks and
+/// resumes each on this silo. Pages are read one at a time (never every row at once), resumes run with bounded
+/// parallelism, and the scan pauses while the silo's due backlog is full, so a large backlog is fed in at the
+/// rate it drains. It runs in the background: silo start does not wait for it, and silo stop cancels it.
+/// </summary>
+internal sealed class DeferredRecovery(
+    IDeferredTaskCatalog catalog,
+    IGrainFactory grains,
+    ExecutionGate gate,
+    IOptions<DeferredTasksOptions> options,
+    TimeProvider time,
+    ILogger<DeferredRecovery> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _scan = Task.CompletedTask;
+
+    /// <summary>Completes when the startup scan has finished (or immediately when it is disabled).</summary>
+    public Task Completion => _scan;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(DeferredRecovery), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
+
+    public void Dispose() => _stopping.Dispose();
+
+    private Task OnStartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.RecoverOnStartup)
+        {
+            _scan = Task.Run(() => ScanAndLogAsync(_stopping.Token), CancellationToken.None);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task OnStopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _scan.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task ScanAndLogAsync(CancellationToken cancellationToken)
+    {
+        DeferredLog.RecoveryStarted(logger);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var report = await ScanAsync(cancellationToken);
+            DeferredLog.RecoveryFinished(logger, report.Found, report.Pages, report.Resumed, report.Skipped, report.Errors, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Silo stopping: what was not resumed stays in the store for the next start.
+        }
+        catch (Exception ex)
+        {
+            DeferredLog.RecoveryFailed(logger, ex, 0);
+        }
+    }
+
+    /// <summary>Runs one full scan.</summary>
+    public async Task<RecoveryReport> ScanAsync(CancellationToken cancellationToken)
+    {
+        int found = 0, pages = 0, resumed = 0, skipped = 0, errors = 0;
+        var after = "";
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.RecoveryConcurrency, CancellationToken = cancellationToken };
+        while (true)
+        {
+            var ids = await catalog.ListResumableAsync(after, _options.RecoveryPageSize, time.GetUtcNow(), cancellationToken);
+            if (ids.Count == 0)
+            {
+                break;
+            }
+
+            pages++;
+            found += ids.Count;
+            after = ids[^1];
+            await Parallel.ForEachAsync(ids, parallel, async (id, ct) =>
+            {
+                await gate.WaitUntilBelowAsync(_options.RecoveryMaxBacklog, ct);
+                try
+                {
+                    if (await grains.GetGrain<IDeferredTaskGrain>(id).ResumeAsync().WaitAsync(ct))
+                    {
+                        Interlocked.Increment(ref resumed);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref skipped);
+                    }
+                }
+                catch (Exception ex) when (!ct.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref errors);
+                    DeferredLog.RecoveryResumeFailed(logger, ex, id);
+                }
+            });
+
+            if (ids.Count < _options.RecoveryPageSize)
+            {
+                break;
+            }
+        }
+
+        DeferredTelemetry.Recovered.Add(resumed);
+        return new RecoveryReport(found, pages, resumed, skipped, errors);
+    }
+}

@@ -1,0 +1,14 @@
+namespace Deferred.Runtime;
+
+/// <summary>The <see cref="DeferredTaskError.Type"/> values Deferred itself records (not exception types).</summary>
+internal static class DeferredErrorTypes
+{
+    /// <summary>The stored task type has no registered handler on this silo.</summary>
+    public const string UnknownTaskType = "Deferred.UnknownTaskType";
+
+    /// <summary>The stored task object could not be deserialized.</summary>
+    public const string CorruptPayload = "Deferred.CorruptPayload";
+
+    /// <summary>The stored row itself could not be read.</summary>
+    public const string CorruptRow = "Deferred.CorruptRow";
+}

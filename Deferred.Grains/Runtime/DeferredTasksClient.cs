@@ -1,0 +1,41 @@
+namespace Deferred.Runtime;
+
+/// <summary>
+/// <see cref="IDeferredTasks"/> over the task grain. Validates input before any call, so bad input fails here
+/// with a message naming the bad value and nothing is sent or stored.
+/// </summary>
+internal sealed class DeferredTasksClient(IGrainFactory grains) : IDeferredTasks
+{
+    public async Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (task is null)
+        {
+            throw new ArgumentNullException(nameof(task), "The task to enqueue is null.");
+        }
+
+        DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+        var taskId = options?.TaskId ?? DeferredTaskId.NewId();
+        var request = new DeferredEnqueueRequest { Task = task, Options = options };
+        var result = await Grain(taskId).EnqueueAsync(request).WaitAsync(cancellationToken);
+        return result.Info.TaskId;
+    }
+
+    public Task<DeferredTaskInfo?> GetAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Grain(taskId).GetInfoAsync().WaitAsync(cancellationToken);
+
+    public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Grain(taskId).RetryDeadAsync().WaitAsync(cancellationToken);
+
+    public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Grain(taskId).DeleteAsync().WaitAsync(cancellationToken);
+
+    private IDeferredTaskGrain Grain(string taskId)
+    {
+        if (DeferredTaskId.Validate(taskId) is { } problem)
+        {
+            throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
+        }
+
+        return grains.GetGrain<IDeferredTaskGrain>(taskId);
+    }
+}

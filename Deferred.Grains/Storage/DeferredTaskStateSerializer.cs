@@ -1,0 +1,62 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Deferred.Runtime;
+using System.Text;
+using Orleans.Storage;
+
+namespace Deferred.Storage;
+
+/// <summary>
+/// Stores task rows as camelCase JSON. Unknown fields are ignored on read and missing ones take their defaults,
+/// so a row written by today's build reads in tomorrow's. Only <see cref="DeferredTaskState"/> is accepted:
+/// no type names are written or read, so a row can never make the silo instantiate an arbitrary type.
+/// </summary>
+internal sealed class DeferredTaskStateSerializer : IGrainStorageSerializer
+{
+    public BinaryData Serialize<T>(T? input)
+    {
+        if (input is not DeferredTaskState state)
+        {
+            throw new NotSupportedException($"The Deferred task store only stores {nameof(DeferredTaskState)}, not {typeof(T)}.");
+        }
+
+        return new BinaryData(JsonSerializer.SerializeToUtf8Bytes(state, DeferredStateJsonContext.Default.DeferredTaskState));
+    }
+
+    public T? Deserialize<T>(BinaryData input)
+    {
+        if (typeof(T) != typeof(DeferredTaskState))
+        {
+            throw new NotSupportedException($"The Deferred task store only reads {nameof(DeferredTaskState)}, not {typeof(T)}.");
+        }
+
+        try
+        {
+            return (T?)(object?)JsonSerializer.Deserialize(input.ToMemory().Span, DeferredStateJsonContext.Default.DeferredTaskState);
+        }
+        catch (Exception ex) when (ex is JsonException or DecoderFallbackException or NotSupportedException)
+        {
+            // A row that cannot be read becomes a dead task instead of a grain that can never activate.
+            // The raw text (truncated) goes into the error so an operator can still see what was there.
+            var raw = System.Text.Encoding.UTF8.GetString(input.ToMemory().Span);
+            return (T)(object)new DeferredTaskState
+            {
+                Status = DeferredTaskStatus.Dead,
+                NeedsRewrite = true,
+                LastError = new DeferredTaskError
+                {
+                    Type = DeferredErrorTypes.CorruptRow,
+                    Message = $"The stored row could not be read ({ex.Message}). Row text: {Truncate(raw, 2000)}",
+                },
+            };
+        }
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(DeferredTaskState))]
+internal sealed partial class DeferredStateJsonContext : JsonSerializerContext;

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Deferred.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Deferred.Storage.Migrations;
+
+/// <summary>One forward-only schema migration from <c>sql-scripts/</c>.</summary>
+/// <param name="Version">The number the file name starts with.</param>
+/// <param name="Name">The file name.</param>
+/// <param name="Sql">The script.</param>
+/// <param name="Checksum">SHA-256 of the script, recorded when applied; an applied file must never change.</param>
+public sealed record DeferredMigration(int Version, string Name, string Sql, string Checksum);
+
+/// <summary>
+/// Applies the numbered scripts from <c>sql-scripts/</c> (embedded in this assembly) that a database lacks, each in
+/// its own transaction, under a PostgreSQL advisory lock so that concurrent migrators wait for each other, and
+/// records them in <c>deferred_schema_version</c>. Used by <c>scripts/postgres.sh</c> (through
+/// <c>Deferred.Silo migrate</c>), the tests and any deployment step. Silos never run it implicitly: they check
+/// the version at start and refuse to run on an older schema.
+/// </summary>
+public static partial class DeferredSchema
+{
+    private const string Prefix = "Deferred.Migrations.";
+
+    // "Deferred" in ASCII, so the key is recognisable in pg_locks.
+    private const long LockKey = 0x4465666572726564;
+
+    /// <summary>Every embedded migration, in version order.</summary>
+    public static IReadOnlyList<DeferredMigration> Migrations { get; } = Load();
+
+    /// <summary>The version a database must be at for this build of Deferred.</summary>
+    public static int LatestVersion => Migrations[^1].Version;
+
+    /// <summary>Brings the database up to <see cref="LatestVersion"/>. Idempotent; safe to run from several processes at once.</summary>
+    /// <param name="connectionString">An Npgsql connection string for a role that may create tables.</param>
+    /// <param name="logger">Where to report applied migrations; null for none.</param>
+    /// <param name="cancellationToken">Cancels between statements.</param>
+    /// <returns>The migrations this call applied (empty when the schema was current).</returns>
+    /// <exception cref="InvalidOperationException">An applied migration's file has changed since it was applied.</exception>
+    public static async Task<IReadOnlyList<DeferredMigration>> MigrateAsync(string connectionString, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        logger ??= NullLogger.Instance;
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "deferred-migrator" };
+        await using var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, SqlQueries.MigrationsLock, cancellationToken, ("lock_key", LockKey));
+        try
+        {
+            await ExecuteAsync(connection, SqlQueries.MigrationsPrepare, cancellationToken);
+            var applied = new Dictionary<int, (string Name, string Checksum)>();
+            await using (var command = new NpgsqlCommand(SqlQueries.MigrationsApplied, connection))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    applied[reader.GetInt32(0)] = (reader.GetString(1), reader.GetString(2));
+                }
+            }
+
+            foreach (var (version, (name, checksum)) in applied)
+            {
+                var migration = Migrations.FirstOrDefault(m => m.Version == version);
+                if (migration is not null && migration.Checksum != checksum)
+                {
+                    throw new InvalidOperationException(
+                        $"Migration {version} ({name}) was applied from a different file than {migration.Name} in this build. Applied migrations must never be edited; add a new numbered migration instead.");
+                }
+            }
+
+            var done = new List<DeferredMigration>();
+            foreach (var migration in Migrations.Where(m => !applied.ContainsKey(m.Version)))
+            {
+                var started = Stopwatch.GetTimestamp();
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await using (var command = new NpgsqlCommand(migration.Sql, connection, transaction))
+                {
+                    await command.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                await using (var record = new NpgsqlCommand(SqlQueries.MigrationsRecord, connection, transaction))
+                {
+                    record.Parameters.AddWithValue("version", migration.Version);
+                    record.Parameters.AddWithValue("name", migration.Name);
+                    record.Parameters.AddWithValue("checksum", migration.Checksum);
+                    await record.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+                DeferredLog.MigrationApplied(logger, migration.Version, migration.Name, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                done.Add(migration);
+            }
+
+            return done;
+        }
+        finally
+        {
+            await ExecuteAsync(connection, SqlQueries.MigrationsUnlock, CancellationToken.None, ("lock_key", LockKey));
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static List<DeferredMigration> Load()
+    {
+        var assembly = typeof(DeferredSchema).Assembly;
+        var migrations = new List<DeferredMigration>();
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)))
+        {
+            var name = resource[Prefix.Length..];
+            var match = FileName().Match(name);
+            if (!match.Success)
+            {
+                throw new InvalidOperationException($"Migration file '{name}' does not match NNNN_description.sql.");
+            }
+
+            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
+            var sql = reader.ReadToEnd();
+            var checksum = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql.ReplaceLineEndings("\n"))));
+            migrations.Add(new DeferredMigration(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), name, sql, checksum));
+        }
+
+        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
+        for (var i = 0; i < migrations.Count; i++)
+        {
+            if (migrations[i].Version != i + 1)
+            {
+                throw new InvalidOperationException($"Migrations must be numbered 1, 2, 3, ... without gaps; found {migrations[i].Name} at position {i + 1}.");
+            }
+        }
+
+        if (migrations.Count == 0)
+        {
+            throw new InvalidOperationException("No migrations are embedded in Deferred.Grains; the build is broken.");
+        }
+
+        return migrations;
+    }
+
+    [GeneratedRegex(@"^(\d{4})_[a-z0-9_]+\.sql$")]
+    private static partial Regex FileName();
+}

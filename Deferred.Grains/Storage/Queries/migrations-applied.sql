@@ -1,0 +1,1 @@
+SELECT version, name, checksum FROM deferred_schema_version ORDER BY version;

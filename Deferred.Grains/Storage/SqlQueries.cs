@@ -1,0 +1,49 @@
+using System.Collections.Frozen;
+
+namespace Deferred.Storage;
+
+/// <summary>
+/// The named SQL statements Deferred runs, loaded from the <c>Storage/Queries/*.sql</c> files embedded in this
+/// assembly. SQL is never assembled in C#; every value travels as a parameter.
+/// </summary>
+internal static class SqlQueries
+{
+    private const string Prefix = "Deferred.Queries.";
+
+    private static readonly FrozenDictionary<string, string> All = Load();
+
+    public static string ListResumable => Get("list-resumable");
+
+    public static string CountByStatus => Get("count-by-status");
+
+    public static string SchemaVersion => Get("schema-version");
+
+    public static string MigrationsPrepare => Get("migrations-prepare");
+
+    public static string MigrationsLock => Get("migrations-lock");
+
+    public static string MigrationsUnlock => Get("migrations-unlock");
+
+    public static string MigrationsApplied => Get("migrations-applied");
+
+    public static string MigrationsRecord => Get("migrations-record");
+
+    private static string Get(string name) =>
+        All.TryGetValue(name, out var sql)
+            ? sql
+            : throw new InvalidOperationException($"The embedded SQL statement '{name}.sql' is missing from {typeof(SqlQueries).Assembly.GetName().Name}; the build is broken.");
+
+    private static FrozenDictionary<string, string> Load()
+    {
+        var assembly = typeof(SqlQueries).Assembly;
+        return assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .ToFrozenDictionary(
+                n => n[Prefix.Length..^".sql".Length],
+                n =>
+                {
+                    using var reader = new StreamReader(assembly.GetManifestResourceStream(n)!);
+                    return reader.ReadToEnd();
+                });
+    }
+}
