@@ -1,1 +1,52 @@
-namespace Deferred.Silo; internal static class Program { private static int Main() => 0; }
+using Deferred.Silo;
+using Deferred.Silo.Demo;
+using Deferred.Storage.Migrations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+// Commands:
+//   (none)                 run a silo until Ctrl-C
+//   migrate                apply the database migrations and exit
+//   demo --tasks N [...]   run a silo, enqueue N sample tasks, wait until none is pending (see DemoOptions)
+var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "run";
+var rest = command == "run" && (args.Length == 0 || args[0].StartsWith('-')) ? args : args[1..];
+
+switch (command)
+{
+    case "run":
+        using (var host = SiloHost.CreateBuilder(rest).Build())
+        {
+            await host.RunAsync();
+        }
+
+        return 0;
+
+    case "migrate":
+    {
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(rest)
+            .Build();
+        var connectionString = SiloHost.ConnectionString(configuration);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            Console.Error.WriteLine("migrate: no connection string; set DEFERRED_PG_CONNECTION or Deferred:ConnectionString.");
+            return 2;
+        }
+
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
+        var applied = await DeferredSchema.MigrateAsync(connectionString, loggerFactory.CreateLogger("Deferred.Migrations"));
+        Console.Error.WriteLine($"migrate: schema at version {DeferredSchema.LatestVersion} ({applied.Count} applied now)");
+        return 0;
+    }
+
+    case "demo":
+        return await DemoCommand.RunAsync(rest);
+
+    default:
+        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH].");
+        return 2;
+}

@@ -18,12 +18,37 @@ public static class DeferredServiceCollectionExtensions
     /// <param name="services">The silo's services.</param>
     /// <returns>The services.</returns>
     public static IServiceCollection AddDeferredTaskHandler<TTask, THandler>(this IServiceCollection services)
+        where THandler : class, IDeferredTaskHandler<TTask> =>
+        services.AddDeferredTaskHandler<TTask, THandler>(taskTypeName: null);
+
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> for <typeparamref name="TTask"/> under an explicit stored name.
+    /// Stored tasks are matched to handlers by this name alone, so a task type can be renamed, moved to another
+    /// assembly or replaced by a new class (fields added) while rows written under the old one still run.
+    /// </summary>
+    /// <typeparam name="TTask">The task type; must be Orleans-serializable (<c>[GenerateSerializer]</c>).</typeparam>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <param name="services">The silo's services.</param>
+    /// <param name="taskTypeName">The stored name; null uses the type's <c>[Alias]</c> or full name.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddDeferredTaskHandler<TTask, THandler>(this IServiceCollection services, string? taskTypeName)
         where THandler : class, IDeferredTaskHandler<TTask>
     {
         ArgumentNullException.ThrowIfNull(services);
+        if (taskTypeName is not null && string.IsNullOrWhiteSpace(taskTypeName))
+        {
+            throw new ArgumentException("The task type name must not be blank.", nameof(taskTypeName));
+        }
+
         services.RemoveAll<IDeferredTaskHandler<TTask>>();
         services.AddScoped<IDeferredTaskHandler<TTask>, THandler>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<TaskRegistration, TaskRegistration<TTask>>());
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(TaskRegistration) && d.ImplementationInstance is TaskRegistration<TTask>);
+        if (existing is not null)
+        {
+            services.Remove(existing);
+        }
+
+        services.AddSingleton<TaskRegistration>(new TaskRegistration<TTask>(taskTypeName));
         return services;
     }
 

@@ -20,7 +20,7 @@ public static class DeferredSiloBuilderExtensions
     /// Adds durable deferred tasks to the silo: the task grain with its ADO.NET (PostgreSQL) state storage, the
     /// ADO.NET reminder service on the same database (unless a reminder service is already configured),
     /// startup recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
-    /// <see cref="DeferredServiceCollectionExtensions.AddDeferredTaskHandler{TTask, THandler}"/>.
+    /// <c>services.AddDeferredTaskHandler&lt;TTask, THandler&gt;()</c>.
     /// The database must be migrated first (<c>Deferred.Silo migrate</c>); the silo refuses to start otherwise.
     /// </summary>
     /// <param name="builder">The silo builder.</param>

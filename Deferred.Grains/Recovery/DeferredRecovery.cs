@@ -38,6 +38,9 @@ internal sealed class DeferredRecovery(
     /// <summary>Completes when the startup scan has finished (or immediately when it is disabled).</summary>
     public Task Completion => _scan;
 
+    /// <summary>What the startup scan found and did, once it has finished.</summary>
+    public RecoveryReport? LastReport { get; private set; }
+
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(DeferredRecovery), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
 
@@ -66,6 +69,7 @@ internal sealed class DeferredRecovery(
         try
         {
             var report = await ScanAsync(cancellationToken);
+            LastReport = report;
             DeferredLog.RecoveryFinished(logger, report.Found, report.Pages, report.Resumed, report.Skipped, report.Errors, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

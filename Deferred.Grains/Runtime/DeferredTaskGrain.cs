@@ -179,6 +179,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             if (S.NeedsRewrite)
             {
                 // The row could not be read; store it as a dead task so an operator sees why and scans skip it.
+                S.LastError = S.LastError! with { At = _time.GetUtcNow() };
                 await WriteWithRetryAsync("dead state", () => _state.WriteStateAsync());
                 S.NeedsRewrite = false;
                 DeferredTelemetry.Dead.Add(1);
@@ -394,6 +395,10 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 // The activation is going away (silo shutdown). The row is unchanged, so the task runs again
                 // after recovery; this is one of the at-least-once points in docs/semantics.md.
                 return;
+            }
+            finally
+            {
+                _running = false;
             }
 
             await RecordLockedAsync(outcome);

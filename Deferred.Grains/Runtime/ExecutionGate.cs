@@ -9,7 +9,8 @@ namespace Deferred.Runtime;
 /// </summary>
 internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : IDisposable
 {
-    private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentTasks, options.Value.MaxConcurrentTasks);
+    // Clamped: the gate can be built before the options validator runs, and the validator should be the one to report.
+    private readonly SemaphoreSlim _slots = new(Math.Max(1, options.Value.MaxConcurrentTasks), Math.Max(1, options.Value.MaxConcurrentTasks));
     private TaskCompletionSource _drained = NewSignal();
     private int _queued;
 

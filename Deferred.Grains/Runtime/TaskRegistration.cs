@@ -40,8 +40,8 @@ internal abstract class TaskRegistration
 
 internal sealed class TaskRegistration<TTask> : TaskRegistration
 {
-    public TaskRegistration()
-        : base(typeof(TTask), NameOf(typeof(TTask)))
+    public TaskRegistration(string? name = null)
+        : base(typeof(TTask), name ?? NameOf(typeof(TTask)))
     {
     }
 

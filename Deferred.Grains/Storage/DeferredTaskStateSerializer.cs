@@ -37,8 +37,9 @@ internal sealed class DeferredTaskStateSerializer : IGrainStorageSerializer
         catch (Exception ex) when (ex is JsonException or DecoderFallbackException or NotSupportedException)
         {
             // A row that cannot be read becomes a dead task instead of a grain that can never activate.
-            // The raw text (truncated) goes into the error so an operator can still see what was there.
-            var raw = System.Text.Encoding.UTF8.GetString(input.ToMemory().Span);
+            // The raw bytes (hex, truncated) go into the error so an operator can still see what was there;
+            // hex because the bytes may not be text at all, and PostgreSQL's jsonb rejects \u0000.
+            var raw = input.ToMemory().Span;
             return (T)(object)new DeferredTaskState
             {
                 Status = DeferredTaskStatus.Dead,
@@ -46,13 +47,11 @@ internal sealed class DeferredTaskStateSerializer : IGrainStorageSerializer
                 LastError = new DeferredTaskError
                 {
                     Type = DeferredErrorTypes.CorruptRow,
-                    Message = $"The stored row could not be read ({ex.Message}). Row text: {Truncate(raw, 2000)}",
+                    Message = $"The stored row could not be read ({ex.Message}). Row bytes ({raw.Length}, hex): {Convert.ToHexString(raw[..Math.Min(raw.Length, 1000)])}",
                 },
             };
         }
     }
-
-    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";
 }
 
 [JsonSourceGenerationOptions(

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Deferred.Recovery;
+using Deferred.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Deferred.Silo.Demo;
+
+/// <summary>
+/// <c>demo --tasks N [--ack-log PATH] [--concurrency C] [--timeout-seconds S]</c>: runs a silo, enqueues N sample
+/// tasks (every 10th fails its first attempt, every 10th is delayed by 3 s), shows progress, waits until no task
+/// is pending, and prints one summary line. <c>--tasks 0</c> only recovers what is stored.
+/// </summary>
+internal static class DemoCommand
+{
+    private static readonly TimeSpan SampleDelay = TimeSpan.FromSeconds(3);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int tasks = 1000, concurrency = 64, timeoutSeconds = 600;
+        string? ackLog = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Number(int min)
+            {
+                var name = args[i];
+                var text = Value();
+                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
+                    ? n
+                    : throw new ArgumentException($"{name} must be a whole number of at least {min}, not '{text}'");
+            }
+
+            try
+            {
+                switch (args[i])
+                {
+                    case "--tasks": tasks = Number(0); break;
+                    case "--concurrency": concurrency = Number(1); break;
+                    case "--timeout-seconds": timeoutSeconds = Number(1); break;
+                    case "--ack-log": ackLog = Value(); break;
+                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"demo: {ex.Message}. Usage: demo --tasks N [--ack-log PATH] [--concurrency C] [--timeout-seconds S]");
+                return 2;
+            }
+        }
+
+        var builder = SiloHost.CreateBuilder([]);
+        builder.Services.AddSingleton<DemoLedger>();
+        builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
+        using var host = builder.Build();
+        var clock = Stopwatch.StartNew();
+        await host.StartAsync();
+
+        var deferred = host.Services.GetRequiredService<IDeferredTasks>();
+        var catalog = host.Services.GetRequiredService<IDeferredTaskCatalog>();
+        var ledger = host.Services.GetRequiredService<DemoLedger>();
+        var recovery = host.Services.GetRequiredService<DeferredRecovery>();
+        var runId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+
+        var enqueued = 0;
+        var acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+        var ackWriter = WriteAcksAsync(ackLog, acks.Reader);
+        var enqueue = Parallel.ForEachAsync(
+            Enumerable.Range(0, tasks),
+            new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = deadline.Token },
+            async (i, ct) =>
+            {
+                var task = new DemoTask { RunId = runId, FailFirstAttempt = i % 10 == 3 };
+                var options = new DeferredTaskOptions
+                {
+                    TaskId = $"demo-{runId}-{i}",
+                    Delay = i % 10 == 7 ? SampleDelay : null,
+                };
+                var id = await deferred.EnqueueAsync(task, options, ct);
+                acks.Writer.TryWrite(id);
+                Interlocked.Increment(ref enqueued);
+            });
+
+        var scope = tasks > 0 ? runId : null;
+        long completed, duplicates;
+        IReadOnlyDictionary<string, long> counts;
+        var exitCode = 0;
+        try
+        {
+            while (true)
+            {
+                var enqueueDone = enqueue.IsCompleted;
+                var recoveryDone = recovery.Completion.IsCompleted;
+                counts = await catalog.CountByStatusAsync(deadline.Token);
+                (completed, duplicates) = await ledger.CountAsync(scope, deadline.Token);
+                var pending = Pending(counts);
+                Console.Error.WriteLine($"demo: progress enqueued={Volatile.Read(ref enqueued)}/{tasks} completed={completed} pending={pending} dead={Get(counts, "Dead")} elapsed_ms={clock.ElapsedMilliseconds}");
+                if (enqueueDone && recoveryDone && pending == 0)
+                {
+                    await enqueue;
+                    break;
+                }
+
+                var tick = Task.Delay(TimeSpan.FromSeconds(1), deadline.Token);
+                await (enqueueDone ? tick : Task.WhenAny(tick, enqueue));
+                deadline.Token.ThrowIfCancellationRequested();
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"demo: gave up after {timeoutSeconds} s with work still pending");
+            exitCode = 1;
+        }
+
+        acks.Writer.TryComplete();
+        await ackWriter;
+        counts = await catalog.CountByStatusAsync(CancellationToken.None);
+        (completed, duplicates) = await ledger.CountAsync(scope, CancellationToken.None);
+        var elapsed = clock.ElapsedMilliseconds;
+        await host.StopAsync();
+        Console.WriteLine($"demo: enqueued={Volatile.Read(ref enqueued)} completed={completed} duplicates={duplicates} dead={Get(counts, "Dead") + Get(counts, "Unreadable")} pending={Pending(counts)} elapsed_ms={elapsed}");
+        return exitCode;
+    }
+
+    private static long Get(IReadOnlyDictionary<string, long> counts, string status) => counts.GetValueOrDefault(status);
+
+    private static long Pending(IReadOnlyDictionary<string, long> counts) => Get(counts, "Pending") + Get(counts, "Failed");
+
+    /// <summary>Appends acknowledged ids to the ack log, flushing at least every 100 ms.</summary>
+    private static async Task WriteAcksAsync(string? path, ChannelReader<string> reader)
+    {
+        if (path is null)
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out _))
+                {
+                }
+            }
+
+            return;
+        }
+
+        await using var writer = new StreamWriter(path, append: true);
+        while (await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var id))
+            {
+                await writer.WriteLineAsync(id);
+            }
+
+            await writer.FlushAsync();
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using Deferred.Options;
+using Deferred.Recovery;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+namespace Deferred.Tests.Infrastructure;
+
+/// <summary>
+/// A real Orleans cluster (TestingHost, in-process) running Deferred against a real PostgreSQL database, with a
+/// ServiceId of its own so tests sharing the database never see each other's rows. <see cref="RestartAsync"/>
+/// stops every silo and starts a new cluster with the same ServiceId and database: what a full restart does.
+/// </summary>
+internal sealed class DeferredTestCluster : IAsyncDisposable
+{
+    private readonly Action<DeferredTasksOptions>? _configure;
+    private readonly Action<ISiloBuilder>? _configureSilo;
+    private readonly short _silos;
+
+    private DeferredTestCluster(TestDatabase database, string serviceId, short silos, Action<DeferredTasksOptions>? configure, Action<ISiloBuilder>? configureSilo)
+    {
+        Database = database;
+        ServiceId = serviceId;
+        _silos = silos;
+        _configure = configure;
+        _configureSilo = configureSilo;
+        Probe = Probe.For(serviceId);
+    }
+
+    public TestDatabase Database { get; }
+
+    public string ServiceId { get; }
+
+    public Probe Probe { get; }
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    /// <summary>Enqueue from an external client (runs on whichever gateway receives the call).</summary>
+    public IDeferredTasks Client => Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTasks>();
+
+    public static async Task<DeferredTestCluster> StartAsync(
+        Action<DeferredTasksOptions>? configure = null,
+        short silos = 1,
+        Action<ISiloBuilder>? configureSilo = null,
+        TestDatabase? database = null,
+        string? serviceId = null)
+    {
+        var cluster = new DeferredTestCluster(database ?? await TestDatabase.Shared, serviceId ?? "t-" + Guid.NewGuid().ToString("N")[..12], silos, configure, configureSilo);
+        try
+        {
+            await cluster.DeployAsync();
+        }
+        catch
+        {
+            await cluster.Cluster.DisposeAsync();
+            throw;
+        }
+
+        return cluster;
+    }
+
+    /// <summary><see cref="IDeferredTasks"/> as seen from inside silo <paramref name="index"/>: tasks run on that silo.</summary>
+    public IDeferredTasks OnSilo(int index) => Cluster.Silos[index].ServiceProvider.GetRequiredService<IDeferredTasks>();
+
+    /// <summary>The startup scan of silo <paramref name="index"/>.</summary>
+    public DeferredRecovery Recovery(int index = 0) => Cluster.Silos[index].ServiceProvider.GetRequiredService<DeferredRecovery>();
+
+    public Task<long> CountRowsAsync() => Database.CountTaskRowsAsync(ServiceId);
+
+    public async Task RestartAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        await DeployAsync();
+    }
+
+    public async Task StopAsync() => await Cluster.StopAllSilosAsync();
+
+    private async Task DeployAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(_silos);
+        builder.Options.ServiceId = ServiceId;
+        builder.Options.ClusterId = ServiceId;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddDeferredTasks(o =>
+            {
+                o.ConnectionString = Database.ConnectionString;
+                _configure?.Invoke(o);
+            });
+            silo.Services.AddDeferredTaskHandler<ProbeTask, ProbeHandler>();
+            _configureSilo?.Invoke(silo);
+        });
+        builder.ConfigureClient(client => client.AddDeferredTasksClient());
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Cluster.StopAllSilosAsync();
+        }
+        finally
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using Deferred.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+public sealed class DurabilityTests
+{
+    [Fact]
+    public async Task An_acknowledged_task_survives_a_silo_that_stops_before_running_it()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync();
+        var delay = TimeSpan.FromSeconds(8);
+        var enqueuedAt = DateTimeOffset.UtcNow;
+
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = delay });
+        await cluster.StopAsync();
+        Assert.Empty(cluster.Probe.RunsOf(taskId));
+        Assert.Equal(1, await cluster.CountRowsAsync());
+
+        await cluster.RestartAsync();
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+        var run = Assert.Single(cluster.Probe.RunsOf(taskId));
+        Assert.True(run.StartedAt >= enqueuedAt + delay, $"ran at {run.StartedAt:O}, before its time {enqueuedAt + delay:O}");
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+    }
+
+    [Fact]
+    public async Task A_delayed_task_waits_on_a_durable_reminder_runs_on_time_and_survives_a_restart()
+    {
+        // Anything due more than a second ahead waits on a reminder rather than an in-memory timer.
+        await using var cluster = await DeferredTestCluster.StartAsync(o => o.TimerThreshold = TimeSpan.FromSeconds(1));
+        var runAt = DateTimeOffset.UtcNow.AddSeconds(8);
+
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { RunAt = runAt });
+
+        var info = await cluster.Client.GetAsync(taskId);
+        Assert.Equal(DeferredTaskStatus.Pending, info!.Status);
+        Assert.Equal(runAt, info.NextRunAt);
+        Assert.Equal(1L, await cluster.Database.ScalarAsync<long>(
+            "SELECT count(*) FROM orleansreminderstable WHERE serviceid = @s AND grainid LIKE '%' || @t", ("s", cluster.ServiceId), ("t", taskId)));
+
+        await cluster.RestartAsync();
+        Assert.Empty(cluster.Probe.RunsOf(taskId));
+
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+        var run = Assert.Single(cluster.Probe.RunsOf(taskId));
+        Assert.True(run.StartedAt >= runAt, $"ran at {run.StartedAt:O}, before its time {runAt:O}");
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+        await Eventually.True(
+            async () => await cluster.Database.ScalarAsync<long>("SELECT count(*) FROM orleansreminderstable WHERE serviceid = @s", ("s", cluster.ServiceId)) == 0,
+            "the reminder to be unregistered");
+    }
+
+    [Fact]
+    public async Task Startup_recovery_pages_through_10000_left_over_rows_with_bounded_concurrency()
+    {
+        const int Count = 10_000;
+        const int MaxConcurrent = 8;
+        await using var cluster = await DeferredTestCluster.StartAsync(o =>
+        {
+            // First cluster: tasks due in an hour on in-memory timers, so stopping leaves them all pending.
+            o.TimerThreshold = TimeSpan.FromHours(2);
+            o.MaxConcurrentTasks = MaxConcurrent;
+            o.RecoveryPageSize = 500;
+            o.RecoveryConcurrency = 4;
+            o.RecoveryMaxBacklog = 64;
+        });
+        var runAt = DateTimeOffset.UtcNow.AddHours(1);
+        await Parallel.ForEachAsync(Enumerable.Range(0, Count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, ct) =>
+            await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.Work }, new DeferredTaskOptions { RunAt = runAt }, ct));
+        await cluster.StopAsync();
+        Assert.Empty(cluster.Probe.Runs);
+
+        // What an earlier cluster leaves behind: every row due now, about half already failed once.
+        var changed = await cluster.Database.ExecuteAsync(
+            """
+            UPDATE orleansstorage
+            SET payloadbinary = convert_to((
+                    convert_from(payloadbinary, 'UTF8')::jsonb
+                    || jsonb_build_object('nextRunAt', now() - interval '1 second')
+                    || CASE WHEN random() < 0.5 THEN '{"status": "Failed", "attempts": 1}'::jsonb ELSE '{}'::jsonb END
+                )::text, 'UTF8')
+            WHERE serviceid = @s AND graintypestring = 'deferred-task'
+            """,
+            ("s", cluster.ServiceId));
+        Assert.Equal(Count, changed);
+
+        await cluster.RestartAsync();
+        await cluster.Probe.WaitAsync(runs => runs.Select(r => r.TaskId).Distinct().Count() >= Count, $"{Count} recovered tasks to run", TimeSpan.FromMinutes(4));
+        await cluster.Recovery().Completion;
+
+        var report = cluster.Recovery().LastReport!;
+        Assert.Equal(Count, report.Found);
+        Assert.Equal(Count, report.Resumed);
+        Assert.True(report.Pages >= Count / 500, $"{report.Pages} pages");
+        Assert.InRange(cluster.Probe.MaxConcurrent, 1, MaxConcurrent);
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "every recovered row to be deleted");
+    }
+
+    [Fact]
+    public async Task A_stored_task_runs_after_its_type_is_renamed_and_gains_a_field()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: true);
+        const string Name = "tests.renamed-task";
+        string serviceId, taskId;
+        await using (var today = await DeferredTestCluster.StartAsync(
+            o => o.TimerThreshold = TimeSpan.FromHours(2),
+            configureSilo: s => s.Services.AddDeferredTaskHandler<TaskBeforeRename, RenameHandler>(Name),
+            database: database))
+        {
+            serviceId = today.ServiceId;
+            taskId = await today.Client.EnqueueAsync(new TaskBeforeRename { OrderId = 7, Comment = "kept" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+        }
+
+        await database.ExecuteAsync(
+            "UPDATE orleansstorage SET payloadbinary = convert_to((convert_from(payloadbinary, 'UTF8')::jsonb || jsonb_build_object('nextRunAt', now()))::text, 'UTF8') WHERE serviceid = @s",
+            ("s", serviceId));
+
+        RenameHandler.Seen.Clear();
+        await using var tomorrow = await DeferredTestCluster.StartAsync(
+            configureSilo: s => s.Services.AddDeferredTaskHandler<TaskAfterRename, RenameHandler>(Name),
+            database: database,
+            serviceId: serviceId);
+        var seen = await Eventually.Until(() => Task.FromResult(RenameHandler.Seen.TryPeek(out var t) ? t : null), t => t is not null, "the renamed task to run");
+        Assert.Equal(7, seen!.OrderId);
+        Assert.Equal("kept", seen.Comment);
+        Assert.Equal(0, seen.Priority);
+        await Eventually.True(async () => await tomorrow.CountRowsAsync() == 0, "the renamed task's row to be deleted");
+    }
+}
+
+[GenerateSerializer]
+public sealed record TaskBeforeRename
+{
+    [Id(0)] public int OrderId { get; init; }
+
+    [Id(1)] public string Comment { get; init; } = "";
+}
+
+[GenerateSerializer]
+public sealed record TaskAfterRename
+{
+    [Id(0)] public int OrderId { get; init; }
+
+    [Id(1)] public string Comment { get; init; } = "";
+
+    [Id(2)] public int Priority { get; init; }
+}
+
+internal sealed class RenameHandler : IDeferredTaskHandler<TaskBeforeRename>, IDeferredTaskHandler<TaskAfterRename>
+{
+    public static readonly System.Collections.Concurrent.ConcurrentQueue<TaskAfterRename> Seen = new();
+
+    public Task ExecuteAsync(TaskBeforeRename task, DeferredTaskContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task ExecuteAsync(TaskAfterRename task, DeferredTaskContext context, CancellationToken cancellationToken)
+    {
+        Seen.Enqueue(task);
+        return Task.CompletedTask;
+    }
+}

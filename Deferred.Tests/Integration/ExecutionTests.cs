@@ -1,0 +1,64 @@
+using Deferred.Tests.Infrastructure;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+public sealed class ExecutionTests
+{
+    [Fact]
+    public async Task A_task_runs_once_on_the_silo_that_enqueued_it_and_its_row_is_deleted()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync(silos: 2);
+        var enqueuingSilo = cluster.Cluster.Silos[1].SiloAddress;
+
+        var taskId = await cluster.OnSilo(1).EnqueueAsync(new ProbeTask { Note = "hello" });
+
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+        Assert.Null(await cluster.Client.GetAsync(taskId));
+        var run = Assert.Single(cluster.Probe.RunsOf(taskId));
+        Assert.Equal(enqueuingSilo, run.Silo);
+        Assert.Equal(1, run.Attempt);
+        Assert.Equal("hello", run.Note);
+    }
+
+    [Fact]
+    public async Task Enqueue_returns_before_the_task_runs_and_GetAsync_answers_while_it_runs()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync();
+
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
+
+        // The enqueue call came back while the handler is (or will be) blocked: it did not run inside the call.
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+        var info = await cluster.Client.GetAsync(taskId);
+        Assert.NotNull(info);
+        Assert.Equal(DeferredTaskStatus.Running, info.Status);
+        Assert.Equal("deferred.tests.probe", info.TaskType);
+        Assert.Equal(1, await cluster.CountRowsAsync());
+
+        cluster.Probe.Release.SetResult();
+        await Eventually.True(async () => await cluster.Client.GetAsync(taskId) is null, "the task to complete");
+        Assert.Equal(0, await cluster.CountRowsAsync());
+    }
+
+    [Fact]
+    public async Task Enqueuing_the_same_task_id_twice_stores_and_runs_one_task()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync();
+        var options = new DeferredTaskOptions { TaskId = "order-42", Delay = TimeSpan.FromMilliseconds(500) };
+
+        // Concurrent and sequential repeats of the same id while the task is stored.
+        var ids = await Task.WhenAll(
+            cluster.Client.EnqueueAsync(new ProbeTask { Note = "first" }, options),
+            cluster.Client.EnqueueAsync(new ProbeTask { Note = "second" }, options));
+        var third = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "third" }, options);
+
+        Assert.All(ids.Append(third), id => Assert.Equal("order-42", id));
+        Assert.Equal(1, await cluster.CountRowsAsync());
+        await cluster.Probe.WaitForRunsAsync("order-42", 1);
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+        var run = Assert.Single(cluster.Probe.RunsOf("order-42"));
+        Assert.Contains(run.Note, new[] { "first", "second" });
+    }
+}

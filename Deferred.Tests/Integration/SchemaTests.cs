@@ -1,0 +1,76 @@
+using Deferred.Storage.Migrations;
+using Deferred.Tests.Infrastructure;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+public sealed class SchemaTests
+{
+    [Fact]
+    public async Task Migrations_apply_once_even_from_concurrent_migrators_and_a_second_run_applies_nothing()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: false);
+
+        var results = await Task.WhenAll(
+            DeferredSchema.MigrateAsync(database.ConnectionString),
+            DeferredSchema.MigrateAsync(database.ConnectionString));
+
+        Assert.Equal(DeferredSchema.Migrations.Count, results.Sum(r => r.Count));
+        Assert.Empty(await DeferredSchema.MigrateAsync(database.ConnectionString));
+        Assert.Equal(DeferredSchema.LatestVersion, await database.ScalarAsync<int>("SELECT max(version) FROM deferred_schema_version"));
+        Assert.Equal(DeferredSchema.Migrations.Count, await database.ScalarAsync<int>("SELECT count(*) FROM deferred_schema_version"));
+    }
+
+    [Fact]
+    public async Task An_applied_migration_that_was_edited_is_refused()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: true);
+        await database.ExecuteAsync("UPDATE deferred_schema_version SET checksum = 'edited' WHERE version = 2");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => DeferredSchema.MigrateAsync(database.ConnectionString));
+        Assert.Contains("0002_orleans_persistence.sql", error.Message);
+        Assert.Contains("add a new numbered migration", error.Message);
+    }
+
+    [Fact]
+    public async Task A_silo_refuses_to_start_on_an_unmigrated_database_and_says_how_to_migrate()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: false);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(database: database));
+
+        var message = Flatten(error);
+        Assert.Contains("schema is at version 0", message);
+        Assert.Contains("migrate", message);
+    }
+
+    [Fact]
+    public async Task A_silo_with_a_bad_option_fails_at_start_naming_the_option()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(o => o.MaxConcurrentTasks = 0));
+
+        Assert.Contains("DeferredTasksOptions.MaxConcurrentTasks is 0; it must be at least 1", Flatten(error));
+    }
+
+    private static string Flatten(Exception error) =>
+        string.Join(" | ", EnumerateAll(error).Select(e => e.Message));
+
+    private static IEnumerable<Exception> EnumerateAll(Exception error)
+    {
+        yield return error;
+        if (error is AggregateException aggregate)
+        {
+            foreach (var inner in aggregate.InnerExceptions.SelectMany(EnumerateAll))
+            {
+                yield return inner;
+            }
+        }
+        else if (error.InnerException is { } inner)
+        {
+            foreach (var e in EnumerateAll(inner))
+            {
+                yield return e;
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using Deferred.Options;
+using Xunit;
+
+namespace Deferred.Tests.Unit;
+
+public sealed class TaskIdAndOptionsTests
+{
+    [Theory]
+    [InlineData("order-42")]
+    [InlineData("dt-0193f5c2a1b07c3e9d4a5b6c7d8e9f00")]
+    [InlineData("tenant:7.invoice_9")]
+    [InlineData("x")]
+    public void Accepts_ids_with_a_non_hex_character(string id) => Assert.Null(DeferredTaskId.Validate(id));
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("abc123", "hex digits")]
+    [InlineData("9c1f0e3a4b5d6e7f8091a2b3c4d5e6f7", "hex digits")]
+    [InlineData("order+1", "'+'")]
+    [InlineData("order 1", "' '")]
+    public void Rejects_ids_that_would_collide_or_break_storage_keys(string id, string reason) =>
+        Assert.Contains(reason, DeferredTaskId.Validate(id));
+
+    [Fact]
+    public void Rejects_ids_longer_than_the_limit() =>
+        Assert.Contains("limit is 100", DeferredTaskId.Validate("t" + new string('a', 100)));
+
+    [Fact]
+    public void Generated_ids_are_valid_and_ordered_by_time()
+    {
+        var ids = Enumerable.Range(0, 100).Select(_ => DeferredTaskId.NewId()).ToList();
+        Assert.All(ids, id => Assert.Null(DeferredTaskId.Validate(id)));
+        Assert.Equal(ids.Distinct().Count(), ids.Count);
+    }
+
+    [Fact]
+    public void Silo_options_validation_names_each_bad_option()
+    {
+        var problems = DeferredTasksOptionsValidator.Validate(new DeferredTasksOptions
+        {
+            ConnectionString = null,
+            DefaultMaxAttempts = 0,
+            RecoveryPageSize = 0,
+            TimerThreshold = TimeSpan.Zero,
+        });
+
+        Assert.Contains(problems, p => p.Contains("ConnectionString is not set", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("DefaultMaxAttempts is 0; it must be at least 1", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("RecoveryPageSize is 0", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("TimerThreshold is 00:00:00", StringComparison.Ordinal));
+        Assert.Empty(DeferredTasksOptionsValidator.Validate(new DeferredTasksOptions { ConnectionString = "Host=x" }));
+    }
+
+    [Fact]
+    public void Enqueue_options_validation_accepts_defaults_and_a_past_run_time()
+    {
+        DeferredTaskOptionsValidation.ThrowIfInvalid(null);
+        DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions());
+        DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { RunAt = DateTimeOffset.UnixEpoch, MaxAttempts = 1 });
+    }
+}
