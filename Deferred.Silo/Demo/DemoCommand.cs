@@ -5,6 +5,7 @@ using Deferred.Recovery;
 using Deferred.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Deferred.Silo.Demo;
 
@@ -52,6 +53,9 @@ internal static class DemoCommand
         }
 
         var builder = SiloHost.CreateBuilder([]);
+
+        // The sample tasks fail on purpose; their warnings would drown the progress lines.
+        builder.Logging.AddFilter("Deferred.Runtime", LogLevel.Error);
         builder.Services.AddSingleton<DemoLedger>();
         builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
         using var host = builder.Build();
