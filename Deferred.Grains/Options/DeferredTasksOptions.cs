@@ -16,6 +16,13 @@ public sealed class DeferredTasksOptions
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Where task rows live. <see cref="DeferredStore.Postgres"/> (default): Deferred's own table with group commit.
+    /// <see cref="DeferredStore.OrleansAdoNet"/>: the stock Orleans ADO.NET grain storage (<c>orleansstorage</c>),
+    /// one round trip per operation.
+    /// </summary>
+    public DeferredStore Store { get; set; } = DeferredStore.OrleansAdoNet;
+
+    /// <summary>
     /// Attempts a task gets when its enqueue does not say (first run plus retries). Default 21: one run and
     /// 20 retries, like Rage::Deferred. At least 1.
     /// </summary>
@@ -71,4 +78,14 @@ public sealed class DeferredTasksOptions
 
     /// <summary>The longest stored stack trace, in characters. Default 4,000.</summary>
     public int MaxStoredStackTraceLength { get; set; } = 4_000;
+}
+
+/// <summary>The task stores Deferred can run on.</summary>
+public enum DeferredStore
+{
+    /// <summary>Deferred's own <c>deferred_tasks</c> table, with batched reads and writes (group commit).</summary>
+    Postgres,
+
+    /// <summary>The stock Orleans ADO.NET grain storage on the <c>orleansstorage</c> table.</summary>
+    OrleansAdoNet,
 }
