@@ -4,6 +4,8 @@ using Deferred.Recovery;
 using Deferred.Retry;
 using Deferred.Runtime;
 using Deferred.Storage;
+using Deferred.Storage.Postgres;
+using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -46,7 +48,11 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<IConfigurationValidator, DeferredTasksOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeferredDatabase>();
-        services.AddSingleton<IDeferredTaskCatalog, PostgresTaskCatalog>();
+        services.AddSingleton<FreshTaskIds>();
+        services.AddSingleton<PostgresTaskStore>();
+        services.AddSingleton<IDeferredTaskCatalog>(sp => sp.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store == DeferredStore.OrleansAdoNet
+            ? ActivatorUtilities.CreateInstance<PostgresTaskCatalog>(sp)
+            : ActivatorUtilities.CreateInstance<PostgresTableCatalog>(sp));
         services.AddSingleton<TaskTypeRegistry>();
         services.AddSingleton<ExecutionGate>();
         services.AddSingleton<RetrySchedule>();
@@ -58,7 +64,12 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
 
-        builder.AddAdoNetGrainStorage(DeferredStorage.ProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> storage) =>
+        // The task grain's storage name resolves to the configured store.
+        services.AddKeyedSingleton<IGrainStorage>(DeferredStorage.ProviderName, (sp, _) =>
+            sp.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store == DeferredStore.OrleansAdoNet
+                ? sp.GetRequiredKeyedService<IGrainStorage>(DeferredStorage.StockProviderName)
+                : sp.GetRequiredService<PostgresTaskStore>());
+        builder.AddAdoNetGrainStorage(DeferredStorage.StockProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> storage) =>
             storage.Configure<DeferredDatabase>((o, database) =>
             {
                 o.Invariant = "Npgsql";

@@ -20,7 +20,26 @@ public sealed class DeferredTasksOptions
     /// <see cref="DeferredStore.OrleansAdoNet"/>: the stock Orleans ADO.NET grain storage (<c>orleansstorage</c>),
     /// one round trip per operation.
     /// </summary>
-    public DeferredStore Store { get; set; } = DeferredStore.OrleansAdoNet;
+    public DeferredStore Store { get; set; } = DeferredStore.Postgres;
+
+    /// <summary>
+    /// The most store operations (reads, inserts, updates, deletes of task rows) sent and committed together.
+    /// Default 512. Larger batches mean fewer commits per task under load; each batch is one transaction.
+    /// Only for <see cref="DeferredStore.Postgres"/>.
+    /// </summary>
+    public int StoreMaxBatchSize { get; set; } = 512;
+
+    /// <summary>
+    /// How long a batch may wait for more operations while another batch is already in flight. Default 1 ms.
+    /// An idle store never waits. Longer gathers bigger batches at the cost of latency.
+    /// </summary>
+    public TimeSpan StoreBatchLinger { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// How many batches may be in flight at once (each on its own connection). Default 4. More overlaps
+    /// commits (fsyncs) and round trips; the pool must allow at least this many connections.
+    /// </summary>
+    public int StoreMaxBatchesInFlight { get; set; } = 4;
 
     /// <summary>
     /// Attempts a task gets when its enqueue does not say (first run plus retries). Default 21: one run and

@@ -40,6 +40,17 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         AtLeast(nameof(o.RecoveryConcurrency), o.RecoveryConcurrency, 1);
         AtLeast(nameof(o.RecoveryMaxBacklog), o.RecoveryMaxBacklog, 1);
         AtLeast(nameof(o.MaxStoredStackTraceLength), o.MaxStoredStackTraceLength, 0);
+        AtLeast(nameof(o.StoreMaxBatchSize), o.StoreMaxBatchSize, 1);
+        AtLeast(nameof(o.StoreMaxBatchesInFlight), o.StoreMaxBatchesInFlight, 1);
+        if (o.StoreBatchLinger < TimeSpan.Zero || o.StoreBatchLinger > TimeSpan.FromSeconds(1))
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.StoreBatchLinger)} is {o.StoreBatchLinger}; it must be between 0 and 1 second");
+        }
+
+        if (!Enum.IsDefined(o.Store))
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.Store)} is {o.Store}; use {nameof(DeferredStore.Postgres)} or {nameof(DeferredStore.OrleansAdoNet)}");
+        }
 
         void Positive(string name, TimeSpan value)
         {

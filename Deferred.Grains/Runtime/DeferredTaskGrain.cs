@@ -115,9 +115,9 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 return new DeferredEnqueueResult(S.ToInfo(TaskId, _running), Created: false);
             }
 
-            var now = _time.GetUtcNow();
+            var now = Now();
             var options = request.Options;
-            var runAt = options?.RunAt is { } at ? (at > now ? at : now) : now + (options?.Delay ?? TimeSpan.Zero);
+            var runAt = Microseconds(options?.RunAt is { } at ? (at > now ? at.ToUniversalTime() : now) : now + (options?.Delay ?? TimeSpan.Zero));
             var state = new DeferredTaskState
             {
                 TaskType = registration.Name,
@@ -162,8 +162,9 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         }
     }
 
+    // Null only once the row is gone: while the completion delete is in flight the task still reports Running.
     public Task<DeferredTaskInfo?> GetInfoAsync() =>
-        Task.FromResult(_state.RecordExists && !_completionPending ? S.ToInfo(TaskId, _running) : null);
+        Task.FromResult(_state.RecordExists ? S.ToInfo(TaskId, _running || _completionPending) : null);
 
     public async Task<bool> ResumeAsync()
     {
@@ -210,7 +211,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             var updated = S.Clone();
             updated.Status = DeferredTaskStatus.Pending;
             updated.Attempts = 0;
-            updated.NextRunAt = _time.GetUtcNow();
+            updated.NextRunAt = Now();
             if (!await TryWriteAsync(updated, "retry"))
             {
                 return false;
@@ -427,7 +428,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 var updated = S.Clone();
                 updated.Attempts++;
                 updated.Status = DeferredTaskStatus.Failed;
-                updated.NextRunAt = next;
+                updated.NextRunAt = Microseconds(next);
                 updated.LastError = outcome.Error;
                 if (next - _time.GetUtcNow() > _options.TimerThreshold)
                 {
@@ -585,6 +586,12 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             DeferredLog.ReminderCleanupFailed(_logger, ex, TaskId);
         }
     }
+
+    /// <summary>Now, at the microsecond precision PostgreSQL stores, so memory and row always agree.</summary>
+    private DateTimeOffset Now() => Microseconds(_time.GetUtcNow());
+
+    // Rounded up, never down, so a run time never moves earlier than asked.
+    private static DateTimeOffset Microseconds(DateTimeOffset t) => new(t.UtcTicks + ((10 - (t.UtcTicks % 10)) % 10), TimeSpan.Zero);
 
     private void ThrowIfRunning()
     {

@@ -4,7 +4,7 @@ namespace Deferred.Runtime;
 /// <see cref="IDeferredTasks"/> over the task grain. Validates input before any call, so bad input fails here
 /// with a message naming the bad value and nothing is sent or stored.
 /// </summary>
-internal sealed class DeferredTasksClient(IGrainFactory grains) : IDeferredTasks
+internal sealed class DeferredTasksClient(IGrainFactory grains, Storage.FreshTaskIds? freshIds = null) : IDeferredTasks
 {
     public async Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -14,7 +14,19 @@ internal sealed class DeferredTasksClient(IGrainFactory grains) : IDeferredTasks
         }
 
         DeferredTaskOptionsValidation.ThrowIfInvalid(options);
-        var taskId = options?.TaskId ?? DeferredTaskId.NewId();
+        string taskId;
+        if (options?.TaskId is { } chosen)
+        {
+            taskId = chosen;
+        }
+        else
+        {
+            taskId = DeferredTaskId.NewId();
+
+            // On a silo: tell the local store this id is new, so the activation need not read it.
+            freshIds?.Add(taskId);
+        }
+
         var request = new DeferredEnqueueRequest { Task = task, Options = options };
         var result = await Grain(taskId).EnqueueAsync(request).WaitAsync(cancellationToken);
         return result.Info.TaskId;

@@ -36,6 +36,12 @@ internal sealed class DeferredDatabase : IAsyncDisposable, IDisposable
             builder.ApplicationName = "deferred";
         }
 
+        // Deferred runs a handful of fixed statements; preparing them saves parsing and planning on every call.
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 32;
+        }
+
         DataSource = NpgsqlDataSource.Create(builder);
     }
 

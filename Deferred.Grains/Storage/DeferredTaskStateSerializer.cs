@@ -58,4 +58,5 @@ internal sealed class DeferredTaskStateSerializer : IGrainStorageSerializer
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(DeferredTaskState))]
+[JsonSerializable(typeof(DeferredTaskError))]
 internal sealed partial class DeferredStateJsonContext : JsonSerializerContext;

@@ -18,6 +18,18 @@ internal static class SqlQueries
 
     public static string SchemaVersion => Get("schema-version");
 
+    public static string TasksRead => Get("tasks-read");
+
+    public static string TasksInsert => Get("tasks-insert");
+
+    public static string TasksUpdate => Get("tasks-update");
+
+    public static string TasksDelete => Get("tasks-delete");
+
+    public static string TasksListResumable => Get("tasks-list-resumable");
+
+    public static string TasksCountByStatus => Get("tasks-count-by-status");
+
     public static string MigrationsPrepare => Get("migrations-prepare");
 
     public static string MigrationsLock => Get("migrations-lock");

@@ -17,10 +17,12 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
     private readonly Action<ISiloBuilder>? _configureSilo;
     private readonly short _silos;
 
-    private DeferredTestCluster(TestDatabase database, string serviceId, short silos, Action<DeferredTasksOptions>? configure, Action<ISiloBuilder>? configureSilo)
+    private DeferredTestCluster(TestDatabase database, string serviceId, short silos, Action<DeferredTasksOptions>? configure, Action<ISiloBuilder>? configureSilo, DeferredStore store)
     {
         Database = database;
         ServiceId = serviceId;
+        Store = store;
+        Rows = new TaskRows(database, serviceId, store);
         _silos = silos;
         _configure = configure;
         _configureSilo = configureSilo;
@@ -28,6 +30,12 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
     }
 
     public TestDatabase Database { get; }
+
+    /// <summary>The task store under test.</summary>
+    public DeferredStore Store { get; }
+
+    /// <summary>Direct access to this service's task rows.</summary>
+    public TaskRows Rows { get; }
 
     public string ServiceId { get; }
 
@@ -43,9 +51,10 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
         short silos = 1,
         Action<ISiloBuilder>? configureSilo = null,
         TestDatabase? database = null,
-        string? serviceId = null)
+        string? serviceId = null,
+        DeferredStore store = DeferredStore.Postgres)
     {
-        var cluster = new DeferredTestCluster(database ?? await TestDatabase.Shared, serviceId ?? "t-" + Guid.NewGuid().ToString("N")[..12], silos, configure, configureSilo);
+        var cluster = new DeferredTestCluster(database ?? await TestDatabase.Shared, serviceId ?? "t-" + Guid.NewGuid().ToString("N")[..12], silos, configure, configureSilo, store);
         try
         {
             await cluster.DeployAsync();
@@ -65,7 +74,7 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
     /// <summary>The startup scan of silo <paramref name="index"/>.</summary>
     public DeferredRecovery Recovery(int index = 0) => Cluster.Silos[index].ServiceProvider.GetRequiredService<DeferredRecovery>();
 
-    public Task<long> CountRowsAsync() => Database.CountTaskRowsAsync(ServiceId);
+    public Task<long> CountRowsAsync() => Rows.CountAsync();
 
     public async Task RestartAsync()
     {
@@ -86,6 +95,7 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
             silo.AddDeferredTasks(o =>
             {
                 o.ConnectionString = Database.ConnectionString;
+                o.Store = Store;
                 _configure?.Invoke(o);
             });
             silo.Services.AddDeferredTaskHandler<ProbeTask, ProbeHandler>();

@@ -1,14 +1,25 @@
+using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Xunit;
 
 namespace Deferred.Tests.Integration;
 
-public sealed class ExecutionTests
+public sealed class ExecutionTestsOnPostgresStore : ExecutionTests
+{
+    protected override DeferredStore Store => DeferredStore.Postgres;
+}
+
+public sealed class ExecutionTestsOnStockAdoNet : ExecutionTests
+{
+    protected override DeferredStore Store => DeferredStore.OrleansAdoNet;
+}
+
+public abstract class ExecutionTests : StoreConformance
 {
     [Fact]
     public async Task A_task_runs_once_on_the_silo_that_enqueued_it_and_its_row_is_deleted()
     {
-        await using var cluster = await DeferredTestCluster.StartAsync(silos: 2);
+        await using var cluster = await StartAsync(silos: 2);
         var enqueuingSilo = cluster.Cluster.Silos[1].SiloAddress;
 
         var taskId = await cluster.OnSilo(1).EnqueueAsync(new ProbeTask { Note = "hello" });
@@ -25,7 +36,7 @@ public sealed class ExecutionTests
     [Fact]
     public async Task Enqueue_returns_before_the_task_runs_and_GetAsync_answers_while_it_runs()
     {
-        await using var cluster = await DeferredTestCluster.StartAsync();
+        await using var cluster = await StartAsync();
 
         var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
 
@@ -45,7 +56,7 @@ public sealed class ExecutionTests
     [Fact]
     public async Task Enqueuing_the_same_task_id_twice_stores_and_runs_one_task()
     {
-        await using var cluster = await DeferredTestCluster.StartAsync();
+        await using var cluster = await StartAsync();
         var options = new DeferredTaskOptions { TaskId = "order-42", Delay = TimeSpan.FromMilliseconds(500) };
 
         // Concurrent and sequential repeats of the same id while the task is stored.

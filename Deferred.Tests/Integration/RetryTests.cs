@@ -1,10 +1,21 @@
+using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Deferred.Tests.Integration;
 
-public sealed class RetryTests
+public sealed class RetryTestsOnPostgresStore : RetryTests
+{
+    protected override DeferredStore Store => DeferredStore.Postgres;
+}
+
+public sealed class RetryTestsOnStockAdoNet : RetryTests
+{
+    protected override DeferredStore Store => DeferredStore.OrleansAdoNet;
+}
+
+public abstract class RetryTests : StoreConformance
 {
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(300);
 
@@ -12,7 +23,7 @@ public sealed class RetryTests
     public async Task A_failing_task_is_retried_on_its_backoff_schedule_and_then_succeeds()
     {
         // Backoff n·300 ms instead of the production n^4 + 10 s, so the schedule is observable in a test.
-        await using var cluster = await DeferredTestCluster.StartAsync(o => o.RetryBackoff = n => Step * n);
+        await using var cluster = await StartAsync(o => o.RetryBackoff = n => Step * n);
 
         var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailUntilAttempt, SucceedOnAttempt = 3 });
 
@@ -27,7 +38,7 @@ public sealed class RetryTests
     [Fact]
     public async Task A_task_that_always_fails_ends_dead_with_its_error_and_the_next_startup_does_not_rerun_it()
     {
-        await using var cluster = await DeferredTestCluster.StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
+        await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
 
         var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 3 });
 
@@ -56,7 +67,7 @@ public sealed class RetryTests
     [Fact]
     public async Task A_per_type_retry_policy_can_give_up_at_once()
     {
-        await using var cluster = await DeferredTestCluster.StartAsync(
+        await using var cluster = await StartAsync(
             configureSilo: silo => silo.Services.AddSingleton<IDeferredRetryPolicy<ProbeTask>>(new GiveUpOnInvalidOperation()));
 
         var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail });

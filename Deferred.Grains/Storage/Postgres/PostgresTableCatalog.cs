@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Deferred.Storage.Postgres;
+
+/// <summary>The catalog over <c>deferred_tasks</c>, the default store's table.</summary>
+internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<ClusterOptions> cluster) : IDeferredTaskCatalog
+{
+    private readonly string _serviceId = cluster.Value.ServiceId;
+    private readonly PostgresTaskCatalog _schema = new(database, cluster);
+
+    public async Task<IReadOnlyList<string>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksListResumable);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("after", afterTaskId);
+        command.Parameters.AddWithValue("now", now.ToUniversalTime());
+        command.Parameters.AddWithValue("page_size", pageSize);
+        var ids = new List<string>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksCountByStatus);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            counts[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return counts;
+    }
+
+    public Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken) => _schema.GetSchemaVersionAsync(cancellationToken);
+}
