@@ -98,8 +98,9 @@ start() {
       as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C >/dev/null
     fi
     log "starting the server on 127.0.0.1:$PORT (data: $data)"
+    # autovacuum_naptime=10s: task tables churn fast; see docs/storage.md.
     as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data -c max_connections=400 -c shared_buffers=256MB" \
+      -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data -c max_connections=400 -c shared_buffers=256MB -c autovacuum_naptime=10s" \
       start >/dev/null || { tail -n 20 "$data/server.log" >&2; die "the server did not start"; }
   fi
   if [[ -z "$(psql_admin "$bin" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ]]; then
