@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Deferred.Benchmarks;
+
+/// <summary>One measured result, or a system that could not run a scenario.</summary>
+internal sealed record BenchResult(
+    string System,
+    string Scenario,
+    int Tasks,
+    double TasksPerSecond,
+    double P50Ms,
+    double P99Ms,
+    double RssMb,
+    string? Error = null)
+{
+    public static BenchResult Failed(string system, string scenario, string error) => new(system, scenario, 0, 0, 0, 0, 0, error);
+
+    /// <summary>The line the benchmark prints, e.g. <c>bench: system=hangfire scenario=throughput tasks=5000 ...</c>.</summary>
+    public string ToLine() => Error is null
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"bench: system={System} scenario={Scenario} tasks={Tasks} tasks_per_s={TasksPerSecond:F1} p50_ms={P50Ms:F2} p99_ms={P99Ms:F2} rss_mb={RssMb:F1}")
+        : $"bench: system={System} scenario={Scenario} error={OneLine(Error)}";
+
+    /// <summary>Parses a line printed by <see cref="ToLine"/>; null for any other text.</summary>
+    public static BenchResult? Parse(string line)
+    {
+        if (!line.StartsWith("bench: ", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var body = line["bench: ".Length..];
+        var errorAt = body.IndexOf(" error=", StringComparison.Ordinal);
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var part in (errorAt >= 0 ? body[..errorAt] : body).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                fields[part[..eq]] = part[(eq + 1)..];
+            }
+        }
+
+        if (!fields.TryGetValue("system", out var system) || !fields.TryGetValue("scenario", out var scenario))
+        {
+            return null;
+        }
+
+        if (errorAt >= 0)
+        {
+            return Failed(system, scenario, body[(errorAt + " error=".Length)..]);
+        }
+
+        double Number(string key) => fields.TryGetValue(key, out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
+        return new BenchResult(system, scenario, (int)Number("tasks"), Number("tasks_per_s"), Number("p50_ms"), Number("p99_ms"), Number("rss_mb"));
+    }
+
+    public static string OneLine(string text)
+    {
+        var builder = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            builder.Append(char.IsControl(c) ? ' ' : c);
+        }
+
+        var flat = builder.ToString().Trim();
+        return flat.Length > 300 ? flat[..300] + "…" : flat;
+    }
+}
+
+/// <summary>Percentiles and memory readings.</summary>
+internal static class Stats
+{
+    /// <summary>The nearest-rank percentile (0 &lt; q ≤ 1) of <paramref name="sorted"/>, which must be sorted.</summary>
+    public static double Percentile(double[] sorted, double q)
+    {
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var rank = (int)Math.Ceiling(q * sorted.Length);
+        return sorted[Math.Clamp(rank, 1, sorted.Length) - 1];
+    }
+
+    public static (double P50, double P99) P50P99(double[] values)
+    {
+        var copy = (double[])values.Clone();
+        Array.Sort(copy);
+        return (Percentile(copy, 0.50), Percentile(copy, 0.99));
+    }
+
+    /// <summary>
+    /// The peak resident set size of this process so far, in MiB: VmHWM from /proc/self/status (the kernel's
+    /// high-water mark, so no peak between samples is missed), else the runtime's peak working set.
+    /// </summary>
+    public static double PeakRssMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    var kb = long.Parse(line["VmHWM:".Length..].Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture);
+                    return kb / 1024.0;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+}
