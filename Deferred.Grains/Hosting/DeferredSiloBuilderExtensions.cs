@@ -60,6 +60,9 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<TaskRunner>();
         services.AddSingleton<SchemaCheck>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SchemaCheck>());
+        services.AddSingleton<TaskResumer>();
+        services.AddSingleton<DuePoller>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DuePoller>());
         services.AddSingleton<DeferredRecovery>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();

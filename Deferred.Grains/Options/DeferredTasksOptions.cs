@@ -61,9 +61,9 @@ public sealed class DeferredTasksOptions
     public int MaxConcurrentTasks { get; set; } = 100;
 
     /// <summary>
-    /// A task due further ahead than this waits on a durable Orleans reminder and lets its activation go;
-    /// nearer ones wait on an in-memory timer. Default 1 minute. Lower saves memory for many short delays;
-    /// each reminder costs two extra database writes.
+    /// A task due further ahead than this lets its activation go and is woken later: by the due-time poller
+    /// (<see cref="DeferredStore.Postgres"/>) or by a durable Orleans reminder (<see cref="DeferredStore.OrleansAdoNet"/>,
+    /// two extra database writes per task). Nearer tasks wait on an in-memory timer. Default 1 minute.
     /// </summary>
     public TimeSpan TimerThreshold { get; set; } = TimeSpan.FromMinutes(1);
 
@@ -72,6 +72,13 @@ public sealed class DeferredTasksOptions
     /// this much later. Default 5 minutes; must be at least Orleans' <c>ReminderOptions.MinimumReminderPeriod</c>.
     /// </summary>
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// With <see cref="DeferredStore.Postgres"/>: how often the silo looks for stored tasks whose run time has come
+    /// within <see cref="TimerThreshold"/>, to wake them. Default 10 seconds; must be shorter than
+    /// <see cref="TimerThreshold"/>. Far tasks then cost a row and nothing else: no activation, timer or reminder.
+    /// </summary>
+    public TimeSpan DuePollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Run the startup recovery scan when the silo becomes active. Default true.</summary>
     public bool RecoverOnStartup { get; set; } = true;

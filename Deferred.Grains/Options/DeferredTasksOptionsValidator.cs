@@ -63,6 +63,11 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         Positive(nameof(o.TimerThreshold), o.TimerThreshold);
         Positive(nameof(o.ReminderPeriod), o.ReminderPeriod);
         Positive(nameof(o.StoreRetryTimeout), o.StoreRetryTimeout);
+        Positive(nameof(o.DuePollInterval), o.DuePollInterval);
+        if (o.Store == DeferredStore.Postgres && o.DuePollInterval >= o.TimerThreshold)
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.DuePollInterval)} is {o.DuePollInterval}; it must be shorter than {nameof(o.TimerThreshold)} ({o.TimerThreshold}), or far tasks would wake late");
+        }
         return problems;
     }
 }

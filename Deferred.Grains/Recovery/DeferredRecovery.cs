@@ -25,8 +25,7 @@ internal sealed record RecoveryReport(int Found, int Pages, int Resumed, int Ski
 /// </summary>
 internal sealed class DeferredRecovery(
     IDeferredTaskCatalog catalog,
-    IGrainFactory grains,
-    ExecutionGate gate,
+    TaskResumer resumer,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<DeferredRecovery> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
@@ -87,7 +86,6 @@ internal sealed class DeferredRecovery(
     {
         int found = 0, pages = 0, resumed = 0, skipped = 0, errors = 0;
         var after = "";
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.RecoveryConcurrency, CancellationToken = cancellationToken };
         while (true)
         {
             var ids = await catalog.ListResumableAsync(after, _options.RecoveryPageSize, time.GetUtcNow(), cancellationToken);
@@ -99,34 +97,16 @@ internal sealed class DeferredRecovery(
             pages++;
             found += ids.Count;
             after = ids[^1];
-            await Parallel.ForEachAsync(ids, parallel, async (id, ct) =>
-            {
-                await gate.WaitUntilBelowAsync(_options.RecoveryMaxBacklog, ct);
-                try
-                {
-                    if (await grains.GetGrain<IDeferredTaskGrain>(id).ResumeAsync().WaitAsync(ct))
-                    {
-                        Interlocked.Increment(ref resumed);
-                    }
-                    else
-                    {
-                        Interlocked.Increment(ref skipped);
-                    }
-                }
-                catch (Exception ex) when (!ct.IsCancellationRequested)
-                {
-                    Interlocked.Increment(ref errors);
-                    DeferredLog.RecoveryResumeFailed(logger, ex, id);
-                }
-            });
-
+            var (r, s, e) = await resumer.ResumeAsync(ids, cancellationToken);
+            resumed += r;
+            skipped += s;
+            errors += e;
             if (ids.Count < _options.RecoveryPageSize)
             {
                 break;
             }
         }
 
-        DeferredTelemetry.Recovered.Add(resumed);
         return new RecoveryReport(found, pages, resumed, skipped, errors);
     }
 }

@@ -37,6 +37,10 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     private readonly ILogger<DeferredTaskGrain> _logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
 
+    // The default store has its own durable wake-up (DuePoller reads due times from the table); the stock
+    // store relies on Orleans reminders.
+    private readonly bool _useReminders;
+
     private IGrainTimer? _timer;
     private bool _announced;
     private bool _running;
@@ -59,6 +63,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         _gate = gate;
         _serializer = serializer;
         _options = options.Value;
+        _useReminders = _options.Store == DeferredStore.OrleansAdoNet;
         _time = time;
         _logger = logger;
     }
@@ -131,7 +136,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             // A far task's reminder is registered before the row is written. A crash in between leaves a
             // reminder with no row, which finds nothing and unregisters itself; the other order could leave a
             // row that nothing wakes.
-            if (runAt - now > _options.TimerThreshold)
+            if (_useReminders && runAt - now > _options.TimerThreshold)
             {
                 await this.RegisterOrUpdateReminder(ReminderName, runAt - now, _options.ReminderPeriod);
                 state.HasReminder = true;
@@ -292,8 +297,9 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     }
 
     /// <summary>
-    /// Arms the wake-up for a live task: a timer when it is due within <see cref="DeferredTasksOptions.TimerThreshold"/>,
-    /// otherwise a durable reminder (and the activation may go). Caller holds <see cref="_lock"/>.
+    /// Arms the wake-up for a live task: a timer when it is due within <see cref="DeferredTasksOptions.TimerThreshold"/>;
+    /// otherwise the activation may go, and the task is woken by <see cref="Recovery.DuePoller"/> (default store) or
+    /// by a durable reminder (stock store). Caller holds <see cref="_lock"/>.
     /// </summary>
     private async Task ScheduleLockedAsync()
     {
@@ -309,7 +315,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             return;
         }
 
-        if (!S.HasReminder)
+        if (_useReminders && !S.HasReminder)
         {
             await this.RegisterOrUpdateReminder(ReminderName, wait, _options.ReminderPeriod);
             var updated = S.Clone();
@@ -430,7 +436,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 updated.Status = DeferredTaskStatus.Failed;
                 updated.NextRunAt = Microseconds(next);
                 updated.LastError = outcome.Error;
-                if (next - _time.GetUtcNow() > _options.TimerThreshold)
+                if (_useReminders && next - _time.GetUtcNow() > _options.TimerThreshold)
                 {
                     await this.RegisterOrUpdateReminder(ReminderName, next - _time.GetUtcNow(), _options.ReminderPeriod);
                     updated.HasReminder = true;

@@ -28,6 +28,8 @@ internal static class SqlQueries
 
     public static string TasksListResumable => Get("tasks-list-resumable");
 
+    public static string TasksListDue => Get("tasks-list-due");
+
     public static string TasksCountByStatus => Get("tasks-count-by-status");
 
     public static string MigrationsPrepare => Get("migrations-prepare");

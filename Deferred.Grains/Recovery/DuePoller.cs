@@ -1,0 +1,101 @@
+using Deferred.Diagnostics;
+using Deferred.Options;
+using Deferred.Storage;
+using Deferred.Storage.Postgres;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace Deferred.Recovery;
+
+/// <summary>
+/// The default store's durable wake-up for far tasks. A task due beyond <see cref="DeferredTasksOptions.TimerThreshold"/>
+/// holds no activation, timer or reminder: it is only a row. Every <see cref="DeferredTasksOptions.DuePollInterval"/>
+/// this poller reads the rows that have come within the threshold since the last poll (from the due-time index,
+/// paged) and resumes them, and their grains arm timers for the rest of the wait. The startup scan covers what is
+/// due by start-up plus the threshold; the poller takes over from there. Windows overlap a little so that a row
+/// committed during a poll is not missed; resuming a task twice is harmless.
+/// </summary>
+internal sealed partial class DuePoller(
+    IDeferredTaskCatalog catalog,
+    TaskResumer resumer,
+    IOptions<DeferredTasksOptions> options,
+    TimeProvider time,
+    ILogger<DuePoller> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _loop = Task.CompletedTask;
+
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        if (catalog is PostgresTableCatalog)
+        {
+            lifecycle.Subscribe(nameof(DuePoller), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private Task OnStartAsync(CancellationToken cancellationToken)
+    {
+        var covered = time.GetUtcNow() + _options.TimerThreshold;
+        _loop = Task.Run(() => LoopAsync((PostgresTableCatalog)catalog, covered, _stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task OnStopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task LoopAsync(PostgresTableCatalog table, DateTimeOffset covered, CancellationToken cancellationToken)
+    {
+        var overlap = _options.DuePollInterval + TimeSpan.FromSeconds(5);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.DuePollInterval, time, cancellationToken);
+                var horizon = time.GetUtcNow() + _options.TimerThreshold;
+                await PollAsync(table, covered - overlap, horizon, cancellationToken);
+
+                // Only a poll that got through moves the window; after a failure the next poll covers the gap.
+                covered = horizon;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                PollFailed(logger, ex);
+            }
+        }
+    }
+
+    private async Task PollAsync(PostgresTableCatalog table, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var afterDue = DateTimeOffset.MinValue.ToUniversalTime();
+        var afterId = "";
+        while (true)
+        {
+            var page = await table.ListDueAsync(from, to, afterDue, afterId, _options.RecoveryPageSize, cancellationToken);
+            if (page.Count == 0)
+            {
+                return;
+            }
+
+            (afterId, afterDue) = page[^1];
+            await resumer.ResumeAsync(page.Select(p => p.TaskId).ToList(), cancellationToken);
+            if (page.Count < _options.RecoveryPageSize)
+            {
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(2005, LogLevel.Warning, "Deferred due-time poll failed; the next poll covers the same window")]
+    private static partial void PollFailed(ILogger logger, Exception exception);
+}
