@@ -41,8 +41,8 @@ internal static partial class DeferredLog
     [LoggerMessage(2003, LogLevel.Warning, "Deferred recovery could not resume task {TaskId}; the next scan will try again")]
     public static partial void RecoveryResumeFailed(ILogger logger, Exception exception, string taskId);
 
-    [LoggerMessage(2004, LogLevel.Error, "Deferred recovery stopped early after resuming {Resumed} task(s); the rest resume at the next start")]
-    public static partial void RecoveryFailed(ILogger logger, Exception exception, int resumed);
+    [LoggerMessage(2004, LogLevel.Error, "Deferred recovery scan failed; it starts over in {RetrySeconds} s")]
+    public static partial void RecoveryFailed(ILogger logger, Exception exception, double retrySeconds);
 
     [LoggerMessage(3001, LogLevel.Information, "Deferred schema is at version {Version}")]
     public static partial void SchemaReady(ILogger logger, int version);

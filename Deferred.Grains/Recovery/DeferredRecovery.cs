@@ -63,21 +63,40 @@ internal sealed class DeferredRecovery(
 
     private async Task ScanAndLogAsync(CancellationToken cancellationToken)
     {
-        DeferredLog.RecoveryStarted(logger);
-        var started = Stopwatch.GetTimestamp();
-        try
+        // A scan that fails (database unreachable at start-up, say) is retried with backoff for as long as
+        // the silo runs: otherwise the stored tasks would wait for the next restart. Resuming twice is harmless.
+        var retryDelay = TimeSpan.FromSeconds(1);
+        while (true)
         {
-            var report = await ScanAsync(cancellationToken);
-            LastReport = report;
-            DeferredLog.RecoveryFinished(logger, report.Found, report.Pages, report.Resumed, report.Skipped, report.Errors, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Silo stopping: what was not resumed stays in the store for the next start.
-        }
-        catch (Exception ex)
-        {
-            DeferredLog.RecoveryFailed(logger, ex, 0);
+            DeferredLog.RecoveryStarted(logger);
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var report = await ScanAsync(cancellationToken);
+                LastReport = report;
+                DeferredLog.RecoveryFinished(logger, report.Found, report.Pages, report.Resumed, report.Skipped, report.Errors, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                return;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Silo stopping: what was not resumed stays in the store for the next start.
+                return;
+            }
+            catch (Exception ex)
+            {
+                DeferredLog.RecoveryFailed(logger, ex, retryDelay.TotalSeconds);
+            }
+
+            try
+            {
+                await Task.Delay(retryDelay, time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
         }
     }
 

@@ -9,7 +9,7 @@ internal sealed class UsageException(string message) : Exception(message);
 /// <summary>The benchmark's command line (the parent process). See <see cref="Usage"/>.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch"];
+    public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch", "orleans-memory"];
     public static readonly string[] AllScenarios = ["throughput", "latency", "recovery", "delayed"];
 
     public const string Usage = """
@@ -22,6 +22,8 @@ internal sealed class BenchOptions
           --recovery-tasks N            rows pending at start-up (quick 1000, full 100000)
           --delayed-tasks N             tasks delayed by an hour (quick 1000, full 100000)
           --delayed-tasks-deferred N    the same for the deferred system (quick: as --delayed-tasks, full 1000000)
+          --tasks-deferred N            throughput tasks for the deferred system (default: as --tasks)
+          --recovery-tasks-deferred N   recovery rows for the deferred system (default: as --recovery-tasks)
           --delayed-short-tasks N       tasks delayed by 2-5 s (default min(delayed tasks, 2000); quick 300)
           --concurrency C               concurrent enqueuers (default 64)
           --warmup N                    tasks run before measuring, in the same process (quick 100, full 1000)
@@ -57,6 +59,10 @@ internal sealed class BenchOptions
 
     public int DelayedTasksDeferred { get; private set; }
 
+    public int ThroughputTasksDeferred { get; private set; }
+
+    public int RecoveryTasksDeferred { get; private set; }
+
     public int DelayedShortTasks { get; private set; }
 
     public int Concurrency { get; private set; } = 64;
@@ -78,7 +84,7 @@ internal sealed class BenchOptions
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions { Arguments = args };
-        int? tasks = null, latencySeconds = null, recoveryTasks = null, delayedTasks = null, delayedDeferred = null, delayedShort = null, warmup = null, timeout = null;
+        int? tasks = null, tasksDeferred = null, recoveryDeferred = null, latencySeconds = null, recoveryTasks = null, delayedTasks = null, delayedDeferred = null, delayedShort = null, warmup = null, timeout = null;
         int workers = 20, queuePollMs = 1000, schedulePollMs = 100;
         string? report = null;
         var noReport = false;
@@ -95,6 +101,8 @@ internal sealed class BenchOptions
                 case "--recovery-tasks": recoveryTasks = reader.Int(1); break;
                 case "--delayed-tasks": delayedTasks = reader.Int(1); break;
                 case "--delayed-tasks-deferred": delayedDeferred = reader.Int(1); break;
+                case "--tasks-deferred": tasksDeferred = reader.Int(1); break;
+                case "--recovery-tasks-deferred": recoveryDeferred = reader.Int(1); break;
                 case "--delayed-short-tasks": delayedShort = reader.Int(1); break;
                 case "--concurrency": options.Concurrency = reader.Int(1, 1024); break;
                 case "--warmup": warmup = reader.Int(0); break;
@@ -115,6 +123,8 @@ internal sealed class BenchOptions
         options.LatencySeconds = latencySeconds ?? (quick ? 3 : 60);
         options.RecoveryTasks = recoveryTasks ?? (quick ? 1_000 : 100_000);
         options.DelayedTasks = delayedTasks ?? (quick ? 1_000 : 100_000);
+        options.ThroughputTasksDeferred = tasksDeferred ?? options.ThroughputTasks;
+        options.RecoveryTasksDeferred = recoveryDeferred ?? options.RecoveryTasks;
         options.DelayedTasksDeferred = delayedDeferred ?? (quick || delayedTasks is not null ? options.DelayedTasks : 1_000_000);
         options.DelayedShortTasks = delayedShort ?? (quick ? Math.Min(options.DelayedTasks, 300) : Math.Min(options.DelayedTasks, 2_000));
         options.Warmup = warmup ?? (quick ? 100 : 1_000);

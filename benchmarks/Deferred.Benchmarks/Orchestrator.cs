@@ -28,7 +28,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
             {
                 foreach (var system in options.Systems)
                 {
-                    if (system.StartsWith("pg-", StringComparison.Ordinal) && scenario != "throughput")
+                    if ((system.StartsWith("pg-", StringComparison.Ordinal) || system == "orleans-memory") && scenario != "throughput")
                     {
                         Console.Error.WriteLine($"bench: {system} {scenario}: not applicable (the database alone has no scheduler), skipped");
                         continue;
@@ -63,7 +63,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
         switch (scenario)
         {
             case "throughput":
-                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, options.ThroughputTasks), cs, echo: true));
+                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system == "deferred" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
 
             case "latency":
             {
@@ -89,8 +89,9 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
             case "recovery":
                 return await InFreshDatabaseAsync(system, scenario, async cs =>
                 {
-                    var seeded = await RunChildAsync(Spec(system, ChildRunner.RecoverySeed, serviceId, options.RecoveryTasks), cs, echo: true);
-                    return seeded.Count > 0 ? seeded : await RunChildAsync(Spec(system, scenario, serviceId, options.RecoveryTasks), cs, echo: true);
+                    var rows = system == "deferred" ? options.RecoveryTasksDeferred : options.RecoveryTasks;
+                    var seeded = await RunChildAsync(Spec(system, ChildRunner.RecoverySeed, serviceId, rows), cs, echo: true);
+                    return seeded.Count > 0 ? seeded : await RunChildAsync(Spec(system, scenario, serviceId, rows), cs, echo: true);
                 });
 
             case "delayed":

@@ -100,9 +100,11 @@ internal static class Report
         {
             sizes.Add(scenario switch
             {
-                "throughput" => $"throughput {options.ThroughputTasks:N0} tasks",
+                "throughput" => $"throughput {options.ThroughputTasks:N0} tasks" +
+                    (options.Systems.Contains("deferred") && options.ThroughputTasksDeferred != options.ThroughputTasks ? $" ({options.ThroughputTasksDeferred:N0} for `deferred`)" : ""),
                 "latency" => $"latency {options.LatencySeconds} s at half the measured maximum",
-                "recovery" => $"recovery {options.RecoveryTasks:N0} rows",
+                "recovery" => $"recovery {options.RecoveryTasks:N0} rows" +
+                    (options.Systems.Contains("deferred") && options.RecoveryTasksDeferred != options.RecoveryTasks ? $" ({options.RecoveryTasksDeferred:N0} for `deferred`)" : ""),
                 _ => $"delayed {options.DelayedTasks:N0} tasks an hour ahead" +
                      (options.Systems.Contains("deferred") && options.DelayedTasksDeferred != options.DelayedTasks ? $" ({options.DelayedTasksDeferred:N0} for `deferred`)" : "") +
                      $", then {options.DelayedShortTasks:N0} due in 2-5 s",
@@ -120,6 +122,7 @@ internal static class Report
             ["pg-row"] = "- `pg-row`: per task one `INSERT` and one `DELETE`, each its own transaction. Throughput only: the database alone has no " +
                          "scheduler, so the other scenarios do not apply.",
             ["pg-batch"] = "- `pg-batch`: 100 rows per `INSERT` and per `DELETE`. Throughput only.",
+            ["orleans-memory"] = "- `orleans-memory`: Orleans alone, no database: one grain per task with in-memory grain storage (write state, timer, no-op, clear state, deactivate), the ceiling for any one-grain-per-task design here. Throughput only.",
         };
         foreach (var system in options.Systems)
         {
@@ -161,6 +164,7 @@ internal static class Report
         Line(Ratio(results, "deferred", "hangfire"));
         Line(Ratio(results, "deferred", "pg-row"));
         Line(Ratio(results, "deferred", "pg-batch"));
+        Line(Ratio(results, "deferred", "orleans-memory"));
         Line();
         Line("## Raw output");
         Line();
