@@ -9,7 +9,7 @@ internal sealed class UsageException(string message) : Exception(message);
 /// <summary>The benchmark's command line (the parent process). See <see cref="Usage"/>.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch", "orleans-memory"];
+    public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch"];
     public static readonly string[] AllScenarios = ["throughput", "latency", "recovery", "delayed"];
 
     public const string Usage = """

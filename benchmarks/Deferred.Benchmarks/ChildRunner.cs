@@ -98,7 +98,6 @@ internal static class ChildRunner
         "deferred" => new DeferredSystem(DeferredStore.Postgres, connectionString, spec.ServiceId, spec.Verbose),
         "deferred-stock" => new DeferredSystem(DeferredStore.OrleansAdoNet, connectionString, spec.ServiceId, spec.Verbose),
         "hangfire" => new HangfireSystem(connectionString, spec.Hangfire, spec.Verbose),
-        "orleans-memory" => new OrleansMemorySystem(spec.ServiceId),
         _ => throw new ArgumentException($"unknown system '{spec.System}'"),
     };
 

@@ -28,7 +28,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
             {
                 foreach (var system in options.Systems)
                 {
-                    if ((system.StartsWith("pg-", StringComparison.Ordinal) || system == "orleans-memory") && scenario != "throughput")
+                    if (system.StartsWith("pg-", StringComparison.Ordinal) && scenario != "throughput")
                     {
                         Console.Error.WriteLine($"bench: {system} {scenario}: not applicable (the database alone has no scheduler), skipped");
                         continue;

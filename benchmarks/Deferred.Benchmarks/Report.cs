@@ -122,7 +122,6 @@ internal static class Report
             ["pg-row"] = "- `pg-row`: per task one `INSERT` and one `DELETE`, each its own transaction. Throughput only: the database alone has no " +
                          "scheduler, so the other scenarios do not apply.",
             ["pg-batch"] = "- `pg-batch`: 100 rows per `INSERT` and per `DELETE`. Throughput only.",
-            ["orleans-memory"] = "- `orleans-memory`: Orleans alone, no database: one grain per task with in-memory grain storage (write state, timer, no-op, clear state, deactivate), the ceiling for any one-grain-per-task design here. Throughput only.",
         };
         foreach (var system in options.Systems)
         {
@@ -164,7 +163,6 @@ internal static class Report
         Line(Ratio(results, "deferred", "hangfire"));
         Line(Ratio(results, "deferred", "pg-row"));
         Line(Ratio(results, "deferred", "pg-batch"));
-        Line(Ratio(results, "deferred", "orleans-memory"));
         Line();
         Line("## Raw output");
         Line();
