@@ -50,6 +50,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<DeferredDatabase>();
         services.AddSingleton<FreshTaskIds>();
         services.AddSingleton<PostgresTaskStore>();
+        services.AddSingleton<FarTaskEnqueuer>();
         services.AddSingleton<IDeferredTaskCatalog>(sp => sp.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store == DeferredStore.OrleansAdoNet
             ? ActivatorUtilities.CreateInstance<PostgresTaskCatalog>(sp)
             : ActivatorUtilities.CreateInstance<PostgresTableCatalog>(sp));

@@ -596,8 +596,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     /// <summary>Now, at the microsecond precision PostgreSQL stores, so memory and row always agree.</summary>
     private DateTimeOffset Now() => Microseconds(_time.GetUtcNow());
 
-    // Rounded up, never down, so a run time never moves earlier than asked.
-    private static DateTimeOffset Microseconds(DateTimeOffset t) => new(t.UtcTicks + ((10 - (t.UtcTicks % 10)) % 10), TimeSpan.Zero);
+    private static DateTimeOffset Microseconds(DateTimeOffset t) => Timestamps.Microseconds(t);
 
     private void ThrowIfRunning()
     {

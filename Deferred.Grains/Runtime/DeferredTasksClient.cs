@@ -4,7 +4,7 @@ namespace Deferred.Runtime;
 /// <see cref="IDeferredTasks"/> over the task grain. Validates input before any call, so bad input fails here
 /// with a message naming the bad value and nothing is sent or stored.
 /// </summary>
-internal sealed class DeferredTasksClient(IGrainFactory grains, Storage.FreshTaskIds? freshIds = null) : IDeferredTasks
+internal sealed class DeferredTasksClient(IGrainFactory grains, Storage.FreshTaskIds? freshIds = null, Storage.Postgres.FarTaskEnqueuer? far = null) : IDeferredTasks
 {
     public async Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -14,6 +14,11 @@ internal sealed class DeferredTasksClient(IGrainFactory grains, Storage.FreshTas
         }
 
         DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+        if (far is not null && await far.TryEnqueueAsync(task, options, cancellationToken) is { } farId)
+        {
+            return farId;
+        }
+
         string taskId;
         if (options?.TaskId is { } chosen)
         {

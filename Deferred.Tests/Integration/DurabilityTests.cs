@@ -69,6 +69,38 @@ public abstract class DurabilityTests : StoreConformance
     }
 
     [Fact]
+    public async Task A_far_task_enqueued_on_a_silo_waits_as_a_row_and_runs_on_time()
+    {
+        await using var cluster = await StartAsync(o =>
+        {
+            o.TimerThreshold = TimeSpan.FromSeconds(1);
+            o.DuePollInterval = TimeSpan.FromMilliseconds(300);
+        });
+        var delay = TimeSpan.FromSeconds(4);
+        var enqueuedAt = DateTimeOffset.UtcNow;
+
+        var taskId = await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Note = "far" }, new DeferredTaskOptions { Delay = delay });
+
+        Assert.Equal(1, await cluster.CountRowsAsync());
+        if (Store == DeferredStore.Postgres)
+        {
+            // Nothing in memory: the row is all a far task is until the due-time poller wakes it.
+            var grainId = cluster.Cluster.Client.GetGrain<IDeferredTaskGrain>(taskId).GetGrainId();
+            Assert.False(cluster.Cluster.TryGetGrainContext(grainId, out _));
+        }
+
+        await Assert.ThrowsAsync<DeferredTaskTypeNotRegisteredException>(() =>
+            cluster.OnSilo(0).EnqueueAsync(new UnhandledTask(3), new DeferredTaskOptions { Delay = delay }));
+        Assert.Equal(1, await cluster.CountRowsAsync());
+
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+        var run = Assert.Single(cluster.Probe.RunsOf(taskId));
+        Assert.Equal("far", run.Note);
+        Assert.True(run.StartedAt >= enqueuedAt + delay, $"ran at {run.StartedAt:O}, before its time {enqueuedAt + delay:O}");
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+    }
+
+    [Fact]
     public async Task Startup_recovery_pages_through_10000_left_over_rows_with_bounded_concurrency()
     {
         const int Count = 10_000;

@@ -86,6 +86,9 @@ internal sealed class PostgresTaskStore : IGrainStorage, IAsyncDisposable
         Reset(state);
     }
 
+    /// <summary>Inserts a new task's row without an activation (see <see cref="FarTaskEnqueuer"/>). False when the id exists.</summary>
+    public Task<bool> InsertNewAsync(string taskId, DeferredTaskState state) => _batcher.InsertAsync(new TaskRow(taskId, state, 0));
+
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 
     private static IGrainState<DeferredTaskState> Check<T>(IGrainState<T> grainState) =>
