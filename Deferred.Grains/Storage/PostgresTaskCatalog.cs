@@ -18,14 +18,7 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
         command.Parameters.AddWithValue("after", afterTaskId);
         command.Parameters.AddWithValue("now", now);
         command.Parameters.AddWithValue("page_size", pageSize);
-        var ids = new List<string>(pageSize);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+        return await CatalogReaders.ReadIdsAsync(command, pageSize, cancellationToken);
     }
 
     public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
@@ -33,14 +26,7 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
         await using var command = database.DataSource.CreateCommand(SqlQueries.CountByStatus);
         command.Parameters.AddWithValue("service_id", _serviceId);
         command.Parameters.AddWithValue("state_name", DeferredTaskState.StateName);
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            counts[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return counts;
+        return await CatalogReaders.ReadCountsAsync(command, cancellationToken);
     }
 
     public async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)

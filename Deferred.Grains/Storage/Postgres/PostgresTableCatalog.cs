@@ -18,28 +18,14 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
         command.Parameters.AddWithValue("after", afterTaskId);
         command.Parameters.AddWithValue("horizon", (now + _threshold).ToUniversalTime());
         command.Parameters.AddWithValue("page_size", pageSize);
-        var ids = new List<string>(pageSize);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+        return await CatalogReaders.ReadIdsAsync(command, pageSize, cancellationToken);
     }
 
     public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.TasksCountByStatus);
         command.Parameters.AddWithValue("service_id", _serviceId);
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            counts[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return counts;
+        return await CatalogReaders.ReadCountsAsync(command, cancellationToken);
     }
 
     /// <summary>
