@@ -38,7 +38,18 @@ switch (command)
         }
 
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
-        var applied = await DeferredSchema.MigrateAsync(connectionString, loggerFactory.CreateLogger("Deferred.Migrations"));
+        IReadOnlyList<DeferredMigration> applied;
+        try
+        {
+            applied = await DeferredSchema.MigrateAsync(connectionString, loggerFactory.CreateLogger("Deferred.Migrations"));
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Npgsql.NpgsqlException)
+        {
+            // One line that says what failed; the connection string is not echoed (it may hold a password).
+            Console.Error.WriteLine($"migrate: failed: {ex.Message}");
+            return 1;
+        }
+
         Console.Error.WriteLine($"migrate: schema at version {DeferredSchema.LatestVersion} ({applied.Count} applied now)");
         return 0;
     }

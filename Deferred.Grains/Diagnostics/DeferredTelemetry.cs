@@ -23,7 +23,7 @@ internal static class DeferredTelemetry
 
     public static readonly Counter<long> Dead = Meter.CreateCounter<long>("deferred.tasks.dead", "{task}", "Tasks that became dead.");
 
-    public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Tasks resumed by the recovery scan.");
+    public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Tasks resumed by the startup scan or the due-time poller.");
 
     public static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram<double>("deferred.attempt.duration", "ms", "How long handler attempts take.");
 }

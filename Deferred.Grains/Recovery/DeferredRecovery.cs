@@ -28,40 +28,16 @@ internal sealed class DeferredRecovery(
     TaskResumer resumer,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
-    ILogger<DeferredRecovery> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+    ILogger<DeferredRecovery> logger) : SiloBackgroundWork
 {
     private readonly DeferredTasksOptions _options = options.Value;
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _scan = Task.CompletedTask;
-
-    /// <summary>Completes when the startup scan has finished (or immediately when it is disabled).</summary>
-    public Task Completion => _scan;
 
     /// <summary>What the startup scan found and did, once it has finished.</summary>
     public RecoveryReport? LastReport { get; private set; }
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(DeferredRecovery), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
+    protected override bool Enabled => _options.RecoverOnStartup;
 
-    public void Dispose() => _stopping.Dispose();
-
-    private Task OnStartAsync(CancellationToken cancellationToken)
-    {
-        if (_options.RecoverOnStartup)
-        {
-            _scan = Task.Run(() => ScanAndLogAsync(_stopping.Token), CancellationToken.None);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    private async Task OnStopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        await _scan.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private async Task ScanAndLogAsync(CancellationToken cancellationToken)
+    protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         // A scan that fails (database unreachable at start-up, say) is retried with backoff for as long as
         // the silo runs: otherwise the stored tasks would wait for the next restart. Resuming twice is harmless.

@@ -21,37 +21,18 @@ internal sealed partial class DuePoller(
     TaskResumer resumer,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
-    ILogger<DuePoller> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+    ILogger<DuePoller> logger) : SiloBackgroundWork
 {
     private readonly DeferredTasksOptions _options = options.Value;
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _loop = Task.CompletedTask;
 
-    public void Participate(ISiloLifecycle lifecycle)
+    protected override bool Enabled => catalog is PostgresTableCatalog;
+
+    protected override async Task RunAsync(CancellationToken cancellationToken)
     {
-        if (catalog is PostgresTableCatalog)
-        {
-            lifecycle.Subscribe(nameof(DuePoller), ServiceLifecycleStage.Active, OnStartAsync, OnStopAsync);
-        }
-    }
+        var table = (PostgresTableCatalog)catalog;
 
-    public void Dispose() => _stopping.Dispose();
-
-    private Task OnStartAsync(CancellationToken cancellationToken)
-    {
+        // The startup scan covers what is due by now plus the threshold.
         var covered = time.GetUtcNow() + _options.TimerThreshold;
-        _loop = Task.Run(() => LoopAsync((PostgresTableCatalog)catalog, covered, _stopping.Token), CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task OnStopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private async Task LoopAsync(PostgresTableCatalog table, DateTimeOffset covered, CancellationToken cancellationToken)
-    {
         var overlap = _options.DuePollInterval + TimeSpan.FromSeconds(5);
         while (!cancellationToken.IsCancellationRequested)
         {

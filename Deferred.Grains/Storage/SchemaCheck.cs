@@ -16,7 +16,19 @@ internal sealed class SchemaCheck(IDeferredTaskCatalog catalog, ILogger<SchemaCh
 
     private async Task CheckAsync(CancellationToken cancellationToken)
     {
-        var version = await catalog.GetSchemaVersionAsync(cancellationToken);
+        int version;
+        try
+        {
+            version = await catalog.GetSchemaVersionAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new InvalidOperationException(
+                $"Deferred could not read its schema version from PostgreSQL ({ex.Message}). Check DeferredTasksOptions.ConnectionString " +
+                "(Deferred:ConnectionString or DEFERRED_PG_CONNECTION) and that the server is running; `scripts/postgres.sh start` starts the local one.",
+                ex);
+        }
+
         if (version < DeferredSchema.LatestVersion)
         {
             throw new InvalidOperationException(

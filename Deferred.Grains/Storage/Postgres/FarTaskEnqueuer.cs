@@ -1,6 +1,7 @@
 using Deferred.Diagnostics;
 using Deferred.Options;
 using Deferred.Runtime;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
@@ -17,7 +18,7 @@ namespace Deferred.Storage.Postgres;
 internal sealed class FarTaskEnqueuer(
     TaskTypeRegistry registry,
     Serializer serializer,
-    PostgresTaskStore store,
+    IServiceProvider services,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<FarTaskEnqueuer> logger)
@@ -51,6 +52,8 @@ internal sealed class FarTaskEnqueuer(
             NextRunAt = Timestamps.Microseconds(runAt.Value),
         };
         var taskId = DeferredTaskId.NewId();
+        // Resolved here, not injected: with the stock store selected the default store is never built.
+        var store = services.GetRequiredService<PostgresTaskStore>();
         if (!await store.InsertNewAsync(taskId, state).WaitAsync(cancellationToken))
         {
             throw new InvalidOperationException($"The generated task id '{taskId}' is already stored; this should not happen.");
