@@ -27,4 +27,11 @@ public sealed record DeferredTaskInfo
 
     /// <summary>The last attempt's error, if any attempt failed.</summary>
     [Id(7)] public DeferredTaskError? LastError { get; init; }
+
+    /// <summary>
+    /// How many times an attempt of this task was found in flight after its silo went away (crashed or was
+    /// killed). A task that reaches <c>DeferredTasksOptions.QuarantineAfterInterruptions</c> is quarantined as
+    /// <see cref="DeferredTaskStatus.Dead"/>.
+    /// </summary>
+    [Id(8)] public int Interruptions { get; init; }
 }

@@ -15,3 +15,26 @@ public sealed class DeferredTaskTypeNotRegisteredException : Exception
     /// <summary>The task type that has no handler.</summary>
     [Id(0)] public string TaskType { get; }
 }
+
+/// <summary>
+/// Thrown by <see cref="IDeferredTasks.EnqueueAsync{TTask}"/> when the task store could not be reached within
+/// the silo's enqueue timeout (<c>DeferredTasksOptions.EnqueueTimeout</c>). The task is not acknowledged. The
+/// store may still have committed it just before the timeout, so retry with the same
+/// <see cref="DeferredTaskOptions.TaskId"/> to make the retry idempotent.
+/// </summary>
+[GenerateSerializer, Alias("deferred.store-unavailable.v1")]
+public sealed class DeferredStoreUnavailableException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="taskId">The id the task would have had.</param>
+    /// <param name="waited">How long the silo tried.</param>
+    /// <param name="reason">The last storage error, without connection details.</param>
+    public DeferredStoreUnavailableException(string taskId, TimeSpan waited, string reason)
+        : base($"Deferred task '{taskId}' was not acknowledged: the task store was unreachable for {waited.TotalSeconds:0.#} s ({reason}). Retry the enqueue, with the same TaskId to make it idempotent.")
+    {
+        TaskId = taskId;
+    }
+
+    /// <summary>The id the task would have had.</summary>
+    [Id(0)] public string TaskId { get; }
+}

@@ -8,7 +8,8 @@ using Microsoft.Extensions.Logging;
 // Commands:
 //   (none)                 run a silo until Ctrl-C
 //   migrate                apply the database migrations and exit
-//   demo --tasks N [...]   run a silo, enqueue N sample tasks, wait until none is pending (see DemoOptions)
+//   demo --tasks N [...]   run a silo, enqueue N sample tasks, wait until none is pending (see DemoCommand)
+//   chaos-client [...]     an Orleans client that enqueues a paced stream of sample tasks (see ChaosClientCommand)
 var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "run";
 var rest = command == "run" && (args.Length == 0 || args[0].StartsWith('-')) ? args : args[1..];
 
@@ -57,7 +58,10 @@ switch (command)
     case "demo":
         return await DemoCommand.RunAsync(rest);
 
+    case "chaos-client":
+        return await Deferred.Silo.Chaos.ChaosClientCommand.RunAsync(rest);
+
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH].");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH], chaos-client --tasks N --run-id ID --ack-log PATH.");
         return 2;
 }

@@ -1,4 +1,6 @@
+using System.Net;
 using Deferred.Options;
+using Deferred.Silo.Demo;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,7 +9,17 @@ using Orleans.Hosting;
 
 namespace Deferred.Silo;
 
-/// <summary>Builds the sample silo host from appsettings.json, environment variables and the command line.</summary>
+/// <summary>
+/// Builds the sample silo host from appsettings.json, environment variables and the command line.
+/// </summary>
+/// <remarks>
+/// Configuration (section <c>Orleans</c>): <c>Clustering</c> = <c>Localhost</c> (default, one silo) or <c>AdoNet</c>
+/// (membership in PostgreSQL, on the same database as the tasks, so any number of silos form one cluster);
+/// <c>ClusterId</c>, <c>ServiceId</c>, <c>SiloPort</c>, <c>GatewayPort</c>, <c>AdvertisedIP</c> (default 127.0.0.1);
+/// <c>Membership</c> binds Orleans' <see cref="ClusterMembershipOptions"/> (for example <c>ProbeTimeout</c>,
+/// <c>NumMissedProbesLimit</c>, which set how fast a dead silo is declared dead). Section <c>Deferred</c> binds
+/// <see cref="DeferredTasksOptions"/>; <c>DEFERRED_PG_CONNECTION</c> overrides its connection string.
+/// </remarks>
 internal static class SiloHost
 {
     /// <summary>
@@ -28,23 +40,58 @@ internal static class SiloHost
         });
         var configuration = builder.Configuration;
         var orleans = configuration.GetSection("Orleans");
+        var clustering = orleans["Clustering"] ?? "Localhost";
+        var siloPort = orleans.GetValue("SiloPort", 11111);
+        var gatewayPort = orleans.GetValue("GatewayPort", 30000);
+        var serviceId = orleans["ServiceId"] ?? "deferred";
+        var clusterId = orleans["ClusterId"] ?? "deferred";
+        var connectionString = ConnectionString(configuration);
         builder.UseOrleans(silo =>
         {
-            // Single-node localhost clustering; multi-silo clustering over ADO.NET is configured the same way
-            // with UseAdoNetClustering.
-            silo.UseLocalhostClustering(
-                siloPort: orleans.GetValue("SiloPort", 11111),
-                gatewayPort: orleans.GetValue("GatewayPort", 30000),
-                serviceId: orleans["ServiceId"] ?? "deferred",
-                clusterId: orleans["ClusterId"] ?? "deferred");
+            if (string.Equals(clustering, "AdoNet", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!IPAddress.TryParse(orleans["AdvertisedIP"] ?? "127.0.0.1", out var advertised))
+                {
+                    throw new ArgumentException($"Orleans:AdvertisedIP '{orleans["AdvertisedIP"]}' is not an IP address.");
+                }
+
+                // Membership rows live in the same PostgreSQL database (migration 0004 created the tables).
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = connectionString;
+                });
+                silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: false);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = clusterId;
+                    o.ServiceId = serviceId;
+                });
+            }
+            else if (string.Equals(clustering, "Localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                silo.UseLocalhostClustering(siloPort: siloPort, gatewayPort: gatewayPort, serviceId: serviceId, clusterId: clusterId);
+            }
+            else
+            {
+                throw new ArgumentException($"Orleans:Clustering '{clustering}' is not known; use Localhost or AdoNet.");
+            }
+
+            silo.Configure<ClusterMembershipOptions>(orleans.GetSection("Membership"));
             silo.AddDeferredTasks(options =>
             {
                 configuration.GetSection(DeferredTasksOptions.SectionName).Bind(options);
-                options.ConnectionString = ConnectionString(configuration);
+                options.ConnectionString = connectionString;
             });
             configureSilo?.Invoke(silo);
         });
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        // The sample task type, so a plain `run` silo can serve demo and chaos tasks too.
+        builder.Services.AddSingleton<DemoLedger>();
+        builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
+
+        // Long enough for Deferred's shutdown grace period (default 20 s) plus the abandon wait (5 s).
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
         return builder;
     }
 }

@@ -32,6 +32,27 @@ internal static partial class DeferredLog
     [LoggerMessage(1008, LogLevel.Warning, "Deferred task {TaskId}: unregistering its reminder failed; a later tick will find no task and retry")]
     public static partial void ReminderCleanupFailed(ILogger logger, Exception exception, string taskId);
 
+    [LoggerMessage(1009, LogLevel.Warning, "Deferred task {TaskId} ({TaskType}) was found in flight after its silo went away ({Interruptions} time(s))")]
+    public static partial void TaskInterrupted(ILogger logger, string taskId, string taskType, int interruptions);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Deferred task {TaskId} ({TaskType}) timed out after {TimeoutSeconds} s; its token was cancelled")]
+    public static partial void TaskTimedOut(ILogger logger, string taskId, string taskType, double timeoutSeconds);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Deferred task {TaskId} ({TaskType}) did not return {AbandonSeconds} s after its token was cancelled; abandoned")]
+    public static partial void TaskAbandoned(ILogger logger, string taskId, string taskType, double abandonSeconds);
+
+    [LoggerMessage(1012, LogLevel.Warning, "Deferred task {TaskId} was not acknowledged: the store was unreachable for {WaitedMs} ms")]
+    public static partial void EnqueueUnavailable(ILogger logger, Exception exception, string taskId, long waitedMs);
+
+    [LoggerMessage(1013, LogLevel.Information, "Deferred is stopping: {Running} attempt(s) running get {GraceSeconds} s to finish; no new attempt starts")]
+    public static partial void ShutdownStarted(ILogger logger, int running, double graceSeconds);
+
+    [LoggerMessage(1014, LogLevel.Information, "Deferred stopped cleanly: the {Running} running attempt(s) finished in the grace period")]
+    public static partial void ShutdownDrained(ILogger logger, int running);
+
+    [LoggerMessage(1015, LogLevel.Warning, "Deferred grace period over: cancelled {Cancelled} running attempt(s); {Abandoned} did not return; they stay stored and resume elsewhere")]
+    public static partial void ShutdownCancelled(ILogger logger, int cancelled, int abandoned);
+
     [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: scanning the store for pending and failed tasks")]
     public static partial void RecoveryStarted(ILogger logger);
 
@@ -43,6 +64,12 @@ internal static partial class DeferredLog
 
     [LoggerMessage(2004, LogLevel.Error, "Deferred recovery scan failed; it starts over in {RetrySeconds} s")]
     public static partial void RecoveryFailed(ILogger logger, Exception exception, double retrySeconds);
+
+    [LoggerMessage(2006, LogLevel.Information, "Deferred sweep adopted {Claimed} orphaned task(s) of {Owners} departed silo(s); resumed {Resumed} due now, in {ElapsedMs} ms")]
+    public static partial void SweepAdopted(ILogger logger, int claimed, int owners, int resumed, long elapsedMs);
+
+    [LoggerMessage(2007, LogLevel.Warning, "Deferred sweep failed; the next sweep tries again")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(3001, LogLevel.Information, "Deferred schema is at version {Version}")]
     public static partial void SchemaReady(ILogger logger, int version);

@@ -25,5 +25,11 @@ internal static class DeferredTelemetry
 
     public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Tasks resumed by the startup scan or the due-time poller.");
 
+    /// <summary>Attempts found in flight after their silo went away.</summary>
+    public static readonly Counter<long> Interrupted = Meter.CreateCounter<long>("deferred.attempts.interrupted", "{attempt}", "Attempts found in flight after their silo went away.");
+
+    /// <summary>Orphaned tasks adopted by this silo's sweep.</summary>
+    public static readonly Counter<long> Adopted = Meter.CreateCounter<long>("deferred.tasks.adopted", "{task}", "Orphaned tasks adopted by the sweep.");
+
     public static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram<double>("deferred.attempt.duration", "ms", "How long handler attempts take.");
 }

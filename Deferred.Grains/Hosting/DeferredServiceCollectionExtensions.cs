@@ -30,14 +30,23 @@ public static class DeferredServiceCollectionExtensions
     /// <typeparam name="THandler">The handler.</typeparam>
     /// <param name="services">The silo's services.</param>
     /// <param name="taskTypeName">The stored name; null uses the type's <c>[Alias]</c> or full name.</param>
+    /// <param name="timeout">
+    /// How long one attempt of this type may run before it is cancelled and counted as failed; null uses
+    /// <c>DeferredTasksOptions.DefaultTaskTimeout</c>.
+    /// </param>
     /// <returns>The services.</returns>
-    public static IServiceCollection AddDeferredTaskHandler<TTask, THandler>(this IServiceCollection services, string? taskTypeName)
+    public static IServiceCollection AddDeferredTaskHandler<TTask, THandler>(this IServiceCollection services, string? taskTypeName, TimeSpan? timeout = null)
         where THandler : class, IDeferredTaskHandler<TTask>
     {
         ArgumentNullException.ThrowIfNull(services);
         if (taskTypeName is not null && string.IsNullOrWhiteSpace(taskTypeName))
         {
             throw new ArgumentException("The task type name must not be blank.", nameof(taskTypeName));
+        }
+
+        if (timeout is { } t && t <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, $"The timeout for task type {typeof(TTask).Name} must be greater than zero.");
         }
 
         services.RemoveAll<IDeferredTaskHandler<TTask>>();
@@ -48,7 +57,7 @@ public static class DeferredServiceCollectionExtensions
             services.Remove(existing);
         }
 
-        services.AddSingleton<TaskRegistration>(new TaskRegistration<TTask>(taskTypeName));
+        services.AddSingleton<TaskRegistration>(new TaskRegistration<TTask>(taskTypeName, timeout));
         return services;
     }
 

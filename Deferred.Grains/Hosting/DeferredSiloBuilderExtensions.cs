@@ -56,6 +56,9 @@ public static class DeferredSiloBuilderExtensions
             : ActivatorUtilities.CreateInstance<PostgresTableCatalog>(sp));
         services.AddSingleton<TaskTypeRegistry>();
         services.AddSingleton<ExecutionGate>();
+        services.AddSingleton<SiloIdentity>();
+        services.AddSingleton<GracefulShutdown>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GracefulShutdown>());
         services.AddSingleton<RetrySchedule>();
         services.AddSingleton<ErrorFormatter>();
         services.AddSingleton<TaskRunner>();

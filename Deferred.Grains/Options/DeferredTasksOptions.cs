@@ -80,7 +80,10 @@ public sealed class DeferredTasksOptions
     /// </summary>
     public TimeSpan DuePollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Run the startup recovery scan when the silo becomes active. Default true.</summary>
+    /// <summary>
+    /// Sweep for orphaned tasks when the silo becomes active (startup recovery: the tasks of this silo's previous
+    /// run, and of any silo that went away) and then every <see cref="SweepInterval"/>. Default true.
+    /// </summary>
     public bool RecoverOnStartup { get; set; } = true;
 
     /// <summary>Task ids read per recovery query. Default 500. Bounds memory and the length of one query.</summary>
@@ -105,6 +108,48 @@ public sealed class DeferredTasksOptions
     /// again later. Default 1 minute.
     /// </summary>
     public TimeSpan StoreRetryTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long <see cref="IDeferredTasks.EnqueueAsync{TTask}"/> keeps trying to commit a task while the database is
+    /// unreachable before it gives up with <see cref="DeferredStoreUnavailableException"/>. Default 5 seconds:
+    /// callers learn about an outage quickly and nothing is acknowledged that is not stored.
+    /// </summary>
+    public TimeSpan EnqueueTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long one attempt may run before its <see cref="CancellationToken"/> is cancelled and the attempt counts as
+    /// failed (error type <c>Deferred.Timeout</c>). Default 10 minutes. A handler registration can set its own
+    /// (<c>AddDeferredTaskHandler&lt;TTask, THandler&gt;(timeout: ...)</c>). A handler that ignores the token is
+    /// abandoned <see cref="AbandonAfter"/> later: its attempt is recorded as failed and its slot freed.
+    /// </summary>
+    public TimeSpan DefaultTaskTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// After a handler's token is cancelled (timeout or shutdown), how long Deferred waits for it to return before
+    /// it stops waiting. Default 5 seconds.
+    /// </summary>
+    public TimeSpan AbandonAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A silo that is asked to stop starts no new attempt and gives running ones this long to finish; then it
+    /// cancels their tokens. Whatever did not finish stays stored and resumes on another silo or at the next start.
+    /// Default 20 seconds; keep it, plus <see cref="AbandonAfter"/>, under the host's shutdown timeout.
+    /// </summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Quarantine a task as dead (error type <c>Deferred.Quarantined</c>) once an attempt of it has been found in
+    /// flight after its silo went away this many times: a task that keeps crashing its silo does not crash-loop the
+    /// cluster. Default 3. Each attempt then costs one more row write (a marker stored before the handler starts);
+    /// 0 turns quarantine and the marker off.
+    /// </summary>
+    public int QuarantineAfterInterruptions { get; set; } = 3;
+
+    /// <summary>
+    /// How often each silo looks for tasks whose silo has gone (orphans) and adopts them. Default 30 seconds. A
+    /// silo also sweeps at once when the cluster declares a silo dead, so this is only the backstop.
+    /// </summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The longest stored stack trace, in characters. Default 4,000.</summary>
     public int MaxStoredStackTraceLength { get; set; } = 4_000;

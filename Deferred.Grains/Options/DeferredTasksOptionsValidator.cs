@@ -42,6 +42,7 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         AtLeast(nameof(o.MaxStoredStackTraceLength), o.MaxStoredStackTraceLength, 0);
         AtLeast(nameof(o.StoreMaxBatchSize), o.StoreMaxBatchSize, 1);
         AtLeast(nameof(o.StoreMaxBatchesInFlight), o.StoreMaxBatchesInFlight, 1);
+        AtLeast(nameof(o.QuarantineAfterInterruptions), o.QuarantineAfterInterruptions, 0);
         if (o.StoreBatchLinger < TimeSpan.Zero || o.StoreBatchLinger > TimeSpan.FromSeconds(1))
         {
             problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.StoreBatchLinger)} is {o.StoreBatchLinger}; it must be between 0 and 1 second");
@@ -64,6 +65,15 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         Positive(nameof(o.ReminderPeriod), o.ReminderPeriod);
         Positive(nameof(o.StoreRetryTimeout), o.StoreRetryTimeout);
         Positive(nameof(o.DuePollInterval), o.DuePollInterval);
+        Positive(nameof(o.EnqueueTimeout), o.EnqueueTimeout);
+        Positive(nameof(o.DefaultTaskTimeout), o.DefaultTaskTimeout);
+        Positive(nameof(o.AbandonAfter), o.AbandonAfter);
+        Positive(nameof(o.SweepInterval), o.SweepInterval);
+        if (o.ShutdownGracePeriod < TimeSpan.Zero)
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ShutdownGracePeriod)} is {o.ShutdownGracePeriod}; it must not be negative");
+        }
+
         if (o.Store == DeferredStore.Postgres && o.DuePollInterval >= o.TimerThreshold)
         {
             problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.DuePollInterval)} is {o.DuePollInterval}; it must be shorter than {nameof(o.TimerThreshold)} ({o.TimerThreshold}), or far tasks would wake late");

@@ -9,99 +9,166 @@ using Orleans.Runtime;
 
 namespace Deferred.Recovery;
 
-/// <summary>What one recovery scan saw and did.</summary>
-/// <param name="Found">Task ids the scan returned.</param>
-/// <param name="Pages">Queries it ran.</param>
-/// <param name="Resumed">Tasks that were live and are now scheduled on this silo.</param>
+/// <summary>What one sweep saw and did.</summary>
+/// <param name="Found">Orphaned tasks the sweep adopted.</param>
+/// <param name="Pages">Pages it took.</param>
+/// <param name="Resumed">Adopted tasks that were live and are now scheduled on this silo.</param>
 /// <param name="Skipped">Ids that turned out not to be live (completed meanwhile, dead, unreadable).</param>
-/// <param name="Errors">Resume calls that failed; the next scan retries them.</param>
+/// <param name="Errors">Resume calls that failed; the next sweep retries them.</param>
 internal sealed record RecoveryReport(int Found, int Pages, int Resumed, int Skipped, int Errors);
 
 /// <summary>
-/// The startup scan: when the silo becomes active, pages through the store for pending and failed tasks and
-/// resumes each on this silo. Pages are read one at a time (never every row at once), resumes run with bounded
-/// parallelism, and the scan pauses while the silo's due backlog is full, so a large backlog is fed in at the
-/// rate it drains. It runs in the background: silo start does not wait for it, and silo stop cancels it.
+/// Recovery and failover, one path: the orphan sweep. When the silo becomes active it sweeps once (startup
+/// recovery: the tasks of its own previous run and of any silo that went away), then again whenever membership
+/// declares a silo dead, and every <see cref="DeferredTasksOptions.SweepInterval"/> as a backstop. A sweep adopts
+/// only tasks whose owner is gone (<see cref="OwnerView"/>), a page at a time, and resumes them through
+/// <see cref="TaskResumer"/>, which pauses while the silo's due backlog is full: a backlog is taken up at the rate
+/// it drains, and silos sweeping together split it (row claims, or a hash split on the stock store).
+/// It runs in the background: silo start does not wait for it, and silo stop cancels it.
 /// </summary>
 internal sealed class DeferredRecovery(
     IDeferredTaskCatalog catalog,
     TaskResumer resumer,
+    IClusterMembershipService membership,
+    SiloIdentity silo,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<DeferredRecovery> logger) : SiloBackgroundWork
 {
     private readonly DeferredTasksOptions _options = options.Value;
+    private readonly TaskCompletionSource<RecoveryReport> _startup = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _wake = new(0, 1);
 
-    /// <summary>What the startup scan found and did, once it has finished.</summary>
+    /// <summary>What the startup sweep found and did, once it has finished.</summary>
     public RecoveryReport? LastReport { get; private set; }
+
+    /// <summary>Completes when the startup sweep has finished (or the silo stopped first).</summary>
+    public Task StartupSweep => _startup.Task;
 
     protected override bool Enabled => _options.RecoverOnStartup;
 
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
-        // A scan that fails (database unreachable at start-up, say) is retried with backoff for as long as
-        // the silo runs: otherwise the stored tasks would wait for the next restart. Resuming twice is harmless.
+        var watcher = WatchMembershipAsync(cancellationToken);
         var retryDelay = TimeSpan.FromSeconds(1);
-        while (true)
+        try
         {
-            DeferredLog.RecoveryStarted(logger);
-            var started = Stopwatch.GetTimestamp();
-            try
+            while (!cancellationToken.IsCancellationRequested)
             {
-                var report = await ScanAsync(cancellationToken);
-                LastReport = report;
-                DeferredLog.RecoveryFinished(logger, report.Found, report.Pages, report.Resumed, report.Skipped, report.Errors, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                return;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // Silo stopping: what was not resumed stays in the store for the next start.
-                return;
-            }
-            catch (Exception ex)
-            {
-                DeferredLog.RecoveryFailed(logger, ex, retryDelay.TotalSeconds);
-            }
+                var wait = _options.SweepInterval;
+                var first = !_startup.Task.IsCompleted;
+                if (first)
+                {
+                    DeferredLog.RecoveryStarted(logger);
+                }
 
-            try
-            {
-                await Task.Delay(retryDelay, time, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    var report = await ScanAsync(cancellationToken);
+                    var elapsed = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    if (first)
+                    {
+                        LastReport = report;
+                        DeferredLog.RecoveryFinished(logger, report.Found, report.Pages, report.Resumed, report.Skipped, report.Errors, elapsed);
+                        _startup.TrySetResult(report);
+                    }
+                    else if (report.Found > 0)
+                    {
+                        DeferredLog.SweepAdopted(logger, report.Found, report.Pages, report.Resumed, elapsed);
+                    }
 
-            retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
+                    retryDelay = TimeSpan.FromSeconds(1);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // Database unreachable, say: try again soon (with backoff), not only at the next interval.
+                    if (first)
+                    {
+                        DeferredLog.RecoveryFailed(logger, ex, retryDelay.TotalSeconds);
+                    }
+                    else
+                    {
+                        DeferredLog.SweepFailed(logger, ex);
+                    }
+
+                    wait = retryDelay < wait ? retryDelay : wait;
+                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
+                }
+
+                try
+                {
+                    await _wake.WaitAsync(wait, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            _startup.TrySetResult(LastReport ?? new RecoveryReport(0, 0, 0, 0, 0));
+            await watcher.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    /// <summary>Runs one full scan.</summary>
+    /// <summary>Runs one full sweep.</summary>
     public async Task<RecoveryReport> ScanAsync(CancellationToken cancellationToken)
     {
         int found = 0, pages = 0, resumed = 0, skipped = 0, errors = 0;
-        var after = "";
-        while (true)
+        var view = new OwnerView(silo.Address, membership.CurrentSnapshot);
+        await foreach (var page in catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken))
         {
-            var ids = await catalog.ListResumableAsync(after, _options.RecoveryPageSize, time.GetUtcNow(), cancellationToken);
-            if (ids.Count == 0)
-            {
-                break;
-            }
-
             pages++;
-            found += ids.Count;
-            after = ids[^1];
-            var (r, s, e) = await resumer.ResumeAsync(ids, cancellationToken);
+            found += page.Adopted;
+            DeferredTelemetry.Adopted.Add(page.Adopted);
+            var (r, s, e) = await resumer.ResumeAsync(page.ResumeNow, cancellationToken);
             resumed += r;
             skipped += s;
             errors += e;
-            if (ids.Count < _options.RecoveryPageSize)
-            {
-                break;
-            }
         }
 
         return new RecoveryReport(found, pages, resumed, skipped, errors);
+    }
+
+    /// <summary>Wakes the sweep as soon as membership declares a silo dead.</summary>
+    private async Task WatchMembershipAsync(CancellationToken cancellationToken)
+    {
+        var dead = new HashSet<SiloAddress>(membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Dead).Select(m => m.SiloAddress));
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(cancellationToken))
+            {
+                var newlyDead = false;
+                foreach (var member in snapshot.Members.Values)
+                {
+                    if (member.Status == SiloStatus.Dead && dead.Add(member.SiloAddress))
+                    {
+                        newlyDead = true;
+                    }
+                }
+
+                if (newlyDead && _wake.CurrentCount == 0)
+                {
+                    try
+                    {
+                        _wake.Release();
+                    }
+                    catch (SemaphoreFullException)
+                    {
+                        // Already woken.
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Silo stopping.
+        }
     }
 }

@@ -9,7 +9,8 @@ using Orleans.Runtime;
 namespace Deferred.Recovery;
 
 /// <summary>
-/// The default store's durable wake-up for far tasks. A task due beyond <see cref="DeferredTasksOptions.TimerThreshold"/>
+/// The default store's durable wake-up for far tasks. Each silo wakes only the tasks it owns; the orphan sweep
+/// hands a departed silo's tasks to a live one first. A task due beyond <see cref="DeferredTasksOptions.TimerThreshold"/>
 /// holds no activation, timer or reminder: it is only a row. Every <see cref="DeferredTasksOptions.DuePollInterval"/>
 /// this poller reads the rows that have come within the threshold since the last poll (from the due-time index,
 /// paged) and resumes them, and their grains arm timers for the rest of the wait. The startup scan covers what is
@@ -19,6 +20,7 @@ namespace Deferred.Recovery;
 internal sealed partial class DuePoller(
     IDeferredTaskCatalog catalog,
     TaskResumer resumer,
+    Runtime.SiloIdentity silo,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<DuePoller> logger) : SiloBackgroundWork
@@ -62,7 +64,7 @@ internal sealed partial class DuePoller(
         var afterId = "";
         while (true)
         {
-            var page = await table.ListDueAsync(from, to, afterDue, afterId, _options.RecoveryPageSize, cancellationToken);
+            var page = await table.ListDueAsync(silo.Owner, from, to, afterDue, afterId, _options.RecoveryPageSize, cancellationToken);
             if (page.Count == 0)
             {
                 return;

@@ -11,4 +11,10 @@ internal static class DeferredErrorTypes
 
     /// <summary>The stored row itself could not be read.</summary>
     public const string CorruptRow = "Deferred.CorruptRow";
+
+    /// <summary>The attempt ran past its timeout and was cancelled.</summary>
+    public const string Timeout = "Deferred.Timeout";
+
+    /// <summary>The task was found in flight after its silo went away too many times.</summary>
+    public const string Quarantined = "Deferred.Quarantined";
 }

@@ -35,6 +35,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     private readonly DeferredTasksOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<DeferredTaskGrain> _logger;
+    private readonly string _me;
     private readonly SemaphoreSlim _lock = new(1, 1);
 
     // The default store has its own durable wake-up (DuePoller reads due times from the table); the stock
@@ -47,6 +48,12 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     private bool _stale;
     private bool _completionPending;
 
+    // Backoff for starting an attempt while the in-flight marker cannot be stored (database unreachable).
+    private TimeSpan _startBackoff = TimeSpan.Zero;
+
+    // An enqueue write that outlived its timeout; the row is unknown until it settles.
+    private Task? _pendingWrite;
+
     public DeferredTaskGrain(
         [PersistentState(DeferredTaskState.StateName, DeferredStorage.ProviderName)] IPersistentState<DeferredTaskState> state,
         TaskTypeRegistry registry,
@@ -55,8 +62,10 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         Serializer serializer,
         IOptions<DeferredTasksOptions> options,
         TimeProvider time,
+        SiloIdentity silo,
         ILogger<DeferredTaskGrain> logger)
     {
+        _me = silo.Owner;
         _state = state;
         _registry = registry;
         _runner = runner;
@@ -73,6 +82,48 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     private DeferredTaskState S => _state.State;
 
     private bool Live => _state.RecordExists && !_completionPending && S.Status is DeferredTaskStatus.Pending or DeferredTaskStatus.Failed;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!_state.RecordExists || S.RunningSince is null || S.Status is not (DeferredTaskStatus.Pending or DeferredTaskStatus.Failed))
+        {
+            return;
+        }
+
+        // The row says an attempt is in flight, but no activation holds it: the silo that ran it went away
+        // (crashed, was killed, or stopped without recording it). Count it; quarantine a task that keeps doing it.
+        S.RunningSince = null;
+        S.Interruptions++;
+        DeferredTelemetry.Interrupted.Add(1);
+        DeferredLog.TaskInterrupted(_logger, TaskId, S.TaskType, S.Interruptions);
+        var limit = _options.QuarantineAfterInterruptions;
+        if (limit > 0 && S.Interruptions >= limit)
+        {
+            S.Status = DeferredTaskStatus.Dead;
+            S.LastError = new DeferredTaskError
+            {
+                Type = DeferredErrorTypes.Quarantined,
+                Message = $"An attempt of this task was in flight when its silo went away {S.Interruptions} times (limit {limit}); it is quarantined so it cannot take more silos down. Fix the cause, then retry the dead task.",
+                Attempt = S.Attempts + 1,
+                At = _time.GetUtcNow(),
+            };
+            DeferredTelemetry.Dead.Add(1);
+            DeferredLog.TaskDead(_logger, TaskId, S.TaskType, S.Attempts, S.LastError.Type, S.LastError.Message);
+        }
+
+        S.Owner = _me;
+        try
+        {
+            await _state.WriteStateAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // Kept in memory: the next attempt's marker write stores the count before its handler starts, and
+            // a dead task is simply not scheduled. A later activation re-derives both from the row.
+            DeferredLog.StoreWriteRetry(_logger, ex, TaskId, "interruption count", 1);
+            _stale = ex is InconsistentStateException;
+        }
+    }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -131,6 +182,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 MaxAttempts = options?.MaxAttempts ?? _options.DefaultMaxAttempts,
                 EnqueuedAt = now,
                 NextRunAt = runAt,
+                Owner = _me,
             };
 
             // A far task's reminder is registered before the row is written. A crash in between leaves a
@@ -142,17 +194,10 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 state.HasReminder = true;
             }
 
-            _state.State = state;
-            try
+            if (!await InsertWithinTimeoutAsync(state))
             {
-                await _state.WriteStateAsync();
-            }
-            catch
-            {
-                // The write may or may not have committed; read the row again before the next decision.
-                _state.State = new DeferredTaskState();
-                _stale = true;
-                throw;
+                // A row appeared that this enqueue did not write (it raced another enqueue of the same id).
+                return new DeferredEnqueueResult(S.ToInfo(TaskId, _running), Created: false);
             }
 
             DeferredTelemetry.Enqueued.Add(1);
@@ -216,6 +261,9 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             var updated = S.Clone();
             updated.Status = DeferredTaskStatus.Pending;
             updated.Attempts = 0;
+            updated.Interruptions = 0;
+            updated.RunningSince = null;
+            updated.Owner = _me;
             updated.NextRunAt = Now();
             if (!await TryWriteAsync(updated, "retry"))
             {
@@ -386,6 +434,17 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 return;
             }
 
+            if (_gate.IsStopping)
+            {
+                // The silo is stopping: start nothing. The row stays as it is and another silo adopts it.
+                if (announced)
+                {
+                    _gate.Withdraw();
+                }
+
+                return;
+            }
+
             if (!announced)
             {
                 _gate.Announce();
@@ -395,19 +454,33 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             AttemptOutcome outcome;
             try
             {
-                outcome = await _runner.RunAnnouncedAsync(TaskId, S, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // The activation is going away (silo shutdown). The row is unchanged, so the task runs again
-                // after recovery; this is one of the at-least-once points in docs/semantics.md.
-                return;
+                outcome = await _runner.RunAnnouncedAsync(TaskId, S, MarkStartedAsync, cancellationToken);
             }
             finally
             {
                 _running = false;
             }
 
+            switch (outcome.Result)
+            {
+                case AttemptResult.NotStarted:
+                    if (!_gate.IsStopping && !cancellationToken.IsCancellationRequested && Live)
+                    {
+                        // The marker could not be stored: try again later, with backoff, until the database is back.
+                        _startBackoff = TimeSpan.FromTicks(Math.Clamp(_startBackoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromSeconds(30).Ticks));
+                        ArmTimer(_startBackoff);
+                    }
+
+                    return;
+
+                case AttemptResult.Interrupted:
+                    // The silo is stopping and the handler did not finish: one of the at-least-once points in
+                    // docs/semantics.md. Clear the marker so this does not count as a crash; the task resumes elsewhere.
+                    await ClearMarkerAsync();
+                    return;
+            }
+
+            _startBackoff = TimeSpan.Zero;
             await RecordLockedAsync(outcome);
         }
         finally
@@ -436,6 +509,8 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 updated.Status = DeferredTaskStatus.Failed;
                 updated.NextRunAt = Microseconds(next);
                 updated.LastError = outcome.Error;
+                updated.RunningSince = null;
+                updated.Owner = _me;
                 if (_useReminders && next - _time.GetUtcNow() > _options.TimerThreshold)
                 {
                     await this.RegisterOrUpdateReminder(ReminderName, next - _time.GetUtcNow(), _options.ReminderPeriod);
@@ -464,6 +539,8 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
 
                 updated.Status = DeferredTaskStatus.Dead;
                 updated.LastError = outcome.Error;
+                updated.RunningSince = null;
+                updated.Owner = _me;
                 var hadReminder = updated.HasReminder;
                 updated.HasReminder = false;
                 DeferredTelemetry.Dead.Add(1);
@@ -504,6 +581,168 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         if (hadReminder)
         {
             await UnregisterReminderAsync();
+        }
+    }
+
+    /// <summary>
+    /// Stores the in-flight marker (and this silo as owner) just before a handler starts, so a crash during the
+    /// attempt is counted by whichever activation comes next. Runs with a slot held. One try: when it fails the
+    /// attempt is not started and the grain tries again later.
+    /// </summary>
+    private async Task<bool> MarkStartedAsync()
+    {
+        if (_options.QuarantineAfterInterruptions == 0 && S.Owner == _me)
+        {
+            return true;
+        }
+
+        var marked = S.Clone();
+        marked.RunningSince = _options.QuarantineAfterInterruptions == 0 ? null : Now();
+        marked.Owner = _me;
+        return await TryWriteOnceAsync(marked, "in-flight marker");
+    }
+
+    /// <summary>Clears the in-flight marker of an attempt the silo's shutdown interrupted (best effort).</summary>
+    private async Task ClearMarkerAsync()
+    {
+        if (_state.RecordExists && S.RunningSince is not null)
+        {
+            var cleared = S.Clone();
+            cleared.RunningSince = null;
+            await TryWriteOnceAsync(cleared, "in-flight marker");
+        }
+    }
+
+    /// <summary>
+    /// The first write of a new task, retried while the store is unreachable for up to
+    /// <see cref="DeferredTasksOptions.EnqueueTimeout"/>; then <see cref="DeferredStoreUnavailableException"/>. False
+    /// when the row turns out to exist already and was not written by this enqueue.
+    /// </summary>
+    private async Task<bool> InsertWithinTimeoutAsync(DeferredTaskState state)
+    {
+        var started = _time.GetUtcNow();
+        var deadline = started + _options.EnqueueTimeout;
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            _state.State = state;
+            Exception failure;
+            try
+            {
+                var left = deadline - _time.GetUtcNow();
+                var write = _state.WriteStateAsync();
+                try
+                {
+                    await write.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _time);
+                }
+                catch (TimeoutException)
+                {
+                    // Still in flight: nothing may read or write the row until it settles.
+                    _pendingWrite = write;
+                    throw;
+                }
+
+                return true;
+            }
+            catch (InconsistentStateException)
+            {
+                // The row exists: an earlier try of this same enqueue committed after reporting an error, or the
+                // id was taken meanwhile. Read it to tell which.
+                _state.State = new DeferredTaskState();
+                _stale = true;
+                await RefreshIfStaleAsync();
+                if (_stale)
+                {
+                    failure = new TimeoutException("the existing row could not be read");
+                }
+                else if (_state.RecordExists)
+                {
+                    return S.EnqueuedAt == state.EnqueuedAt && S.TaskType == state.TaskType;
+                }
+                else
+                {
+                    continue;
+                }
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            // The write may still commit later. Forget what was written and read the row again before the next
+            // decision; a verification timer makes sure a late commit is scheduled, not stranded.
+            _state.State = new DeferredTaskState();
+            _stale = true;
+            if (_time.GetUtcNow() + delay >= deadline || failure is TimeoutException)
+            {
+                var waited = _time.GetUtcNow() - started;
+                DeferredLog.EnqueueUnavailable(_logger, failure, TaskId, (long)waited.TotalMilliseconds);
+                ArmVerifyTimer(TimeSpan.FromSeconds(1));
+                throw new DeferredStoreUnavailableException(TaskId, waited, $"{failure.GetType().Name}: {failure.Message}");
+            }
+
+            await Task.Delay(delay, _time);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
+    }
+
+    /// <summary>
+    /// After an enqueue whose outcome is unknown: read the row once the store answers, and schedule the task if the
+    /// write committed after all. Retries with backoff while the store is unreachable.
+    /// </summary>
+    private void ArmVerifyTimer(TimeSpan wait)
+    {
+        if (_timer is not null)
+        {
+            return;
+        }
+
+        _timer = this.RegisterGrainTimer(
+            async _ =>
+            {
+                _timer = null;
+                await _lock.WaitAsync(CancellationToken.None);
+                try
+                {
+                    await RefreshIfStaleAsync();
+                    if (_stale)
+                    {
+                        ArmVerifyTimer(TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.FromSeconds(30).Ticks)));
+                        return;
+                    }
+
+                    await ScheduleLockedAsync();
+                }
+                finally
+                {
+                    _lock.Release();
+                    DeactivateIfDone();
+                }
+            },
+            new GrainTimerCreationOptions { DueTime = wait, Period = Timeout.InfiniteTimeSpan, KeepAlive = true });
+    }
+
+    /// <summary>Writes <paramref name="updated"/> once; on failure the old state stays in memory.</summary>
+    private async Task<bool> TryWriteOnceAsync(DeferredTaskState updated, string what)
+    {
+        var previous = _state.State;
+        _state.State = updated;
+        try
+        {
+            await _state.WriteStateAsync();
+            return true;
+        }
+        catch (Exception ex)
+        {
+            _state.State = previous;
+            DeferredLog.StoreWriteRetry(_logger, ex, TaskId, what, 1);
+            _stale = true;
+            if (ex is InconsistentStateException)
+            {
+                await RefreshIfStaleAsync();
+            }
+
+            return false;
         }
     }
 
@@ -564,6 +803,18 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         if (!_stale)
         {
             return;
+        }
+
+        if (_pendingWrite is { } pending)
+        {
+            if (!pending.IsCompleted)
+            {
+                return;
+            }
+
+            // Settled: whatever it did to the state object is overwritten by the read below.
+            _ = pending.Exception;
+            _pendingWrite = null;
         }
 
         try

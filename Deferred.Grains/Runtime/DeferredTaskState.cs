@@ -37,6 +37,21 @@ internal sealed class DeferredTaskState
     /// <summary>True while a durable reminder is registered to wake the task.</summary>
     public bool HasReminder { get; set; }
 
+    /// <summary>
+    /// The silo (Orleans <c>SiloAddress</c>, parsable form) that last wrote the row: the one holding the task. The
+    /// orphan sweep adopts a task only when this silo is gone. Null on rows written before ownership existed.
+    /// </summary>
+    public string? Owner { get; set; }
+
+    /// <summary>
+    /// Set (to the start time) just before an attempt's handler starts, and cleared when its outcome is written.
+    /// A new activation that reads it set knows the previous one went away mid-attempt.
+    /// </summary>
+    public DateTimeOffset? RunningSince { get; set; }
+
+    /// <summary>Times an attempt was found in flight after its silo went away.</summary>
+    public int Interruptions { get; set; }
+
     /// <summary>The last failed attempt's error.</summary>
     public DeferredTaskError? LastError { get; set; }
 
@@ -57,5 +72,6 @@ internal sealed class DeferredTaskState
         EnqueuedAt = EnqueuedAt,
         NextRunAt = Status == DeferredTaskStatus.Dead ? null : NextRunAt,
         LastError = LastError,
+        Interruptions = Interruptions,
     };
 }

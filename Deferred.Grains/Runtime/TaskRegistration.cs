@@ -9,10 +9,11 @@ namespace Deferred.Runtime;
 /// </summary>
 internal abstract class TaskRegistration
 {
-    protected TaskRegistration(Type taskType, string name)
+    protected TaskRegistration(Type taskType, string name, TimeSpan? timeout)
     {
         TaskType = taskType;
         Name = name;
+        Timeout = timeout;
     }
 
     /// <summary>The CLR task type.</summary>
@@ -20,6 +21,9 @@ internal abstract class TaskRegistration
 
     /// <summary>The stored name: the type's Orleans <c>[Alias]</c> if it has one, else its full name.</summary>
     public string Name { get; }
+
+    /// <summary>This type's attempt timeout; null uses <see cref="Options.DeferredTasksOptions.DefaultTaskTimeout"/>.</summary>
+    public TimeSpan? Timeout { get; }
 
     public abstract byte[] Serialize(Serializer serializer, object task);
 
@@ -40,8 +44,8 @@ internal abstract class TaskRegistration
 
 internal sealed class TaskRegistration<TTask> : TaskRegistration
 {
-    public TaskRegistration(string? name = null)
-        : base(typeof(TTask), name ?? NameOf(typeof(TTask)))
+    public TaskRegistration(string? name = null, TimeSpan? timeout = null)
+        : base(typeof(TTask), name ?? NameOf(typeof(TTask)), timeout)
     {
     }
 

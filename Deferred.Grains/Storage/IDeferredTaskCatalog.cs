@@ -1,16 +1,21 @@
+using Deferred.Recovery;
+
 namespace Deferred.Storage;
 
+/// <summary>One page of a sweep: how many orphaned tasks it adopted, and which of them to resume now.</summary>
+internal sealed record OrphanPage(int Adopted, IReadOnlyList<string> ResumeNow);
+
 /// <summary>
-/// The runtime's one read path into the store beyond single-task state: the recovery scan and counts. The
-/// PostgreSQL implementation is the only place above which no Npgsql type appears.
+/// The runtime's one read path into the store beyond single-task state: the orphan sweep and counts. The
+/// PostgreSQL implementations are the only places above which no Npgsql type appears.
 /// </summary>
 internal interface IDeferredTaskCatalog
 {
     /// <summary>
-    /// Up to <paramref name="pageSize"/> ids of tasks to resume, in key order after <paramref name="afterTaskId"/>
-    /// (empty string for the first page).
+    /// Finds live tasks whose owner is gone (per <paramref name="owners"/>) and adopts them for this silo, one page
+    /// at a time; the caller resumes each page before the next is taken, so adoption runs at the speed of resumption.
     /// </summary>
-    Task<IReadOnlyList<string>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken);
+    IAsyncEnumerable<OrphanPage> SweepAsync(OwnerView owners, string me, DateTimeOffset now, int pageSize, CancellationToken cancellationToken);
 
     /// <summary>How many tasks of this service are stored, by status name.</summary>
     Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Deferred.Recovery;
 using Deferred.Runtime;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -10,7 +12,11 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
 {
     private readonly string _serviceId = cluster.Value.ServiceId;
 
-    public async Task<IReadOnlyList<string>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Up to <paramref name="pageSize"/> live tasks with their owners, in key order after <paramref name="afterTaskId"/>
+    /// (empty string for the first page).
+    /// </summary>
+    public async Task<IReadOnlyList<(string TaskId, string? Owner)>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.ListResumable);
         command.Parameters.AddWithValue("service_id", _serviceId);
@@ -18,7 +24,40 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
         command.Parameters.AddWithValue("after", afterTaskId);
         command.Parameters.AddWithValue("now", now);
         command.Parameters.AddWithValue("page_size", pageSize);
-        return await CatalogReaders.ReadIdsAsync(command, pageSize, cancellationToken);
+        var rows = new List<(string, string?)>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// The stock store cannot claim rows in place (the provider owns their format), so every silo pages through the
+    /// live rows and keeps its share (by task id hash) of those whose owner is gone. Resuming a task activates it
+    /// on this silo, and its next write records the new owner.
+    /// </summary>
+    public async IAsyncEnumerable<OrphanPage> SweepAsync(OwnerView owners, string me, DateTimeOffset now, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var after = "";
+        while (true)
+        {
+            var page = await ListResumableAsync(after, pageSize, now, cancellationToken);
+            if (page.Count == 0)
+            {
+                yield break;
+            }
+
+            after = page[^1].TaskId;
+            var mine = page.Where(r => owners.IsOrphaned(r.Owner) && owners.IsMyShare(r.TaskId)).Select(r => r.TaskId).ToList();
+            yield return new OrphanPage(mine.Count, mine);
+            if (page.Count < pageSize)
+            {
+                yield break;
+            }
+        }
     }
 
     public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)

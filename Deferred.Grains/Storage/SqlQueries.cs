@@ -26,7 +26,9 @@ internal static class SqlQueries
 
     public static string TasksDelete => Get("tasks-delete");
 
-    public static string TasksListResumable => Get("tasks-list-resumable");
+    public static string TasksListOwners => Get("tasks-list-owners");
+
+    public static string TasksClaim => Get("tasks-claim");
 
     public static string TasksListDue => Get("tasks-list-due");
 

@@ -56,8 +56,6 @@ internal static class DemoCommand
 
         // The sample tasks fail on purpose; their warnings would drown the progress lines.
         builder.Logging.AddFilter("Deferred.Runtime", LogLevel.Error);
-        builder.Services.AddSingleton<DemoLedger>();
-        builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
         using var host = builder.Build();
         var clock = Stopwatch.StartNew();
         await host.StartAsync();
@@ -97,7 +95,7 @@ internal static class DemoCommand
             while (true)
             {
                 var enqueueDone = enqueue.IsCompleted;
-                var recoveryDone = recovery.Completion.IsCompleted;
+                var recoveryDone = recovery.StartupSweep.IsCompleted;
                 counts = await catalog.CountByStatusAsync(deadline.Token);
                 (completed, duplicates) = await ledger.CountAsync(scope, deadline.Token);
                 var pending = Pending(counts);

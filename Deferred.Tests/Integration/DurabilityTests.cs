@@ -126,7 +126,7 @@ public abstract class DurabilityTests : StoreConformance
 
         await cluster.RestartAsync();
         await cluster.Probe.WaitAsync(runs => runs.Select(r => r.TaskId).Distinct().Count() >= Count, $"{Count} recovered tasks to run", TimeSpan.FromMinutes(4));
-        await cluster.Recovery().Completion;
+        await cluster.Recovery().StartupSweep;
 
         var report = cluster.Recovery().LastReport!;
         Assert.Equal(Count, report.Found);

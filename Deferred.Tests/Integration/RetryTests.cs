@@ -79,7 +79,7 @@ public abstract class RetryTests : StoreConformance
 
     private static async Task<Recovery.RecoveryReport> ScanOnceAsync(DeferredTestCluster cluster)
     {
-        await cluster.Recovery().Completion;
+        await cluster.Recovery().StartupSweep;
         return await cluster.Recovery().ScanAsync(CancellationToken.None);
     }
 

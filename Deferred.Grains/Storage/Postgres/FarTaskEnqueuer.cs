@@ -20,6 +20,7 @@ internal sealed class FarTaskEnqueuer(
     Serializer serializer,
     IServiceProvider services,
     IOptions<DeferredTasksOptions> options,
+    SiloIdentity silo,
     TimeProvider time,
     ILogger<FarTaskEnqueuer> logger)
 {
@@ -50,11 +51,12 @@ internal sealed class FarTaskEnqueuer(
             MaxAttempts = taskOptions.MaxAttempts ?? _options.DefaultMaxAttempts,
             EnqueuedAt = now,
             NextRunAt = Timestamps.Microseconds(runAt.Value),
+            Owner = silo.Owner,
         };
         var taskId = DeferredTaskId.NewId();
         // Resolved here, not injected: with the stock store selected the default store is never built.
         var store = services.GetRequiredService<PostgresTaskStore>();
-        if (!await store.InsertNewAsync(taskId, state).WaitAsync(cancellationToken))
+        if (!await InsertWithinTimeoutAsync(store, taskId, state, cancellationToken))
         {
             throw new InvalidOperationException($"The generated task id '{taskId}' is already stored; this should not happen.");
         }
@@ -62,5 +64,44 @@ internal sealed class FarTaskEnqueuer(
         DeferredTelemetry.Enqueued.Add(1);
         DeferredLog.TaskStored(logger, taskId, state.TaskType, state.NextRunAt);
         return taskId;
+    }
+
+    /// <summary>
+    /// The insert, retried while the store is unreachable for up to <see cref="DeferredTasksOptions.EnqueueTimeout"/>.
+    /// An insert that commits after the timeout is harmless: the row is this silo's, and its due-time poller wakes it.
+    /// </summary>
+    private async Task<bool> InsertWithinTimeoutAsync(PostgresTaskStore store, string taskId, DeferredTaskState state, CancellationToken cancellationToken)
+    {
+        var started = time.GetUtcNow();
+        var deadline = started + _options.EnqueueTimeout;
+        var delay = TimeSpan.FromMilliseconds(50);
+        var retried = false;
+        while (true)
+        {
+            Exception failure;
+            try
+            {
+                var left = deadline - time.GetUtcNow();
+                var inserted = await store.InsertNewAsync(taskId, state).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, time, cancellationToken);
+
+                // A retry that finds the id taken found the row of an earlier try that committed after all.
+                return inserted || retried;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failure = ex;
+            }
+
+            if (failure is TimeoutException || time.GetUtcNow() + delay >= deadline)
+            {
+                var waited = time.GetUtcNow() - started;
+                DeferredLog.EnqueueUnavailable(logger, failure, taskId, (long)waited.TotalMilliseconds);
+                throw new DeferredStoreUnavailableException(taskId, waited, $"{failure.GetType().Name}: {failure.Message}");
+            }
+
+            retried = true;
+            await Task.Delay(delay, time, cancellationToken);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
     }
 }

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using Deferred.Options;
+using Deferred.Recovery;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -11,14 +13,63 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
     private readonly TimeSpan _threshold = options.Value.TimerThreshold;
     private readonly PostgresTaskCatalog _schema = new(database, cluster);
 
-    public async Task<IReadOnlyList<string>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Lists the owners of live tasks (an index skip scan), keeps those that are gone, and claims their rows for this
+    /// silo a page at a time (<c>FOR UPDATE SKIP LOCKED</c>, so silos sweeping together split the work). Claimed
+    /// tasks due within the timer threshold are returned to resume now; later ones are left to this silo's
+    /// due-time poller, which now sees them as its own.
+    /// </summary>
+    public async IAsyncEnumerable<OrphanPage> SweepAsync(OwnerView owners, string me, DateTimeOffset now, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksListResumable);
+        var listed = await ListOwnersAsync(cancellationToken);
+        var orphans = listed.Where(o => o is not null && owners.IsOrphaned(o)).Select(o => o!).ToArray();
+        var unowned = listed.Contains(null);
+        if (orphans.Length == 0 && !unowned)
+        {
+            yield break;
+        }
+
+        var horizon = now + _threshold;
+        while (true)
+        {
+            var claimed = await ClaimAsync(orphans, unowned, me, pageSize, cancellationToken);
+            if (claimed.Count == 0)
+            {
+                yield break;
+            }
+
+            yield return new OrphanPage(claimed.Count, claimed.Where(c => c.DueAt <= horizon).Select(c => c.TaskId).ToList());
+            if (claimed.Count < pageSize)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>The distinct owners of live tasks; null stands for rows with no owner.</summary>
+    public async Task<IReadOnlyList<string?>> ListOwnersAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksListOwners);
         command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("after", afterTaskId);
-        command.Parameters.AddWithValue("horizon", (now + _threshold).ToUniversalTime());
+        var owners = new List<string?>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            owners.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
+        }
+
+        return owners;
+    }
+
+    private async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksClaim);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("orphans", orphans);
+        command.Parameters.AddWithValue("include_unowned", includeUnowned);
+        command.Parameters.AddWithValue("owner", me);
         command.Parameters.AddWithValue("page_size", pageSize);
-        return await CatalogReaders.ReadIdsAsync(command, pageSize, cancellationToken);
+        return await ReadDueAsync(command, pageSize, cancellationToken);
     }
 
     public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
@@ -33,15 +84,21 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
     /// due-time order after the keyset (<paramref name="afterDue"/>, <paramref name="afterId"/>).
     /// </summary>
     public async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ListDueAsync(
-        DateTimeOffset from, DateTimeOffset to, DateTimeOffset afterDue, string afterId, int pageSize, CancellationToken cancellationToken)
+        string owner, DateTimeOffset from, DateTimeOffset to, DateTimeOffset afterDue, string afterId, int pageSize, CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.TasksListDue);
         command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("owner", owner);
         command.Parameters.AddWithValue("from", from.ToUniversalTime());
         command.Parameters.AddWithValue("to", to.ToUniversalTime());
         command.Parameters.AddWithValue("after_due", afterDue.ToUniversalTime());
         command.Parameters.AddWithValue("after_id", afterId);
         command.Parameters.AddWithValue("page_size", pageSize);
+        return await ReadDueAsync(command, pageSize, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ReadDueAsync(Npgsql.NpgsqlCommand command, int pageSize, CancellationToken cancellationToken)
+    {
         var due = new List<(string, DateTimeOffset)>(pageSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -284,6 +284,15 @@ internal sealed class TaskBatcher : IAsyncDisposable
         {
             Value = states.Select(s => TaskRow.ErrorJson(s.LastError)).ToArray(),
         });
+        command.Parameters.Add(new NpgsqlParameter("owners", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = states.Select(s => s.Owner).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter("running_sinces", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+        {
+            Value = states.Select(s => s.RunningSince?.ToUniversalTime()).ToArray(),
+        });
+        command.Parameters.AddWithValue("interruptions", states.Select(s => s.Interruptions).ToArray());
     }
 
     private static TaskRow ReadRow(NpgsqlDataReader reader)
@@ -299,6 +308,9 @@ internal sealed class TaskBatcher : IAsyncDisposable
             HasReminder = reader.GetBoolean(7),
             Payload = reader.GetFieldValue<byte[]>(8),
             LastError = reader.IsDBNull(9) ? null : TaskRow.ParseError(reader.GetString(9)),
+            Owner = reader.IsDBNull(11) ? null : reader.GetString(11),
+            RunningSince = reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
+            Interruptions = reader.GetInt32(13),
         };
         return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
     }

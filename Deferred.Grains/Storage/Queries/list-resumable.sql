@@ -1,8 +1,8 @@
--- Recovery scan: one page of task ids that a silo should resume, in key order after @after.
--- Resumable = stored as Pending or Failed, unless it waits on a durable reminder that is not due yet (the
--- reminder will wake it). Rows whose JSON cannot be read are included so the grain can mark them dead.
--- Served by ix_orleansstorage_deferred_scan (migration 0005).
-SELECT s.grainidextensionstring
+-- Orphan sweep over the stock store: one page of live task ids (with their owner) in key order after @after.
+-- Live = stored as Pending or Failed, unless it waits on a durable reminder that is not due yet (the
+-- reminder will wake it). Rows whose JSON cannot be read are included (owner NULL) so a grain can mark them
+-- dead. The caller keeps only tasks whose owner is gone. Served by ix_orleansstorage_deferred_scan (0005).
+SELECT s.grainidextensionstring, d.doc ->> 'owner'
 FROM orleansstorage AS s
 CROSS JOIN LATERAL (SELECT deferred_try_jsonb(s.payloadbinary) AS doc) AS d
 WHERE s.serviceid = @service_id

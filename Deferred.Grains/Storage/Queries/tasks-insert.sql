@@ -1,9 +1,13 @@
 -- Batched first write of new tasks. A conflicting id inserts nothing and is missing from RETURNING: the
 -- caller reports it as a version conflict (the task already exists).
 INSERT INTO deferred_tasks
-    (service_id, task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error)
-SELECT @service_id, u.task_id, u.task_type, u.status, u.attempts, u.max_attempts, u.enqueued_at, u.next_run_at, u.has_reminder, u.payload, u.last_error::jsonb
-FROM unnest(@task_ids, @task_types, @statuses, @attempts, @max_attempts, @enqueued_ats, @next_run_ats, @has_reminders, @payloads, @last_errors)
-     AS u(task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error)
+    (service_id, task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error,
+     owner, running_since, interruptions)
+SELECT @service_id, u.task_id, u.task_type, u.status, u.attempts, u.max_attempts, u.enqueued_at, u.next_run_at, u.has_reminder, u.payload, u.last_error::jsonb,
+       u.owner, u.running_since, u.interruptions
+FROM unnest(@task_ids, @task_types, @statuses, @attempts, @max_attempts, @enqueued_ats, @next_run_ats, @has_reminders, @payloads, @last_errors,
+            @owners, @running_sinces, @interruptions)
+     AS u(task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error,
+          owner, running_since, interruptions)
 ON CONFLICT (service_id, task_id) DO NOTHING
 RETURNING task_id;

@@ -1,8 +1,10 @@
--- The due-time poller: live tasks of a service whose next run falls in (@from, @to], in due-time order,
--- one page after the keyset (@after_due, @after_id). Served by ix_deferred_tasks_due.
+-- The due-time poller: this silo's live tasks whose next run falls in (@from, @to], in due-time order, one
+-- page after the keyset (@after_due, @after_id). Other silos' tasks are theirs to wake; orphans are adopted
+-- by the sweep first. Served by ix_deferred_tasks_owner_due.
 SELECT task_id, next_run_at
 FROM deferred_tasks
 WHERE service_id = @service_id
+  AND owner = @owner
   AND status IN ('Pending', 'Failed')
   AND next_run_at > @from
   AND next_run_at <= @to

@@ -1,0 +1,47 @@
+using Deferred.Diagnostics;
+using Deferred.Options;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace Deferred.Runtime;
+
+/// <summary>
+/// A silo's orderly stop, before Orleans deactivates the task grains: no new attempt starts, running attempts get
+/// <see cref="DeferredTasksOptions.ShutdownGracePeriod"/> to finish, then their tokens are cancelled and they get
+/// <see cref="DeferredTasksOptions.AbandonAfter"/> to return. Attempts that did not finish leave their rows as they
+/// were (the grain clears its in-flight marker), so the tasks resume on another silo or at the next start.
+/// </summary>
+internal sealed class GracefulShutdown(ExecutionGate gate, IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<GracefulShutdown> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(GracefulShutdown), ServiceLifecycleStage.Active, _ => Task.CompletedTask, StopAsync);
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        gate.BeginStop();
+        var running = gate.Running;
+        DeferredLog.ShutdownStarted(logger, running, _options.ShutdownGracePeriod.TotalSeconds);
+        try
+        {
+            if (await gate.WaitForNoneRunningAsync(_options.ShutdownGracePeriod, time, cancellationToken))
+            {
+                DeferredLog.ShutdownDrained(logger, running);
+                return;
+            }
+
+            var left = gate.Running;
+            gate.CancelRunning();
+            var ended = await gate.WaitForNoneRunningAsync(_options.AbandonAfter + TimeSpan.FromSeconds(1), time, cancellationToken);
+            DeferredLog.ShutdownCancelled(logger, left, ended ? 0 : gate.Running);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host's own shutdown timeout ran out first; cancel whatever still runs and let the silo go.
+            gate.CancelRunning();
+        }
+    }
+}

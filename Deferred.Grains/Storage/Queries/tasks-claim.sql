@@ -1,0 +1,23 @@
+-- The orphan sweep's claim: takes up to @page_size live tasks whose owner is one of @orphans (or NULL when
+-- @include_unowned) and makes @owner, this silo, their owner. SKIP LOCKED lets silos sweeping at the same
+-- time split the backlog instead of taking the same rows. The version is left alone on purpose: no live
+-- activation holds these rows, and one that did would simply write its own owner back on its next write.
+-- Returns each claimed task's due time, so the sweep resumes only what is due soon and leaves later tasks
+-- to this silo's due-time poller.
+WITH claimed AS (
+    SELECT t.task_id
+    FROM deferred_tasks AS t
+    WHERE t.service_id = @service_id
+      AND t.status IN ('Pending', 'Failed')
+      AND (t.owner = ANY(@orphans) OR (@include_unowned AND t.owner IS NULL))
+    ORDER BY t.next_run_at
+    LIMIT @page_size
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE deferred_tasks AS t
+SET owner = @owner,
+    updated_at = now()
+FROM claimed AS c
+WHERE t.service_id = @service_id
+  AND t.task_id = c.task_id
+RETURNING t.task_id, t.next_run_at;

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using Deferred.Silo.Demo;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Hosting;
+
+namespace Deferred.Silo.Chaos;
+
+/// <summary>
+/// <c>chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]</c>:
+/// an Orleans client (ADO.NET clustering, so it finds whichever silos are alive) that enqueues N sample tasks at
+/// about R per second and appends the id of every acknowledged task to the ack log. A call that fails (its silo
+/// was killed, the database is down) is retried with the same task id, so a retry can never create a second task.
+/// Used by scripts/chaos.sh; the run's silos record completions in demo_completions.
+/// </summary>
+internal static class ChaosClientCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int tasks = 50_000, rate = 500, concurrency = 32, timeoutSeconds = 900;
+        string? runId = null, ackLog = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Number(int min)
+            {
+                var name = args[i];
+                var text = Value();
+                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
+                    ? n
+                    : throw new ArgumentException($"{name} must be a whole number of at least {min}, not '{text}'");
+            }
+
+            try
+            {
+                switch (args[i])
+                {
+                    case "--tasks": tasks = Number(1); break;
+                    case "--rate": rate = Number(1); break;
+                    case "--concurrency": concurrency = Number(1); break;
+                    case "--timeout-seconds": timeoutSeconds = Number(1); break;
+                    case "--run-id": runId = Value(); break;
+                    case "--ack-log": ackLog = Value(); break;
+                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                }
+
+                if (i == args.Length - 1 && (runId is null || ackLog is null))
+                {
+                    throw new ArgumentException("--run-id and --ack-log are required");
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"chaos-client: {ex.Message}. Usage: chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]");
+                return 2;
+            }
+        }
+
+        if (runId is null || ackLog is null || DeferredTaskId.Validate($"chaos-{runId}-0") is { } problem)
+        {
+            Console.Error.WriteLine("chaos-client: --run-id (letters, digits, '-', '_', '.') and --ack-log are required.");
+            return 2;
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.SetMinimumLevel(LogLevel.Error);
+        var orleans = builder.Configuration.GetSection("Orleans");
+        var connectionString = SiloHost.ConnectionString(builder.Configuration);
+        builder.UseOrleansClient(client =>
+        {
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = orleans["ClusterId"] ?? "deferred";
+                o.ServiceId = orleans["ServiceId"] ?? "deferred";
+            });
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            client.Services.AddDeferredTasksClient();
+        });
+        using var host = builder.Build();
+        await host.StartAsync();
+        var deferred = host.Services.GetRequiredService<IDeferredTasks>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        var clock = Stopwatch.StartNew();
+        long acknowledged = 0, failedCalls = 0;
+        await using var log = new StreamWriter(ackLog, append: true) { AutoFlush = false };
+        var logLock = new SemaphoreSlim(1, 1);
+        var progress = ReportAsync();
+
+        try
+        {
+            await Parallel.ForEachAsync(
+                Enumerable.Range(0, tasks),
+                new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = deadline.Token },
+                async (i, ct) =>
+                {
+                    // Pace: task i is not sent before i / rate seconds into the run.
+                    var due = TimeSpan.FromSeconds((double)i / rate) - clock.Elapsed;
+                    if (due > TimeSpan.Zero)
+                    {
+                        await Task.Delay(due, ct);
+                    }
+
+                    var options = new DeferredTaskOptions { TaskId = $"chaos-{runId}-{i}" };
+                    var backoff = TimeSpan.FromMilliseconds(100);
+                    while (true)
+                    {
+                        try
+                        {
+                            var id = await deferred.EnqueueAsync(new DemoTask { RunId = runId }, options, ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+                            await logLock.WaitAsync(ct);
+                            try
+                            {
+                                await log.WriteLineAsync(id);
+                            }
+                            finally
+                            {
+                                logLock.Release();
+                            }
+
+                            Interlocked.Increment(ref acknowledged);
+                            return;
+                        }
+                        catch (Exception) when (!ct.IsCancellationRequested)
+                        {
+                            // Not acknowledged (silo killed mid-call, database down, timeout): same id again.
+                            Interlocked.Increment(ref failedCalls);
+                            await Task.Delay(backoff, ct);
+                            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                        }
+                    }
+                });
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"chaos-client: gave up after {timeoutSeconds} s");
+        }
+
+        await progress;
+        await log.FlushAsync();
+        Console.Error.WriteLine($"chaos-client: done acknowledged={Interlocked.Read(ref acknowledged)} failed_calls={Interlocked.Read(ref failedCalls)} elapsed_ms={clock.ElapsedMilliseconds}");
+        await host.StopAsync();
+        return Interlocked.Read(ref acknowledged) == tasks ? 0 : 1;
+
+        async Task ReportAsync()
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+            while (await timer.WaitForNextTickAsync(deadline.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+            {
+                await logLock.WaitAsync();
+                try
+                {
+                    await log.FlushAsync();
+                }
+                finally
+                {
+                    logLock.Release();
+                }
+
+                Console.Error.WriteLine($"chaos-client: acknowledged={Interlocked.Read(ref acknowledged)}/{tasks} failed_calls={Interlocked.Read(ref failedCalls)} elapsed_ms={clock.ElapsedMilliseconds}");
+                if (Interlocked.Read(ref acknowledged) >= tasks)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
