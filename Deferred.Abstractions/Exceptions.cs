@@ -17,10 +17,10 @@ public sealed class DeferredTaskTypeNotRegisteredException : Exception
 }
 
 /// <summary>
-/// Thrown by <see cref="IDeferredTasks.EnqueueAsync{TTask}"/> when the task store could not be reached within
-/// the silo's enqueue timeout (<c>DeferredTasksOptions.EnqueueTimeout</c>). The task is not acknowledged. The
-/// store may still have committed it just before the timeout, so retry with the same
-/// <see cref="DeferredTaskOptions.TaskId"/> to make the retry idempotent.
+/// Thrown by <see cref="IDeferredTasks"/> calls (above all <see cref="IDeferredTasks.EnqueueAsync{TTask}"/>) when the
+/// task store could not be reached within the silo's enqueue timeout (<c>DeferredTasksOptions.EnqueueTimeout</c>).
+/// An enqueue that throws it is not acknowledged. The store may still have committed the task just before the
+/// timeout, so retry with the same <see cref="DeferredTaskOptions.TaskId"/> to make the retry idempotent.
 /// </summary>
 [GenerateSerializer, Alias("deferred.store-unavailable.v1")]
 public sealed class DeferredStoreUnavailableException : Exception
@@ -30,7 +30,7 @@ public sealed class DeferredStoreUnavailableException : Exception
     /// <param name="waited">How long the silo tried.</param>
     /// <param name="reason">The last storage error, without connection details.</param>
     public DeferredStoreUnavailableException(string taskId, TimeSpan waited, string reason)
-        : base($"Deferred task '{taskId}' was not acknowledged: the task store was unreachable for {waited.TotalSeconds:0.#} s ({reason}). Retry the enqueue, with the same TaskId to make it idempotent.")
+        : base($"Deferred task '{taskId}': the task store was unreachable for {waited.TotalSeconds:0.#} s ({reason}); the call did not take effect (an enqueue is not acknowledged). Retry it; give an enqueue the same TaskId to make the retry idempotent.")
     {
         TaskId = taskId;
     }

@@ -55,6 +55,43 @@ switch (command)
         return 0;
     }
 
+    case "create-role":
+    {
+        // create-role --role NAME: the least-privilege role a silo can run under. The password comes from
+        // DEFERRED_ROLE_PASSWORD (never the command line, which other users can see).
+        var role = rest.Length == 2 && rest[0] == "--role" ? rest[1] : null;
+        if (role is null)
+        {
+            Console.Error.WriteLine("create-role: usage: create-role --role NAME (password from DEFERRED_ROLE_PASSWORD)");
+            return 2;
+        }
+
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(AppContext.BaseDirectory)
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+        var connectionString = SiloHost.ConnectionString(configuration);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            Console.Error.WriteLine("create-role: no connection string; set DEFERRED_PG_CONNECTION (an owner of the tables).");
+            return 2;
+        }
+
+        try
+        {
+            await DeferredRoles.CreateAppRoleAsync(connectionString, role, Environment.GetEnvironmentVariable("DEFERRED_ROLE_PASSWORD"));
+        }
+        catch (Exception ex) when (ex is ArgumentException or Npgsql.NpgsqlException)
+        {
+            Console.Error.WriteLine($"create-role: failed: {ex.Message}");
+            return 1;
+        }
+
+        Console.Error.WriteLine($"create-role: role {role} can read and write Deferred's tables and run no DDL");
+        return 0;
+    }
+
     case "demo":
         return await DemoCommand.RunAsync(rest);
 

@@ -9,7 +9,8 @@
 # With DEFERRED_PG_CONNECTION set, that database is used as it is: start only applies the migrations.
 # Otherwise a private server runs from the installed PostgreSQL binaries with its data under
 # .data/postgres (or under /tmp when the checkout is in a folder the postgres user cannot enter),
-# on 127.0.0.1:${DEFERRED_PG_PORT:-54329}. As root the server runs as the postgres OS user, since initdb and
+# on 127.0.0.1:${DEFERRED_PG_PORT:-54329} (DEFERRED_PG_DATA sets another data folder; DEFERRED_PG_NO_MIGRATE=1
+# skips the migrations). As root the server runs as the postgres OS user, since initdb and
 # postgres refuse to run as root. Where no PostgreSQL is installed and this runs as root on Debian, it
 # is installed with apt-get. Every command is idempotent.
 set -euo pipefail
@@ -53,8 +54,12 @@ as_pg() {
   fi
 }
 
-# Where the data lives: .data/postgres, unless the postgres user cannot reach it (a checkout in /root).
+# Where the data lives: DEFERRED_PG_DATA when set; else .data/postgres, unless the postgres user cannot reach
+# it (a checkout in /root).
 data_dir() {
+  if [[ -n "${DEFERRED_PG_DATA:-}" ]]; then
+    echo "$DEFERRED_PG_DATA"; return
+  fi
   local preferred="$ROOT/.data/postgres"
   if [[ "$(id -u)" != 0 ]]; then
     echo "$preferred"; return
@@ -78,6 +83,9 @@ server_up() {
 }
 
 migrate() {
+  if [[ -n "${DEFERRED_PG_NO_MIGRATE:-}" ]]; then
+    return
+  fi
   log "applying migrations"
   (cd "$ROOT" && DEFERRED_PG_CONNECTION="$(url)" dotnet run --project Deferred.Silo -c Release -v q -- migrate) >&2
 }

@@ -72,10 +72,12 @@ public static class DeferredSiloBuilderExtensions
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
 
         // The task grain's storage name resolves to the configured store.
-        services.AddKeyedSingleton<IGrainStorage>(DeferredStorage.ProviderName, (sp, _) =>
+        services.AddKeyedSingleton<IGrainStorage>(DeferredStorage.ProviderName, (sp, _) => new ResilientTaskStorage(
             sp.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store == DeferredStore.OrleansAdoNet
                 ? sp.GetRequiredKeyedService<IGrainStorage>(DeferredStorage.StockProviderName)
-                : sp.GetRequiredService<PostgresTaskStore>());
+                : sp.GetRequiredService<PostgresTaskStore>(),
+            sp.GetRequiredService<IOptions<DeferredTasksOptions>>(),
+            sp.GetRequiredService<TimeProvider>()));
         builder.AddAdoNetGrainStorage(DeferredStorage.StockProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> storage) =>
             storage.Configure<DeferredDatabase>((o, database) =>
             {

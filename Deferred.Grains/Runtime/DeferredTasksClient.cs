@@ -33,18 +33,35 @@ internal sealed class DeferredTasksClient(IGrainFactory grains, Storage.FreshTas
         }
 
         var request = new DeferredEnqueueRequest { Task = task, Options = options };
-        var result = await Grain(taskId).EnqueueAsync(request).WaitAsync(cancellationToken);
+        var result = await Unwrapped(Grain(taskId).EnqueueAsync(request), cancellationToken);
         return result.Info.TaskId;
     }
 
     public Task<DeferredTaskInfo?> GetAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Grain(taskId).GetInfoAsync().WaitAsync(cancellationToken);
+        Unwrapped(Grain(taskId).GetInfoAsync(), cancellationToken);
 
     public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Grain(taskId).RetryDeadAsync().WaitAsync(cancellationToken);
+        Unwrapped(Grain(taskId).RetryDeadAsync(), cancellationToken);
 
     public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Grain(taskId).DeleteAsync().WaitAsync(cancellationToken);
+        Unwrapped(Grain(taskId).DeleteAsync(), cancellationToken);
+
+    /// <summary>
+    /// When the task's activation could not load its row, Orleans reports the storage error wrapped in an
+    /// <see cref="OrleansException"/>; callers get the <see cref="DeferredStoreUnavailableException"/> itself.
+    /// </summary>
+    private static async Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call.WaitAsync(cancellationToken);
+        }
+        catch (OrleansException ex) when (ex.InnerException is DeferredStoreUnavailableException unavailable)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
+            throw;
+        }
+    }
 
     private IDeferredTaskGrain Grain(string taskId)
     {

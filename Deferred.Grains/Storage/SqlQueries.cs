@@ -30,6 +30,8 @@ internal static class SqlQueries
 
     public static string TasksClaim => Get("tasks-claim");
 
+    public static string AppRole => Get("app-role");
+
     public static string TasksListDue => Get("tasks-list-due");
 
     public static string TasksCountByStatus => Get("tasks-count-by-status");

@@ -76,6 +76,18 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
 
     public Task<long> CountRowsAsync() => Rows.CountAsync();
 
+    /// <summary>The execution gate of silo <paramref name="index"/> (running attempts, shutdown state).</summary>
+    public Runtime.ExecutionGate Gate(int index) => Cluster.Silos[index].ServiceProvider.GetRequiredService<Runtime.ExecutionGate>();
+
+    /// <summary>The address silo <paramref name="index"/> writes as a task's owner.</summary>
+    public string OwnerOf(int index) => Cluster.Silos[index].SiloAddress.ToParsableString();
+
+    /// <summary>Stops silo <paramref name="index"/> without a graceful shutdown: its peers must find out it is dead.</summary>
+    public Task KillSiloAsync(int index) => Cluster.KillSiloAsync(Cluster.Silos[index]);
+
+    /// <summary>Stops silo <paramref name="index"/> gracefully.</summary>
+    public Task StopSiloAsync(int index) => Cluster.StopSiloAsync(Cluster.Silos[index]);
+
     public async Task RestartAsync()
     {
         await Cluster.StopAllSilosAsync();
@@ -92,6 +104,14 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
         builder.Options.ClusterId = ServiceId;
         builder.ConfigureSilo((_, silo) =>
         {
+            // Declare a killed silo dead within a few seconds (Orleans' defaults take about half a minute).
+            silo.Configure<Orleans.Configuration.ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(2);
+            });
             silo.AddDeferredTasks(o =>
             {
                 o.ConnectionString = Database.ConnectionString;

@@ -15,6 +15,9 @@ public enum ProbeBehavior
 
     /// <summary>A short real database round trip (pg_sleep 5 ms), so concurrent attempts overlap.</summary>
     Work,
+
+    /// <summary>Waits for the release and ignores its cancellation token (a handler that hangs).</summary>
+    Hang,
 }
 
 /// <summary>The test task type.</summary>
@@ -48,6 +51,7 @@ public sealed class Probe
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _running;
     private int _maxRunning;
+    private int _cancelled;
 
     public static Probe For(string serviceId) => ByService.GetOrAdd(serviceId, _ => new Probe());
 
@@ -57,6 +61,18 @@ public sealed class Probe
     public IReadOnlyList<ProbeRun> Runs => _runs.ToArray();
 
     public int MaxConcurrent => Volatile.Read(ref _maxRunning);
+
+    /// <summary>Attempts running right now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Attempts that ended because their cancellation token was cancelled.</summary>
+    public int Cancelled => Volatile.Read(ref _cancelled);
+
+    internal void NoteCancelled()
+    {
+        Interlocked.Increment(ref _cancelled);
+        Signal();
+    }
 
     public IReadOnlyList<ProbeRun> RunsOf(string taskId) => _runs.Where(r => r.TaskId == taskId).ToArray();
 
@@ -139,7 +155,19 @@ internal sealed class ProbeHandler(IOptions<ClusterOptions> cluster, ILocalSiloD
                 case ProbeBehavior.FailUntilAttempt when context.Attempt < task.SucceedOnAttempt:
                     throw new InvalidOperationException($"probe failure on attempt {context.Attempt}");
                 case ProbeBehavior.WaitForRelease:
-                    await probe.Release.Task.WaitAsync(cancellationToken);
+                    try
+                    {
+                        await probe.Release.Task.WaitAsync(cancellationToken);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        probe.NoteCancelled();
+                        throw;
+                    }
+
+                    break;
+                case ProbeBehavior.Hang:
+                    await probe.Release.Task;
                     break;
                 case ProbeBehavior.Work:
                     await using (var command = database.DataSource.CreateCommand("SELECT pg_sleep(0.005)"))

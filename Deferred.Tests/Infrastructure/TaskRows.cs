@@ -50,4 +50,35 @@ internal sealed class TaskRows(TestDatabase database, string serviceId, Deferred
         WHERE serviceid = @s AND grainidextensionstring = @id
         """,
         ("s", serviceId), ("id", taskId), ("patch", patch));
+
+    /// <summary>
+    /// Leaves a row as a crash mid-attempt would: due now, its in-flight marker set, <paramref name="interruptions"/>
+    /// earlier interruptions recorded.
+    /// </summary>
+    public Task SetInFlightAsync(string taskId, int interruptions) => store == DeferredStore.OrleansAdoNet
+        ? PatchJsonAsync(taskId, $$"""{"runningSince": "2026-01-01T00:00:00+00:00", "interruptions": {{interruptions}}}""")
+        : database.ExecuteAsync(
+            "UPDATE deferred_tasks SET running_since = now(), interruptions = @n, next_run_at = now() WHERE service_id = @s AND task_id = @id",
+            ("n", interruptions), ("s", serviceId), ("id", taskId));
+
+    /// <summary>The stored owner, in-flight marker and status of a task (null when it has no row).</summary>
+    public async Task<(string? Owner, bool InFlight, string Status, int Attempts)?> ReadAsync(string taskId)
+    {
+        var sql = store == DeferredStore.OrleansAdoNet
+            ? """
+              SELECT d ->> 'owner', d ->> 'runningSince' IS NOT NULL, d ->> 'status', coalesce((d ->> 'attempts')::int, 0)
+              FROM (SELECT convert_from(payloadbinary, 'UTF8')::jsonb AS d FROM orleansstorage WHERE serviceid = @s AND grainidextensionstring = @id) AS r
+              """
+            : "SELECT owner, running_since IS NOT NULL, status, attempts FROM deferred_tasks WHERE service_id = @s AND task_id = @id";
+        await using var command = database.DataSource.CreateCommand(sql);
+        command.Parameters.AddWithValue("s", serviceId);
+        command.Parameters.AddWithValue("id", taskId);
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+        {
+            return null;
+        }
+
+        return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetBoolean(1), reader.GetString(2), reader.GetInt32(3));
+    }
 }

@@ -9,10 +9,13 @@ namespace Deferred.Tests.Infrastructure;
 /// </summary>
 public sealed class TestDatabase : IAsyncDisposable
 {
+    private readonly string _serverConnectionString;
+
     private static readonly Lazy<Task<TestDatabase>> SharedDatabase = new(() => CreateAsync(migrate: true));
 
-    private TestDatabase(string connectionString, string name)
+    private TestDatabase(string connectionString, string name, string serverConnectionString)
     {
+        _serverConnectionString = serverConnectionString;
         ConnectionString = connectionString;
         Name = name;
         DataSource = NpgsqlDataSource.Create(connectionString);
@@ -53,9 +56,12 @@ public sealed class TestDatabase : IAsyncDisposable
             : "Host=127.0.0.1;Port=54329;Username=postgres;Database=deferred;Maximum Pool Size=200";
 
     /// <summary>Creates a new, empty database; migrated unless <paramref name="migrate"/> is false.</summary>
-    public static async Task<TestDatabase> CreateAsync(bool migrate)
+    public static Task<TestDatabase> CreateAsync(bool migrate) => CreateAsync(migrate, ServerConnectionString);
+
+    /// <summary>Creates a new, empty database on the server of <paramref name="serverConnectionString"/>.</summary>
+    public static async Task<TestDatabase> CreateAsync(bool migrate, string serverConnectionString)
     {
-        var server = new NpgsqlConnectionStringBuilder(ServerConnectionString);
+        var server = new NpgsqlConnectionStringBuilder(serverConnectionString);
         var name = $"deferred_test_{DateTime.UtcNow:MMddHHmmss}_{Guid.NewGuid().ToString("N")[..8]}";
         var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = "postgres", Pooling = false };
         try
@@ -72,7 +78,7 @@ public sealed class TestDatabase : IAsyncDisposable
                 ex);
         }
 
-        var database = new TestDatabase(new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = name }.ConnectionString, name);
+        var database = new TestDatabase(new NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = name }.ConnectionString, name, serverConnectionString);
         if (migrate)
         {
             await DeferredSchema.MigrateAsync(database.ConnectionString);
@@ -111,7 +117,7 @@ public sealed class TestDatabase : IAsyncDisposable
     {
         await DataSource.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
-        var admin = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = "postgres", Pooling = false };
+        var admin = new NpgsqlConnectionStringBuilder(_serverConnectionString) { Database = "postgres", Pooling = false };
         try
         {
             await using var connection = new NpgsqlConnection(admin.ConnectionString);

@@ -1,0 +1,73 @@
+using Deferred.Options;
+using Deferred.Tests.Infrastructure;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+/// <summary>Stops and restarts PostgreSQL itself, so these run alone, on a server of their own.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class OutageGroup
+{
+    public const string Name = "database outage";
+}
+
+[Collection(OutageGroup.Name)]
+public sealed class OutageTestsOnPostgresStore : OutageTests
+{
+    protected override DeferredStore Store => DeferredStore.Postgres;
+}
+
+[Collection(OutageGroup.Name)]
+public sealed class OutageTestsOnStockAdoNet : OutageTests
+{
+    protected override DeferredStore Store => DeferredStore.OrleansAdoNet;
+}
+
+public abstract class OutageTests : StoreConformance
+{
+    [Fact]
+    public async Task During_a_database_outage_enqueue_fails_fast_completions_wait_and_everything_resumes_when_it_returns()
+    {
+        await using var server = await OwnPostgres.StartAsync();
+        await using var database = await TestDatabase.CreateAsync(migrate: true, server.ConnectionString);
+        await using var cluster = await StartAsync(
+            o =>
+            {
+                o.EnqueueTimeout = TimeSpan.FromSeconds(1);
+                o.SweepInterval = TimeSpan.FromSeconds(1);
+            },
+            database: database);
+
+        // One attempt running, one task due shortly (it comes due while the database is down).
+        var running = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
+        await cluster.Probe.WaitForRunsAsync(running, 1);
+        var dueAt = DateTimeOffset.UtcNow.AddSeconds(1);
+        var dueDuringOutage = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "due" }, new DeferredTaskOptions { RunAt = dueAt });
+
+        await server.StopAsync();
+
+        // Enqueue fails fast with a typed exception; nothing was acknowledged.
+        var started = DateTimeOffset.UtcNow;
+        var refused = await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() =>
+            cluster.Client.EnqueueAsync(new ProbeTask { Note = "refused" }, new DeferredTaskOptions { TaskId = "refused-during-outage" }));
+        Assert.Equal("refused-during-outage", refused.TaskId);
+        Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(20), $"took {DateTimeOffset.UtcNow - started}");
+
+        // The running attempt finishes while the database is down: its completion cannot be written yet.
+        cluster.Probe.Release.TrySetResult();
+        await Eventually.True(() => Task.FromResult(cluster.Probe.Running == 0), "the running attempt to return");
+        await Eventually.True(() => Task.FromResult(DateTimeOffset.UtcNow > dueAt.AddMilliseconds(500)), "the second task to come due during the outage");
+        Assert.Empty(cluster.Probe.RunsOf(dueDuringOutage));
+
+        await server.StartAgainAsync();
+
+        // The completion is written, not the task re-run; the due task runs; new work is accepted again.
+        await cluster.Probe.WaitForRunsAsync(dueDuringOutage, 1);
+        var after = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "after" });
+        await cluster.Probe.WaitForRunsAsync(after, 1);
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "every task to complete after the outage", TimeSpan.FromSeconds(90));
+        Assert.Single(cluster.Probe.RunsOf(running));
+        Assert.Single(cluster.Probe.RunsOf(dueDuringOutage));
+        Assert.Null(await cluster.Client.GetAsync("refused-during-outage"));
+    }
+}
