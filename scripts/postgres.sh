@@ -5,6 +5,7 @@
 #   scripts/postgres.sh stop     stop the private server (never touches an external one)
 #   scripts/postgres.sh status   say what is running; exit 1 when the database is unreachable
 #   scripts/postgres.sh url      print the Npgsql connection string
+#   scripts/postgres.sh psql ... run psql on the database (private server only)
 #
 # With DEFERRED_PG_CONNECTION set, that database is used as it is: start only applies the migrations.
 # Otherwise a private server runs from the installed PostgreSQL binaries with its data under
@@ -146,10 +147,19 @@ status() {
   fi
 }
 
+# Runs psql on the Deferred database of the private server (for scripts such as chaos.sh).
+run_psql() {
+  external && die "psql: only for the private server; use your own client with DEFERRED_PG_CONNECTION"
+  local bin
+  bin="$(find_bin)"
+  psql_admin "$bin" -d "$DB" "$@"
+}
+
 case "${1:-}" in
   start) start ;;
+  psql) shift; run_psql "$@" ;;
   stop) stop ;;
   status) status ;;
   url) url ;;
-  *) echo "usage: scripts/postgres.sh start|stop|status|url" >&2; exit 2 ;;
+  *) echo "usage: scripts/postgres.sh start|stop|status|url|psql [psql args]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Chaos run: three Deferred.Silo processes on loopback in one cluster (Orleans ADO.NET clustering on the same
+# PostgreSQL), a steady stream of tasks from an Orleans client, random SIGKILLs of silos (each restarted a few
+# seconds later) and one PostgreSQL restart during the run. At the end every acknowledged task must have
+# completed: the last line is
+#   chaos: acknowledged=N completed_distinct=M lost=L duplicates=D kills=K db_restarts=R elapsed_ms=T
+# and the exit status is non-zero unless lost=0.
+#
+#   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S]
+#
+#   --tasks N          tasks to enqueue (default 50000)
+#   --rate R           enqueue rate, tasks per second (default 500)
+#   --kill-every S     seconds between kills (default 8)
+#   --settle-seconds S how long to wait, after the last enqueue, for every acknowledged task to complete (default 300)
+#
+# Needs the private server of scripts/postgres.sh (it is restarted during the run). Logs and the ack log go to
+# .data/chaos/<run>/.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --tasks) TASKS="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --kill-every) KILL_EVERY="$2"; shift 2 ;;
+    --settle-seconds) SETTLE="$2"; shift 2 ;;
+    *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S" >&2; exit 2 ;;
+  esac
+done
+for v in "$TASKS" "$RATE" "$KILL_EVERY" "$SETTLE"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "chaos.sh: '$v' is not a positive whole number" >&2; exit 2; }
+done
+[[ -z "${DEFERRED_PG_CONNECTION:-}" ]] || { echo "chaos.sh: restarts the private server of scripts/postgres.sh; unset DEFERRED_PG_CONNECTION" >&2; exit 2; }
+
+log() { echo "chaos.sh: $*" >&2; }
+sql() { scripts/postgres.sh psql -tA -c "$1" 2>/dev/null; }
+
+scripts/postgres.sh start
+dotnet build Deferred.Silo -c Release -v q -nologo >&2
+DLL="$ROOT/Deferred.Silo/bin/Release/net10.0/Deferred.Silo.dll"
+RUN="chaos-$(date +%Y%m%d%H%M%S)"
+OUT="$ROOT/.data/chaos/$RUN"
+mkdir -p "$OUT"
+export DEFERRED_PG_CONNECTION="$(scripts/postgres.sh url)"
+export Orleans__ClusterId="$RUN" Orleans__ServiceId="$RUN"
+started=$(date +%s%3N)
+
+declare -a PIDS
+start_silo() {
+  local i=$1
+  Orleans__Clustering=AdoNet Orleans__SiloPort=$((21111 + i)) Orleans__GatewayPort=$((32000 + i)) \
+  Orleans__Membership__ProbeTimeout=00:00:02 Orleans__Membership__NumMissedProbesLimit=2 \
+  Orleans__Membership__NumVotesForDeathDeclaration=1 \
+    dotnet "$DLL" run >>"$OUT/silo$i.log" 2>&1 &
+  PIDS[$i]=$!
+}
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do kill "$pid" 2>/dev/null || true; done
+  [[ -n "${CLIENT:-}" ]] && kill "$CLIENT" 2>/dev/null || true
+  wait 2>/dev/null || true
+  unset DEFERRED_PG_CONNECTION
+  DEFERRED_PG_NO_MIGRATE=1 scripts/postgres.sh start >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+for i in 0 1 2; do start_silo "$i"; done
+for _ in $(seq 1 120); do
+  active=$(sql "SELECT count(*) FROM orleansmembershiptable WHERE deploymentid = '$RUN' AND status = 3" || echo 0)
+  [[ "$active" == 3 ]] && break
+  sleep 1
+done
+[[ "${active:-0}" == 3 ]] || { log "the silos did not form a cluster; see $OUT/silo*.log"; exit 1; }
+log "cluster $RUN is up with 3 silos; enqueueing $TASKS tasks at $RATE/s"
+
+dotnet "$DLL" chaos-client --tasks "$TASKS" --rate "$RATE" --run-id "$RUN" --ack-log "$OUT/acks.txt" \
+  --timeout-seconds $((TASKS / RATE + 600)) 2>"$OUT/client.log" &
+CLIENT=$!
+
+kills=0 db_restarts=0 next_kill=$(( $(date +%s) + KILL_EVERY ))
+db_restart_after=$(( $(date +%s) + (TASKS / RATE) / 2 ))
+while kill -0 "$CLIENT" 2>/dev/null; do
+  now=$(date +%s)
+  if (( db_restarts == 0 && now >= db_restart_after )); then
+    log "restarting PostgreSQL"
+    (unset DEFERRED_PG_CONNECTION; scripts/postgres.sh stop >/dev/null 2>&1; sleep 3; DEFERRED_PG_NO_MIGRATE=1 scripts/postgres.sh start >/dev/null 2>&1)
+    db_restarts=1
+  elif (( now >= next_kill )); then
+    victim=$((RANDOM % 3))
+    log "SIGKILL silo $victim (pid ${PIDS[$victim]}); restarting it in 2 s"
+    kill -9 "${PIDS[$victim]}" 2>/dev/null || true
+    wait "${PIDS[$victim]}" 2>/dev/null || true
+    kills=$((kills + 1))
+    sleep 2
+    start_silo "$victim"
+    next_kill=$(( $(date +%s) + KILL_EVERY ))
+  fi
+  sleep 1
+done
+wait "$CLIENT" || log "the client did not get every task acknowledged (see $OUT/client.log)"
+tail -n 1 "$OUT/client.log" >&2
+
+# Every acknowledged id must appear in demo_completions (written by the sample handler on each completion).
+count() {
+  scripts/postgres.sh psql -tA -F ' ' <<SQL
+CREATE TEMP TABLE acks (task_id text);
+\copy acks FROM '$OUT/acks.txt'
+SELECT (SELECT count(DISTINCT task_id) FROM acks),
+       (SELECT count(DISTINCT task_id) FROM demo_completions WHERE run_id = '$RUN'),
+       (SELECT count(*) FROM (SELECT DISTINCT task_id FROM acks) a
+         WHERE NOT EXISTS (SELECT 1 FROM demo_completions c WHERE c.run_id = '$RUN' AND c.task_id = a.task_id)),
+       (SELECT count(*) - count(DISTINCT task_id) FROM demo_completions WHERE run_id = '$RUN'),
+       (SELECT count(*) FROM deferred_tasks WHERE service_id = '$RUN' AND status = 'Dead');
+SQL
+}
+deadline=$(( $(date +%s) + SETTLE ))
+while true; do
+  read -r acknowledged completed lost duplicates dead < <(count | tail -n 1)
+  log "settling: acknowledged=$acknowledged completed_distinct=$completed lost=$lost dead=$dead"
+  (( lost == 0 || $(date +%s) >= deadline )) && break
+  sleep 2
+done
+elapsed=$(( $(date +%s%3N) - started ))
+interrupted=$(cat "$OUT"/silo*.log | grep -c "was found in flight after its silo went away" || true)
+log "kills=$kills; attempts found in flight after a kill: $interrupted; dead tasks: $dead; logs in $OUT"
+echo "chaos: acknowledged=$acknowledged completed_distinct=$completed lost=$lost duplicates=$duplicates kills=$kills db_restarts=$db_restarts elapsed_ms=$elapsed"
+[[ "$lost" == 0 ]]
