@@ -13,7 +13,7 @@ namespace Deferred.Silo;
 /// Builds the sample silo host from appsettings.json, environment variables and the command line.
 /// </summary>
 /// <remarks>
-/// Configuration (section <c>Orleans</c>): <c>Clustering</c> = <c>Localhost</c> (default, one silo) or <c>AdoNet</c>
+/// Configuration (section <c>Orleans</c>): <c>ClusteringMode</c> = <c>Localhost</c> (default, one silo) or <c>AdoNet</c>
 /// (membership in PostgreSQL, on the same database as the tasks, so any number of silos form one cluster);
 /// <c>ClusterId</c>, <c>ServiceId</c>, <c>SiloPort</c>, <c>GatewayPort</c>, <c>AdvertisedIP</c> (default 127.0.0.1);
 /// <c>Membership</c> binds Orleans' <see cref="ClusterMembershipOptions"/> (for example <c>ProbeTimeout</c>,
@@ -40,7 +40,7 @@ internal static class SiloHost
         });
         var configuration = builder.Configuration;
         var orleans = configuration.GetSection("Orleans");
-        var clustering = orleans["Clustering"] ?? "Localhost";
+        var clustering = orleans["ClusteringMode"] ?? "Localhost";
         var siloPort = orleans.GetValue("SiloPort", 11111);
         var gatewayPort = orleans.GetValue("GatewayPort", 30000);
         var serviceId = orleans["ServiceId"] ?? "deferred";
@@ -74,7 +74,7 @@ internal static class SiloHost
             }
             else
             {
-                throw new ArgumentException($"Orleans:Clustering '{clustering}' is not known; use Localhost or AdoNet.");
+                throw new ArgumentException($"Orleans:ClusteringMode '{clustering}' is not known; use Localhost or AdoNet.");
             }
 
             silo.Configure<ClusterMembershipOptions>(orleans.GetSection("Membership"));

@@ -35,7 +35,9 @@ done
 [[ -z "${DEFERRED_PG_CONNECTION:-}" ]] || { echo "chaos.sh: restarts the private server of scripts/postgres.sh; unset DEFERRED_PG_CONNECTION" >&2; exit 2; }
 
 log() { echo "chaos.sh: $*" >&2; }
-sql() { scripts/postgres.sh psql -tA -c "$1" 2>/dev/null; }
+# psql on the private server (DEFERRED_PG_CONNECTION, exported for the silos, would make postgres.sh refuse).
+pg() { DEFERRED_PG_CONNECTION= scripts/postgres.sh "$@"; }
+sql() { pg psql -tA -c "$1" 2>/dev/null; }
 
 scripts/postgres.sh start
 dotnet build Deferred.Silo -c Release -v q -nologo >&2
@@ -50,7 +52,7 @@ started=$(date +%s%3N)
 declare -a PIDS
 start_silo() {
   local i=$1
-  Orleans__Clustering=AdoNet Orleans__SiloPort=$((21111 + i)) Orleans__GatewayPort=$((32000 + i)) \
+  Orleans__ClusteringMode=AdoNet Orleans__SiloPort=$((21111 + i)) Orleans__GatewayPort=$((32000 + i)) \
   Orleans__Membership__ProbeTimeout=00:00:02 Orleans__Membership__NumMissedProbesLimit=2 \
   Orleans__Membership__NumVotesForDeathDeclaration=1 \
     dotnet "$DLL" run >>"$OUT/silo$i.log" 2>&1 &
@@ -75,16 +77,22 @@ done
 log "cluster $RUN is up with 3 silos; enqueueing $TASKS tasks at $RATE/s"
 
 dotnet "$DLL" chaos-client --tasks "$TASKS" --rate "$RATE" --run-id "$RUN" --ack-log "$OUT/acks.txt" \
-  --timeout-seconds $((TASKS / RATE + 600)) 2>"$OUT/client.log" &
+  --timeout-seconds $((TASKS / RATE + 600)) >"$OUT/client.log" 2>&1 &
 CLIENT=$!
 
 kills=0 db_restarts=0 next_kill=$(( $(date +%s) + KILL_EVERY ))
 db_restart_after=$(( $(date +%s) + (TASKS / RATE) / 2 ))
 while kill -0 "$CLIENT" 2>/dev/null; do
   now=$(date +%s)
+  for i in 0 1 2; do
+    if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+      log "silo $i exited on its own (see $OUT/silo$i.log); starting it again"
+      start_silo "$i"
+    fi
+  done
   if (( db_restarts == 0 && now >= db_restart_after )); then
     log "restarting PostgreSQL"
-    (unset DEFERRED_PG_CONNECTION; scripts/postgres.sh stop >/dev/null 2>&1; sleep 3; DEFERRED_PG_NO_MIGRATE=1 scripts/postgres.sh start >/dev/null 2>&1)
+    pg stop >/dev/null 2>&1; sleep 3; DEFERRED_PG_NO_MIGRATE=1 pg start >/dev/null 2>&1
     db_restarts=1
   elif (( now >= next_kill )); then
     victim=$((RANDOM % 3))
@@ -99,11 +107,11 @@ while kill -0 "$CLIENT" 2>/dev/null; do
   sleep 1
 done
 wait "$CLIENT" || log "the client did not get every task acknowledged (see $OUT/client.log)"
-tail -n 1 "$OUT/client.log" >&2
+grep "chaos-client: done" "$OUT/client.log" >&2 || true
 
 # Every acknowledged id must appear in demo_completions (written by the sample handler on each completion).
 count() {
-  scripts/postgres.sh psql -tA -F ' ' <<SQL
+  pg psql -tA -F ' ' <<SQL
 CREATE TEMP TABLE acks (task_id text);
 \copy acks FROM '$OUT/acks.txt'
 SELECT (SELECT count(DISTINCT task_id) FROM acks),

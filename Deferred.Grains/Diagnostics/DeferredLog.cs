@@ -71,6 +71,12 @@ internal static partial class DeferredLog
     [LoggerMessage(2007, LogLevel.Warning, "Deferred sweep failed; the next sweep tries again")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(2008, LogLevel.Warning, "Deferred found {Count} task(s) of this silo due but held by no activation; resumed them")]
+    public static partial void StrandedResumed(ILogger logger, int count);
+
+    [LoggerMessage(3003, LogLevel.Warning, "Deferred is waiting for PostgreSQL at start-up ({Reason})")]
+    public static partial void SchemaWaiting(ILogger logger, string reason);
+
     [LoggerMessage(3001, LogLevel.Information, "Deferred schema is at version {Version}")]
     public static partial void SchemaReady(ILogger logger, int version);
 

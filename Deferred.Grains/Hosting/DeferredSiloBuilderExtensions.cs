@@ -57,6 +57,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<TaskTypeRegistry>();
         services.AddSingleton<ExecutionGate>();
         services.AddSingleton<SiloIdentity>();
+        services.AddSingleton<LocalTasks>();
         services.AddSingleton<GracefulShutdown>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GracefulShutdown>());
         services.AddSingleton<RetrySchedule>();

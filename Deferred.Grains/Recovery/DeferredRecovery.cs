@@ -31,6 +31,7 @@ internal sealed class DeferredRecovery(
     TaskResumer resumer,
     IClusterMembershipService membership,
     SiloIdentity silo,
+    LocalTasks local,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<DeferredRecovery> logger) : SiloBackgroundWork
@@ -76,6 +77,11 @@ internal sealed class DeferredRecovery(
                     else if (report.Found > 0)
                     {
                         DeferredLog.SweepAdopted(logger, report.Found, report.Pages, report.Resumed, elapsed);
+                    }
+
+                    if (!first)
+                    {
+                        await AuditAsync(cancellationToken);
                     }
 
                     retryDelay = TimeSpan.FromSeconds(1);
@@ -135,6 +141,36 @@ internal sealed class DeferredRecovery(
 
         return new RecoveryReport(found, pages, resumed, skipped, errors);
     }
+
+    /// <summary>
+    /// The stranded-task audit: rows this silo owns that were due a while ago but that no activation here holds
+    /// (Orleans can deactivate one of two duplicate activations after a silo failure, taking its timer along). The
+    /// sweep never adopts them, since their owner is alive; this resumes them. Returns how many it resumed.
+    /// </summary>
+    public async Task<int> AuditAsync(CancellationToken cancellationToken)
+    {
+        var stranded = 0;
+        var dueBefore = time.GetUtcNow() - StrandedAfter;
+        await foreach (var page in catalog.ListOwnDueAsync(silo.Owner, dueBefore, _options.RecoveryPageSize, cancellationToken))
+        {
+            var missing = page.Where(id => !local.Contains(id)).ToList();
+            if (missing.Count > 0)
+            {
+                var (resumed, _, _) = await resumer.ResumeAsync(missing, cancellationToken);
+                stranded += resumed;
+            }
+        }
+
+        if (stranded > 0)
+        {
+            DeferredLog.StrandedResumed(logger, stranded);
+        }
+
+        return stranded;
+    }
+
+    /// <summary>How long past its due time a task must be before the audit looks for its activation.</summary>
+    internal static readonly TimeSpan StrandedAfter = TimeSpan.FromSeconds(30);
 
     /// <summary>Wakes the sweep as soon as membership declares a silo dead.</summary>
     private async Task WatchMembershipAsync(CancellationToken cancellationToken)

@@ -36,6 +36,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     private readonly TimeProvider _time;
     private readonly ILogger<DeferredTaskGrain> _logger;
     private readonly string _me;
+    private readonly LocalTasks _local;
     private readonly SemaphoreSlim _lock = new(1, 1);
 
     // The default store has its own durable wake-up (DuePoller reads due times from the table); the stock
@@ -63,9 +64,11 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         IOptions<DeferredTasksOptions> options,
         TimeProvider time,
         SiloIdentity silo,
+        LocalTasks local,
         ILogger<DeferredTaskGrain> logger)
     {
         _me = silo.Owner;
+        _local = local;
         _state = state;
         _registry = registry;
         _runner = runner;
@@ -84,6 +87,28 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     private bool Live => _state.RecordExists && !_completionPending && S.Status is DeferredTaskStatus.Pending or DeferredTaskStatus.Failed;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _local.Add(TaskId);
+        await AdoptInterruptedAttemptAsync(cancellationToken);
+
+        // Whatever call brought this activation up, a live task it loads is scheduled: an earlier activation
+        // may have gone (Orleans deactivates one of two duplicate activations after a silo failure) and taken
+        // the only wake-up with it.
+        if (Live)
+        {
+            await _lock.WaitAsync(cancellationToken);
+            try
+            {
+                await ScheduleLockedAsync();
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+    }
+
+    private async Task AdoptInterruptedAttemptAsync(CancellationToken cancellationToken)
     {
         if (!_state.RecordExists || S.RunningSince is null || S.Status is not (DeferredTaskStatus.Pending or DeferredTaskStatus.Failed))
         {
@@ -128,6 +153,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         CancelTimer();
+        _local.Remove(TaskId);
         return Task.CompletedTask;
     }
 

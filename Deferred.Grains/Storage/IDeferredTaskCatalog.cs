@@ -17,6 +17,12 @@ internal interface IDeferredTaskCatalog
     /// </summary>
     IAsyncEnumerable<OrphanPage> SweepAsync(OwnerView owners, string me, DateTimeOffset now, int pageSize, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Pages of live tasks owned by <paramref name="me"/> that were due by <paramref name="dueBefore"/>: what the
+    /// stranded-task audit checks against the activations this silo holds.
+    /// </summary>
+    IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, CancellationToken cancellationToken);
+
     /// <summary>How many tasks of this service are stored, by status name.</summary>
     Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken);
 

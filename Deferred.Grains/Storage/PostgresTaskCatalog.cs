@@ -16,7 +16,7 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
     /// Up to <paramref name="pageSize"/> live tasks with their owners, in key order after <paramref name="afterTaskId"/>
     /// (empty string for the first page).
     /// </summary>
-    public async Task<IReadOnlyList<(string TaskId, string? Owner)>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(string TaskId, string? Owner, DateTimeOffset? DueAt)>> ListResumableAsync(string afterTaskId, int pageSize, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.ListResumable);
         command.Parameters.AddWithValue("service_id", _serviceId);
@@ -24,11 +24,11 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
         command.Parameters.AddWithValue("after", afterTaskId);
         command.Parameters.AddWithValue("now", now);
         command.Parameters.AddWithValue("page_size", pageSize);
-        var rows = new List<(string, string?)>(pageSize);
+        var rows = new List<(string, string?, DateTimeOffset?)>(pageSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)));
+            rows.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2)));
         }
 
         return rows;
@@ -53,6 +53,26 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
             after = page[^1].TaskId;
             var mine = page.Where(r => owners.IsOrphaned(r.Owner) && owners.IsMyShare(r.TaskId)).Select(r => r.TaskId).ToList();
             yield return new OrphanPage(mine.Count, mine);
+            if (page.Count < pageSize)
+            {
+                yield break;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var after = "";
+        while (true)
+        {
+            var page = await ListResumableAsync(after, pageSize, dueBefore, cancellationToken);
+            if (page.Count == 0)
+            {
+                yield break;
+            }
+
+            after = page[^1].TaskId;
+            yield return page.Where(r => r.Owner == me && r.DueAt <= dueBefore).Select(r => r.TaskId).ToList();
             if (page.Count < pageSize)
             {
                 yield break;

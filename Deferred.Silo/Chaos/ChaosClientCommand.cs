@@ -83,6 +83,9 @@ internal static class ChaosClientCommand
                 o.ServiceId = orleans["ServiceId"] ?? "deferred";
             });
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+
+            // A call whose silo was killed is retried after 5 s rather than Orleans' default 30 s.
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
             client.Services.AddDeferredTasksClient();
         });
         using var host = builder.Build();
@@ -115,7 +118,7 @@ internal static class ChaosClientCommand
                     {
                         try
                         {
-                            var id = await deferred.EnqueueAsync(new DemoTask { RunId = runId }, options, ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+                            var id = await deferred.EnqueueAsync(new DemoTask { RunId = runId }, options, ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
                             await logLock.WaitAsync(ct);
                             try
                             {

@@ -43,13 +43,15 @@ internal sealed class TaskRows(TestDatabase database, string serviceId, Deferred
         ? PatchJsonAsync(taskId, $$"""{"payload": "{{Convert.ToBase64String(payload)}}"}""")
         : database.ExecuteAsync("UPDATE deferred_tasks SET payload = @p, next_run_at = now() WHERE service_id = @s AND task_id = @id", ("p", payload), ("s", serviceId), ("id", taskId));
 
-    private Task<int> PatchJsonAsync(string taskId, string patch) => database.ExecuteAsync(
+    private Task<int> PatchJsonAsync(string taskId, string patch, bool keepDue = false) => database.ExecuteAsync(
         """
         UPDATE orleansstorage
-        SET payloadbinary = convert_to((convert_from(payloadbinary, 'UTF8')::jsonb || @patch::jsonb || jsonb_build_object('nextRunAt', now()))::text, 'UTF8')
+        SET payloadbinary = convert_to((convert_from(payloadbinary, 'UTF8')::jsonb
+                                        || CASE WHEN @keep THEN '{}'::jsonb ELSE jsonb_build_object('nextRunAt', now()) END
+                                        || @patch::jsonb)::text, 'UTF8')
         WHERE serviceid = @s AND grainidextensionstring = @id
         """,
-        ("s", serviceId), ("id", taskId), ("patch", patch));
+        ("s", serviceId), ("id", taskId), ("patch", patch), ("keep", keepDue));
 
     /// <summary>
     /// Leaves a row as a crash mid-attempt would: due now, its in-flight marker set, <paramref name="interruptions"/>
@@ -60,6 +62,11 @@ internal sealed class TaskRows(TestDatabase database, string serviceId, Deferred
         : database.ExecuteAsync(
             "UPDATE deferred_tasks SET running_since = now(), interruptions = @n, next_run_at = now() WHERE service_id = @s AND task_id = @id",
             ("n", interruptions), ("s", serviceId), ("id", taskId));
+
+    /// <summary>Makes a row look due two minutes ago, as if its wake-up had been lost.</summary>
+    public Task MakeOverdueAsync(string taskId) => store == DeferredStore.OrleansAdoNet
+        ? PatchJsonAsync(taskId, $$"""{"nextRunAt": "{{DateTimeOffset.UtcNow.AddMinutes(-2):O}}"}""", keepDue: true)
+        : database.ExecuteAsync("UPDATE deferred_tasks SET next_run_at = now() - interval '2 minutes' WHERE service_id = @s AND task_id = @id", ("s", serviceId), ("id", taskId));
 
     /// <summary>The stored owner, in-flight marker and status of a task (null when it has no row).</summary>
     public async Task<(string? Owner, bool InFlight, string Status, int Attempts)?> ReadAsync(string taskId)

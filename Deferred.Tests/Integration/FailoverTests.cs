@@ -171,4 +171,21 @@ public abstract class FailoverTests : StoreConformance
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task to complete");
         Assert.Single(cluster.Probe.RunsOf(taskId));
     }
+
+    [Fact]
+    public async Task A_due_task_of_a_live_silo_that_no_activation_holds_is_found_by_the_audit_and_run()
+    {
+        await using var cluster = await StartAsync(o => o.SweepInterval = TimeSpan.FromHours(1));
+        var taskId = await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Note = "stranded" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+        var grainId = cluster.Cluster.Client.GetGrain<IDeferredTaskGrain>(taskId).GetGrainId();
+        await Eventually.True(() => Task.FromResult(!cluster.Cluster.TryGetGrainContext(grainId, out _)), "the parked task to hold no activation");
+
+        // Its wake-up is lost: due long ago, owned by a live silo (so no sweep adopts it), held by nothing.
+        await cluster.Rows.MakeOverdueAsync(taskId);
+        Assert.Equal(0, (await cluster.Recovery(0).ScanAsync(CancellationToken.None)).Found);
+
+        Assert.Equal(1, await cluster.Recovery(0).AuditAsync(CancellationToken.None));
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the stranded task to complete");
+    }
 }

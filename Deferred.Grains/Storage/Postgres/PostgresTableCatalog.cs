@@ -46,6 +46,27 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
         }
     }
 
+    public async IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var from = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var (afterDue, afterId) = (from, "");
+        while (true)
+        {
+            var page = await ListDueAsync(me, from, dueBefore, afterDue, afterId, pageSize, cancellationToken);
+            if (page.Count == 0)
+            {
+                yield break;
+            }
+
+            (afterId, afterDue) = page[^1];
+            yield return page.Select(p => p.TaskId).ToList();
+            if (page.Count < pageSize)
+            {
+                yield break;
+            }
+        }
+    }
+
     /// <summary>The distinct owners of live tasks; null stands for rows with no owner.</summary>
     public async Task<IReadOnlyList<string?>> ListOwnersAsync(CancellationToken cancellationToken)
     {
