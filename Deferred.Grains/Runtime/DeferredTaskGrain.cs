@@ -490,6 +490,8 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             switch (outcome.Result)
             {
                 case AttemptResult.NotStarted:
+                    // Stopped between storing the marker and taking a slot: nothing ran, so clear it.
+                    await ClearMarkerAsync();
                     if (!_gate.IsStopping && !cancellationToken.IsCancellationRequested && Live)
                     {
                         // The marker could not be stored: try again later, with backoff, until the database is back.
@@ -612,8 +614,8 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
 
     /// <summary>
     /// Stores the in-flight marker (and this silo as owner) just before a handler starts, so a crash during the
-    /// attempt is counted by whichever activation comes next. Runs with a slot held. One try: when it fails the
-    /// attempt is not started and the grain tries again later.
+    /// attempt is counted by whichever activation comes next. Runs holding a start permit, right before the attempt
+    /// takes its slot. One try: when it fails the attempt is not started and the grain tries again later.
     /// </summary>
     private async Task<bool> MarkStartedAsync()
     {

@@ -13,6 +13,11 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
 {
     // Clamped: the gate can be built before the options validator runs, and the validator should be the one to report.
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.Value.MaxConcurrentTasks), Math.Max(1, options.Value.MaxConcurrentTasks));
+
+    // Attempts storing their in-flight marker before they take a slot: as many as there are slots, so markers
+    // are written while the previous attempts run instead of inside the slots (the round trip would otherwise
+    // cap throughput at slots / commit latency).
+    private readonly SemaphoreSlim _starting = new(Math.Max(1, options.Value.MaxConcurrentTasks), Math.Max(1, options.Value.MaxConcurrentTasks));
     private readonly CancellationTokenSource _noNewStarts = new();
     private readonly CancellationTokenSource _cancelRunning = new();
     private TaskCompletionSource _drained = NewSignal();
@@ -31,23 +36,48 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
     /// <summary>Cancelled when the shutdown grace period is over; every handler's token is linked to it.</summary>
     public CancellationToken RunningCancelled => _cancelRunning.Token;
 
-    /// <summary>Counts a due attempt before it reaches the gate (a timer about to fire). Pair with <see cref="Withdraw"/> or <see cref="EnterAnnouncedAsync"/>.</summary>
+    /// <summary>Counts a due attempt before it reaches the gate (a timer about to fire). Pair with <see cref="Withdraw"/> or <see cref="StartAnnouncedAsync"/>.</summary>
     public void Announce() => Interlocked.Increment(ref _queued);
 
     /// <summary>Un-counts an announced attempt that will not run here after all.</summary>
     public void Withdraw() => Leave();
 
     /// <summary>
-    /// Waits for a slot for an attempt counted by <see cref="Announce"/>. Dispose the result when the attempt ends.
-    /// Throws <see cref="OperationCanceledException"/> (and un-counts the attempt) when the silo starts stopping
-    /// or <paramref name="cancellationToken"/> is cancelled first.
+    /// Waits for a start permit for an attempt counted by <see cref="Announce"/>: the attempt may now prepare (store
+    /// its marker), then must take its slot with <see cref="EnterAsync"/>. Throws <see cref="OperationCanceledException"/>
+    /// (and un-counts the attempt) when the silo starts stopping or <paramref name="cancellationToken"/> is cancelled first.
     /// </summary>
-    public async ValueTask<Slot> EnterAnnouncedAsync(CancellationToken cancellationToken)
+    public async ValueTask<Permit> StartAnnouncedAsync(CancellationToken cancellationToken)
+    {
+        await WaitAsync(_starting, cancellationToken).ConfigureAwait(false);
+        return new Permit(this);
+    }
+
+    /// <summary>
+    /// Trades <paramref name="permit"/> for an execution slot. Dispose the result when the attempt ends. Throws
+    /// <see cref="OperationCanceledException"/> (and un-counts the attempt) when the silo starts stopping first.
+    /// </summary>
+    public async ValueTask<Slot> EnterAsync(Permit permit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WaitAsync(_slots, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            permit.Release();
+        }
+
+        Interlocked.Increment(ref _running);
+        return new Slot(this);
+    }
+
+    private async ValueTask WaitAsync(SemaphoreSlim semaphore, CancellationToken cancellationToken)
     {
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _noNewStarts.Token);
-            await _slots.WaitAsync(linked.Token).ConfigureAwait(false);
+            await semaphore.WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch
         {
@@ -57,13 +87,10 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
 
         if (IsStopping)
         {
-            _slots.Release();
+            semaphore.Release();
             Leave();
             throw new OperationCanceledException("The silo is stopping; the attempt was not started.", _noNewStarts.Token);
         }
-
-        Interlocked.Increment(ref _running);
-        return new Slot(this);
     }
 
     /// <summary>Waits until fewer than <paramref name="limit"/> due attempts are queued or running.</summary>
@@ -119,6 +146,7 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
     public void Dispose()
     {
         _slots.Dispose();
+        _starting.Dispose();
         _noNewStarts.Dispose();
         _cancelRunning.Dispose();
     }
@@ -130,6 +158,30 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A held start permit; give it back (once) by trading it for a slot or with <see cref="Release"/>.</summary>
+    internal sealed class Permit(ExecutionGate gate)
+    {
+        private int _released;
+
+        /// <summary>Gives the permit back without taking a slot: the attempt is not going to run (its count is withdrawn).</summary>
+        public void Abandon()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate._starting.Release();
+                gate.Leave();
+            }
+        }
+
+        internal void Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate._starting.Release();
+            }
+        }
+    }
 
     /// <summary>A held execution slot.</summary>
     internal readonly struct Slot(ExecutionGate gate) : IDisposable

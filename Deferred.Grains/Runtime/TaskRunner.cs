@@ -57,7 +57,8 @@ internal sealed class TaskRunner(
 
     /// <summary>
     /// Runs an attempt the caller has already announced to the <see cref="ExecutionGate"/>. <paramref name="beforeStart"/>
-    /// runs once a slot is held and before the handler starts; when it returns false the handler is not started.
+    /// runs once a start permit is held, before the attempt waits for its slot; when it returns false the handler is
+    /// not started. An attempt that stored its marker and then finds the silo stopping is NotStarted too.
     /// <paramref name="stopping"/> is cancelled when the activation goes away.
     /// </summary>
     public async Task<AttemptOutcome> RunAnnouncedAsync(string taskId, DeferredTaskState state, Func<Task<bool>> beforeStart, CancellationToken stopping)
@@ -81,10 +82,38 @@ internal sealed class TaskRunner(
             return Unreadable(DeferredErrorTypes.CorruptPayload, $"The stored task of type '{state.TaskType}' could not be deserialized: {ex.GetType().Name}: {ex.Message}", attempt);
         }
 
+        ExecutionGate.Permit permit;
+        try
+        {
+            permit = await gate.StartAnnouncedAsync(stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return AttemptOutcome.NotStarted;
+        }
+
+        // The marker is stored holding a start permit, not a slot: the round trip overlaps running attempts.
+        bool marked;
+        try
+        {
+            marked = await beforeStart();
+        }
+        catch
+        {
+            permit.Abandon();
+            throw;
+        }
+
+        if (!marked)
+        {
+            permit.Abandon();
+            return AttemptOutcome.NotStarted;
+        }
+
         ExecutionGate.Slot slot;
         try
         {
-            slot = await gate.EnterAnnouncedAsync(stopping);
+            slot = await gate.EnterAsync(permit, stopping);
         }
         catch (OperationCanceledException)
         {
@@ -93,11 +122,6 @@ internal sealed class TaskRunner(
 
         using (slot)
         {
-            if (!await beforeStart())
-            {
-                return AttemptOutcome.NotStarted;
-            }
-
             return await InvokeAsync(taskId, state, registration, task, attempt, stopping);
         }
     }

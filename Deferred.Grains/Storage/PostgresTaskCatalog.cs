@@ -41,6 +41,24 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
     /// </summary>
     public async IAsyncEnumerable<OrphanPage> SweepAsync(OwnerView owners, string me, DateTimeOffset now, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var page in LivePagesAsync(now, pageSize, cancellationToken))
+        {
+            var mine = page.Where(r => owners.IsOrphaned(r.Owner) && owners.IsMyShare(r.TaskId)).Select(r => r.TaskId).ToList();
+            yield return new OrphanPage(mine.Count, mine);
+        }
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var page in LivePagesAsync(dueBefore, pageSize, cancellationToken))
+        {
+            yield return page.Where(r => r.Owner == me && r.DueAt <= dueBefore).Select(r => r.TaskId).ToList();
+        }
+    }
+
+    /// <summary>Every live row, a page at a time in key order.</summary>
+    private async IAsyncEnumerable<IReadOnlyList<(string TaskId, string? Owner, DateTimeOffset? DueAt)>> LivePagesAsync(DateTimeOffset now, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var after = "";
         while (true)
         {
@@ -51,28 +69,7 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
             }
 
             after = page[^1].TaskId;
-            var mine = page.Where(r => owners.IsOrphaned(r.Owner) && owners.IsMyShare(r.TaskId)).Select(r => r.TaskId).ToList();
-            yield return new OrphanPage(mine.Count, mine);
-            if (page.Count < pageSize)
-            {
-                yield break;
-            }
-        }
-    }
-
-    public async IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var after = "";
-        while (true)
-        {
-            var page = await ListResumableAsync(after, pageSize, dueBefore, cancellationToken);
-            if (page.Count == 0)
-            {
-                yield break;
-            }
-
-            after = page[^1].TaskId;
-            yield return page.Where(r => r.Owner == me && r.DueAt <= dueBefore).Select(r => r.TaskId).ToList();
+            yield return page;
             if (page.Count < pageSize)
             {
                 yield break;

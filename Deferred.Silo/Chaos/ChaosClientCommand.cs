@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Deferred.Silo.Demo;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,46 +22,33 @@ internal static class ChaosClientCommand
     {
         int tasks = 50_000, rate = 500, concurrency = 32, timeoutSeconds = 900;
         string? runId = null, ackLog = null;
-        for (var i = 0; i < args.Length; i++)
+        const string Usage = "Usage: chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]";
+        var options = new CommandArgs(args);
+        try
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            int Number(int min)
+            while (options.MoveNext())
             {
-                var name = args[i];
-                var text = Value();
-                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
-                    ? n
-                    : throw new ArgumentException($"{name} must be a whole number of at least {min}, not '{text}'");
-            }
-
-            try
-            {
-                switch (args[i])
+                switch (options.Name)
                 {
-                    case "--tasks": tasks = Number(1); break;
-                    case "--rate": rate = Number(1); break;
-                    case "--concurrency": concurrency = Number(1); break;
-                    case "--timeout-seconds": timeoutSeconds = Number(1); break;
-                    case "--run-id": runId = Value(); break;
-                    case "--ack-log": ackLog = Value(); break;
-                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                    case "--tasks": tasks = options.Number(1); break;
+                    case "--rate": rate = options.Number(1); break;
+                    case "--concurrency": concurrency = options.Number(1); break;
+                    case "--timeout-seconds": timeoutSeconds = options.Number(1); break;
+                    case "--run-id": runId = options.Value(); break;
+                    case "--ack-log": ackLog = options.Value(); break;
+                    default: throw options.Unknown();
                 }
-
-                if (i == args.Length - 1 && (runId is null || ackLog is null))
-                {
-                    throw new ArgumentException("--run-id and --ack-log are required");
-                }
-            }
-            catch (ArgumentException ex)
-            {
-                Console.Error.WriteLine($"chaos-client: {ex.Message}. Usage: chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]");
-                return 2;
             }
         }
-
-        if (runId is null || ackLog is null || DeferredTaskId.Validate($"chaos-{runId}-0") is { } problem)
+        catch (ArgumentException ex)
         {
-            Console.Error.WriteLine("chaos-client: --run-id (letters, digits, '-', '_', '.') and --ack-log are required.");
+            Console.Error.WriteLine($"chaos-client: {ex.Message}. {Usage}");
+            return 2;
+        }
+
+        if (runId is null || ackLog is null || DeferredTaskId.Validate($"chaos-{runId}-0") is not null)
+        {
+            Console.Error.WriteLine($"chaos-client: --run-id (letters, digits, '-', '_', '.') and --ack-log are required. {Usage}");
             return 2;
         }
 

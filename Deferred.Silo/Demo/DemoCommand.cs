@@ -22,34 +22,25 @@ internal static class DemoCommand
     {
         int tasks = 1000, concurrency = 64, timeoutSeconds = 600;
         string? ackLog = null;
-        for (var i = 0; i < args.Length; i++)
+        var options = new CommandArgs(args);
+        try
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            int Number(int min)
+            while (options.MoveNext())
             {
-                var name = args[i];
-                var text = Value();
-                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
-                    ? n
-                    : throw new ArgumentException($"{name} must be a whole number of at least {min}, not '{text}'");
-            }
-
-            try
-            {
-                switch (args[i])
+                switch (options.Name)
                 {
-                    case "--tasks": tasks = Number(0); break;
-                    case "--concurrency": concurrency = Number(1); break;
-                    case "--timeout-seconds": timeoutSeconds = Number(1); break;
-                    case "--ack-log": ackLog = Value(); break;
-                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                    case "--tasks": tasks = options.Number(0); break;
+                    case "--concurrency": concurrency = options.Number(1); break;
+                    case "--timeout-seconds": timeoutSeconds = options.Number(1); break;
+                    case "--ack-log": ackLog = options.Value(); break;
+                    default: throw options.Unknown();
                 }
             }
-            catch (ArgumentException ex)
-            {
-                Console.Error.WriteLine($"demo: {ex.Message}. Usage: demo --tasks N [--ack-log PATH] [--concurrency C] [--timeout-seconds S]");
-                return 2;
-            }
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine($"demo: {ex.Message}. Usage: demo --tasks N [--ack-log PATH] [--concurrency C] [--timeout-seconds S]");
+            return 2;
         }
 
         var builder = SiloHost.CreateBuilder([]);

@@ -83,16 +83,42 @@ public sealed class StateAndRegistryTests
         using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
         gate.Announce();
         gate.Announce();
-        var first = await gate.EnterAnnouncedAsync(CancellationToken.None);
-        var second = gate.EnterAnnouncedAsync(CancellationToken.None).AsTask();
+        var first = await gate.EnterAsync(await gate.StartAnnouncedAsync(CancellationToken.None), CancellationToken.None);
+
+        // The second attempt may prepare (its start permit is free again) but not run.
+        var secondPermit = await gate.StartAnnouncedAsync(CancellationToken.None);
+        var second = gate.EnterAsync(secondPermit, CancellationToken.None).AsTask();
         Assert.False(second.IsCompleted);
         Assert.Equal(2, gate.Queued);
+        Assert.Equal(1, gate.Running);
 
         var belowTwo = gate.WaitUntilBelowAsync(2, CancellationToken.None);
         Assert.False(belowTwo.IsCompleted);
         first.Dispose();
         await belowTwo;
         (await second).Dispose();
+        Assert.Equal(0, gate.Queued);
+        Assert.Equal(0, gate.Running);
+    }
+
+    [Fact]
+    public async Task A_stopping_gate_starts_nothing_and_counts_nothing_left_behind()
+    {
+        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
+        gate.Announce();
+        gate.Announce();
+        var running = await gate.EnterAsync(await gate.StartAnnouncedAsync(CancellationToken.None), CancellationToken.None);
+        var waiting = gate.EnterAsync(await gate.StartAnnouncedAsync(CancellationToken.None), CancellationToken.None).AsTask();
+
+        gate.BeginStop();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        gate.Announce();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await gate.StartAnnouncedAsync(CancellationToken.None));
+        Assert.Equal(1, gate.Queued);
+
+        Assert.False(await gate.WaitForNoneRunningAsync(TimeSpan.FromMilliseconds(50), TimeProvider.System, CancellationToken.None));
+        running.Dispose();
+        Assert.True(await gate.WaitForNoneRunningAsync(TimeSpan.FromSeconds(10), TimeProvider.System, CancellationToken.None));
         Assert.Equal(0, gate.Queued);
     }
 }

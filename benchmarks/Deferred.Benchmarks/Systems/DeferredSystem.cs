@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Net;
 using System.Net.Sockets;
 using Deferred.Options;
@@ -51,6 +52,8 @@ internal sealed class DeferredSystem(DeferredStore store, string connectionStrin
             silo.UseLocalhostClustering(siloPort, gatewayPort, null, serviceId, serviceId);
             silo.AddDeferredTasks(o =>
             {
+                // Extra settings for experiments, e.g. DEFERRED_BENCH_Deferred__QuarantineAfterInterruptions=0.
+                new ConfigurationBuilder().AddEnvironmentVariables("DEFERRED_BENCH_").Build().GetSection("Deferred").Bind(o);
                 o.ConnectionString = connectionString;
                 o.Store = store;
                 if (seeding)
