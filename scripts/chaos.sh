@@ -55,6 +55,7 @@ start_silo() {
   Orleans__ClusteringMode=AdoNet Orleans__SiloPort=$((21111 + i)) Orleans__GatewayPort=$((32000 + i)) \
   Orleans__Membership__ProbeTimeout=00:00:02 Orleans__Membership__NumMissedProbesLimit=2 \
   Orleans__Membership__NumVotesForDeathDeclaration=1 \
+  Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " Logging__Console__FormatterOptions__UseUtcTimestamp=true \
     dotnet "$DLL" run >>"$OUT/silo$i.log" 2>&1 &
   PIDS[$i]=$!
 }
@@ -98,6 +99,7 @@ while kill -0 "$CLIENT" 2>/dev/null; do
     victim=$((RANDOM % 3))
     log "SIGKILL silo $victim (pid ${PIDS[$victim]}); restarting it in 2 s"
     kill -9 "${PIDS[$victim]}" 2>/dev/null || true
+    date -u +%H:%M:%S.%3N >>"$OUT/kills.txt"
     wait "${PIDS[$victim]}" 2>/dev/null || true
     kills=$((kills + 1))
     sleep 2
@@ -132,5 +134,21 @@ done
 elapsed=$(( $(date +%s%3N) - started ))
 interrupted=$(cat "$OUT"/silo*.log | grep -c "was found in flight after its silo went away" || true)
 log "kills=$kills; attempts found in flight after a kill: $interrupted; dead tasks: $dead; logs in $OUT"
+
+# Adoption delay: from each SIGKILL to the first sweep after it (on any silo) that adopted tasks, before the next kill.
+grep -h -B1 -E "Deferred sweep adopted|Deferred recovery finished: found [1-9]" "$OUT"/silo*.log \
+  | grep -oE "^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}" | sort >"$OUT/adoptions.txt" || true
+awk 'function s(t, a) { split(t, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+     NR == FNR { kill[++k] = s($1); next }
+     { adopt[++n] = s($1) }
+     END {
+       for (i = 1; i <= k; i++) {
+         next_kill = (i < k) ? kill[i + 1] : 1e9
+         for (j = 1; j <= n; j++) if (adopt[j] >= kill[i] && adopt[j] < next_kill) { d[++m] = adopt[j] - kill[i]; break }
+       }
+       if (m == 0) { print "chaos.sh: no adoption followed a kill (nothing was left to adopt)"; exit }
+       for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (d[j] < d[i]) { t = d[i]; d[i] = d[j]; d[j] = t }
+       printf "chaos.sh: SIGKILL to first adoption: %d of %d kills, min %.1f s, median %.1f s, max %.1f s\n", m, k, d[1], d[int((m + 1) / 2)], d[m]
+     }' "$OUT/kills.txt" "$OUT/adoptions.txt" >&2 || true
 echo "chaos: acknowledged=$acknowledged completed_distinct=$completed lost=$lost duplicates=$duplicates kills=$kills db_restarts=$db_restarts elapsed_ms=$elapsed"
 [[ "$lost" == 0 ]]
