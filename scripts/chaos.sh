@@ -136,7 +136,7 @@ interrupted=$(cat "$OUT"/silo*.log | grep -c "was found in flight after its silo
 log "kills=$kills; attempts found in flight after a kill: $interrupted; dead tasks: $dead; logs in $OUT"
 
 # Adoption delay: from each SIGKILL to the first sweep after it (on any silo) that adopted tasks, before the next kill.
-grep -h -B1 -E "Deferred sweep adopted|Deferred recovery finished: found [1-9]" "$OUT"/silo*.log \
+grep -h -B1 -E "Deferred sweep adopted|Deferred recovery finished: adopted [1-9]" "$OUT"/silo*.log \
   | grep -oE "^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}" | sort >"$OUT/adoptions.txt" || true
 awk 'function s(t, a) { split(t, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
      NR == FNR { kill[++k] = s($1); next }

@@ -53,16 +53,16 @@ internal static partial class DeferredLog
     [LoggerMessage(1015, LogLevel.Warning, "Deferred grace period over: cancelled {Cancelled} running attempt(s); {Abandoned} did not return; they stay stored and resume elsewhere")]
     public static partial void ShutdownCancelled(ILogger logger, int cancelled, int abandoned);
 
-    [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: scanning the store for pending and failed tasks")]
+    [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: sweeping the store for pending and failed tasks whose silo is gone")]
     public static partial void RecoveryStarted(ILogger logger);
 
-    [LoggerMessage(2002, LogLevel.Information, "Deferred recovery finished: found {Found} task(s) in {Pages} page(s), resumed {Resumed}, not resumable {Skipped}, errors {Errors}, in {ElapsedMs} ms")]
+    [LoggerMessage(2002, LogLevel.Information, "Deferred recovery finished: adopted {Found} task(s) in {Pages} page(s), resumed {Resumed}, not resumable {Skipped}, errors {Errors}, in {ElapsedMs} ms")]
     public static partial void RecoveryFinished(ILogger logger, int found, int pages, int resumed, int skipped, int errors, long elapsedMs);
 
-    [LoggerMessage(2003, LogLevel.Warning, "Deferred recovery could not resume task {TaskId}; the next scan will try again")]
+    [LoggerMessage(2003, LogLevel.Warning, "Deferred recovery could not resume task {TaskId}; the next sweep will try again")]
     public static partial void RecoveryResumeFailed(ILogger logger, Exception exception, string taskId);
 
-    [LoggerMessage(2004, LogLevel.Error, "Deferred recovery scan failed; it starts over in {RetrySeconds} s")]
+    [LoggerMessage(2004, LogLevel.Error, "Deferred recovery sweep failed; it starts over in {RetrySeconds} s")]
     public static partial void RecoveryFailed(ILogger logger, Exception exception, double retrySeconds);
 
     [LoggerMessage(2006, LogLevel.Information, "Deferred sweep adopted {Claimed} orphaned task(s) of {Owners} departed silo(s); resumed {Resumed} due now, in {ElapsedMs} ms")]

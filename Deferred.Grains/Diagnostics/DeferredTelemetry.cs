@@ -23,7 +23,7 @@ internal static class DeferredTelemetry
 
     public static readonly Counter<long> Dead = Meter.CreateCounter<long>("deferred.tasks.dead", "{task}", "Tasks that became dead.");
 
-    public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Tasks resumed by the startup scan or the due-time poller.");
+    public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Tasks resumed by the sweep, the audit or the due-time poller.");
 
     /// <summary>Attempts found in flight after their silo went away.</summary>
     public static readonly Counter<long> Interrupted = Meter.CreateCounter<long>("deferred.attempts.interrupted", "{attempt}", "Attempts found in flight after their silo went away.");
