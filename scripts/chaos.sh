@@ -55,7 +55,8 @@ start_silo() {
   Orleans__ClusteringMode=AdoNet Orleans__SiloPort=$((21111 + i)) Orleans__GatewayPort=$((32000 + i)) \
   Orleans__Membership__ProbeTimeout=00:00:02 Orleans__Membership__NumMissedProbesLimit=2 \
   Orleans__Membership__NumVotesForDeathDeclaration=1 \
-  Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " Logging__Console__FormatterOptions__UseUtcTimestamp=true \
+  Logging__Console__FormatterName=simple Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " \
+  Logging__Console__FormatterOptions__UseUtcTimestamp=true \
     dotnet "$DLL" run >>"$OUT/silo$i.log" 2>&1 &
   PIDS[$i]=$!
 }
