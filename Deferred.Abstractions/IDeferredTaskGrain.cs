@@ -26,6 +26,14 @@ public interface IDeferredTaskGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<bool> ResumeAsync();
 
+    /// <summary>
+    /// Like <see cref="ResumeAsync"/>, for a task adopted from a silo that went away: from now on each attempt of
+    /// the task stores an in-flight marker before it starts, so a task that takes silos down is counted and, at
+    /// <c>DeferredTasksOptions.QuarantineAfterInterruptions</c>, quarantined. Used by the orphan sweep.
+    /// </summary>
+    /// <returns>True when the task is live (pending or failed) and now scheduled on this activation.</returns>
+    Task<bool> AdoptAsync();
+
     /// <summary>Resets a dead task's attempts and runs it again. False when the task is not dead.</summary>
     Task<bool> RetryDeadAsync();
 

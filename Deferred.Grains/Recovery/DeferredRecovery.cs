@@ -133,7 +133,7 @@ internal sealed class DeferredRecovery(
             pages++;
             found += page.Adopted;
             DeferredTelemetry.Adopted.Add(page.Adopted);
-            var (r, s, e) = await resumer.ResumeAsync(page.ResumeNow, cancellationToken);
+            var (r, s, e) = await resumer.ResumeAsync(page.ResumeNow, cancellationToken, adopted: true);
             resumed += r;
             skipped += s;
             errors += e;

@@ -14,8 +14,11 @@ internal sealed class TaskResumer(IGrainFactory grains, ExecutionGate gate, IOpt
 {
     private readonly DeferredTasksOptions _options = options.Value;
 
-    /// <summary>Resumes <paramref name="ids"/>; returns how many were live, not live, and failed.</summary>
-    public async Task<(int Resumed, int Skipped, int Errors)> ResumeAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resumes <paramref name="ids"/> (with <paramref name="adopted"/>, as tasks adopted from a silo that went away,
+    /// whose attempts are watched from now on); returns how many were live, not live, and failed.
+    /// </summary>
+    public async Task<(int Resumed, int Skipped, int Errors)> ResumeAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken, bool adopted = false)
     {
         int resumed = 0, skipped = 0, errors = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.RecoveryConcurrency, CancellationToken = cancellationToken };
@@ -24,7 +27,8 @@ internal sealed class TaskResumer(IGrainFactory grains, ExecutionGate gate, IOpt
             await gate.WaitUntilBelowAsync(_options.RecoveryMaxBacklog, ct);
             try
             {
-                if (await grains.GetGrain<IDeferredTaskGrain>(id).ResumeAsync().WaitAsync(ct))
+                var grain = grains.GetGrain<IDeferredTaskGrain>(id);
+                if (await (adopted ? grain.AdoptAsync() : grain.ResumeAsync()).WaitAsync(ct))
                 {
                     Interlocked.Increment(ref resumed);
                 }

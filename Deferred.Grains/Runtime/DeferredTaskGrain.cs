@@ -55,6 +55,13 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     // An enqueue write that outlived its timeout; the row is unknown until it settles.
     private Task? _pendingWrite;
 
+    // This activation ran the task to success and deleted its row.
+    private bool _completedHere;
+
+    // Each attempt stores an in-flight marker first: the task was adopted from a silo that went away, or has
+    // been interrupted before, or every attempt is watched (DeferredTasksOptions.WatchEveryAttempt).
+    private bool _watched;
+
     public DeferredTaskGrain(
         [PersistentState(DeferredTaskState.StateName, DeferredStorage.ProviderName)] IPersistentState<DeferredTaskState> state,
         TaskTypeRegistry registry,
@@ -90,6 +97,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     {
         _local.Add(TaskId);
         await AdoptInterruptedAttemptAsync(cancellationToken);
+        _watched = _options.WatchEveryAttempt || (_state.RecordExists && S.Interruptions > 0);
 
         // Whatever call brought this activation up, a live task it loads is scheduled: an earlier activation
         // may have gone (Orleans deactivates one of two duplicate activations after a silo failure) and taken
@@ -244,9 +252,10 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
 
     public async Task<bool> ResumeAsync()
     {
-        if (_running || _timer is not null)
+        if (_running || _timer is not null || _completedHere)
         {
-            return Live || _running;
+            // _completedHere: the activation ran the task to completion before this call got its turn.
+            return Live || _running || _completedHere;
         }
 
         await _lock.WaitAsync();
@@ -264,13 +273,19 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
             }
 
             await ScheduleLockedAsync();
-            return Live;
+            return Live || _completedHere;
         }
         finally
         {
             _lock.Release();
             DeactivateIfDone();
         }
+    }
+
+    public Task<bool> AdoptAsync()
+    {
+        _watched = true;
+        return ResumeAsync();
     }
 
     public async Task<bool> RetryDeadAsync()
@@ -604,6 +619,7 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
         }
 
         _completionPending = false;
+        _completedHere = true;
         DeferredTelemetry.Succeeded.Add(1);
         DeferredLog.TaskSucceeded(_logger, TaskId, taskType, attempt);
         if (hadReminder)
@@ -613,19 +629,21 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
     }
 
     /// <summary>
-    /// Stores the in-flight marker (and this silo as owner) just before a handler starts, so a crash during the
-    /// attempt is counted by whichever activation comes next. Runs holding a start permit, right before the attempt
+    /// For a watched task (<see cref="_watched"/>), stores the in-flight marker (and this silo as owner) just before
+    /// a handler starts, so a crash during the attempt is counted by whichever activation comes next. For other
+    /// tasks it only records this silo as owner when another silo is named. Runs holding a start permit, right before the attempt
     /// takes its slot. One try: when it fails the attempt is not started and the grain tries again later.
     /// </summary>
     private async Task<bool> MarkStartedAsync()
     {
-        if (_options.QuarantineAfterInterruptions == 0 && S.Owner == _me)
+        var watch = _watched && _options.QuarantineAfterInterruptions > 0;
+        if (!watch && S.Owner == _me)
         {
             return true;
         }
 
         var marked = S.Clone();
-        marked.RunningSince = _options.QuarantineAfterInterruptions == 0 ? null : Now();
+        marked.RunningSince = watch ? Now() : null;
         marked.Owner = _me;
         return await TryWriteOnceAsync(marked, "in-flight marker");
     }

@@ -14,10 +14,15 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
     // Clamped: the gate can be built before the options validator runs, and the validator should be the one to report.
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.Value.MaxConcurrentTasks), Math.Max(1, options.Value.MaxConcurrentTasks));
 
-    // Attempts storing their in-flight marker before they take a slot: as many as there are slots, so markers
-    // are written while the previous attempts run instead of inside the slots (the round trip would otherwise
-    // cap throughput at slots / commit latency).
-    private readonly SemaphoreSlim _starting = new(Math.Max(1, options.Value.MaxConcurrentTasks), Math.Max(1, options.Value.MaxConcurrentTasks));
+    // Attempts storing their in-flight marker, or holding one and waiting for a slot: StartPermitsPerSlot per
+    // slot. Markers are written while earlier attempts run, not inside the slots; and there are enough permits
+    // for the marker round trip (a batched commit, tens of milliseconds under load) not to cap throughput at
+    // permits / commit latency. Few enough that a crash counts an interruption only for attempts that were
+    // running or about to.
+    private readonly SemaphoreSlim _starting = new(StartPermitsPerSlot * Math.Max(1, options.Value.MaxConcurrentTasks), StartPermitsPerSlot * Math.Max(1, options.Value.MaxConcurrentTasks));
+
+    /// <summary>Start permits per execution slot.</summary>
+    public const int StartPermitsPerSlot = 4;
     private readonly CancellationTokenSource _noNewStarts = new();
     private readonly CancellationTokenSource _cancelRunning = new();
     private TaskCompletionSource _drained = NewSignal();

@@ -130,7 +130,11 @@ public abstract class DurabilityTests : StoreConformance
 
         var report = cluster.Recovery().LastReport!;
         Assert.Equal(Count, report.Found);
-        Assert.Equal(Count, report.Resumed);
+
+        // A resume can find its task already run by the activation the call itself brought up (activations
+        // schedule what they load); such a task counts as not resumable, but it ran.
+        Assert.Equal(Count, report.Resumed + report.Skipped);
+        Assert.Equal(0, report.Errors);
         Assert.True(report.Pages >= Count / 500, $"{report.Pages} pages");
         Assert.InRange(cluster.Probe.MaxConcurrent, 1, MaxConcurrent);
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "every recovered row to be deleted");
