@@ -53,6 +53,12 @@ internal static partial class DeferredLog
     [LoggerMessage(1015, LogLevel.Warning, "Deferred grace period over: cancelled {Cancelled} running attempt(s); {Abandoned} did not return; they stay stored and resume elsewhere")]
     public static partial void ShutdownCancelled(ILogger logger, int cancelled, int abandoned);
 
+    [LoggerMessage(1016, LogLevel.Information, "Deferred released {Released} stored task(s) of this silo for adoption by the others")]
+    public static partial void ShutdownReleased(ILogger logger, int released);
+
+    [LoggerMessage(1017, LogLevel.Warning, "Deferred could not release this silo's tasks at shutdown; they are adopted as after a crash")]
+    public static partial void ShutdownReleaseFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: sweeping the store for pending and failed tasks whose silo is gone")]
     public static partial void RecoveryStarted(ILogger logger);
 

@@ -128,15 +128,33 @@ internal sealed class DeferredRecovery(
     {
         int found = 0, pages = 0, resumed = 0, skipped = 0, errors = 0;
         var view = new OwnerView(silo.Address, membership.CurrentSnapshot);
-        await foreach (var page in catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken))
+
+        // The next page is claimed while this one is resumed, so claim round trips overlap resumption.
+        await using var claims = catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var next = claims.MoveNextAsync().AsTask();
+        try
         {
-            pages++;
-            found += page.Adopted;
-            DeferredTelemetry.Adopted.Add(page.Adopted);
-            var (r, s, e) = await resumer.ResumeAsync(page.ResumeNow, cancellationToken, adopted: true);
-            resumed += r;
-            skipped += s;
-            errors += e;
+            while (await next)
+            {
+                var page = claims.Current;
+                next = claims.MoveNextAsync().AsTask();
+                pages++;
+                found += page.Adopted;
+                DeferredTelemetry.Adopted.Add(page.Adopted);
+                foreach (var (ids, adopted) in new[] { (page.AdoptNow, true), (page.ResumeNow, false) })
+                {
+                    var (r, s, e) = await resumer.ResumeAsync(ids, cancellationToken, adopted);
+                    resumed += r;
+                    skipped += s;
+                    errors += e;
+                }
+            }
+        }
+        finally
+        {
+            // A claim still in flight must end before the enumerator is disposed; its rows stay claimed by this
+            // silo and are resumed by the audit or the next start.
+            await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         return new RecoveryReport(found, pages, resumed, skipped, errors);

@@ -10,9 +10,16 @@ namespace Deferred.Runtime;
 /// A silo's orderly stop, before Orleans deactivates the task grains: no new attempt starts, running attempts get
 /// <see cref="DeferredTasksOptions.ShutdownGracePeriod"/> to finish, then their tokens are cancelled and they get
 /// <see cref="DeferredTasksOptions.AbandonAfter"/> to return. Attempts that did not finish leave their rows as they
-/// were (the grain clears its in-flight marker), so the tasks resume on another silo or at the next start.
+/// were (the grain clears its in-flight marker), so the tasks resume on another silo or at the next start. A clean
+/// stop then releases the silo's live tasks (owner cleared), so their adoption is not mistaken for a crash's.
 /// </summary>
-internal sealed class GracefulShutdown(ExecutionGate gate, IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<GracefulShutdown> logger)
+internal sealed class GracefulShutdown(
+    ExecutionGate gate,
+    Storage.IDeferredTaskCatalog catalog,
+    SiloIdentity silo,
+    IOptions<DeferredTasksOptions> options,
+    TimeProvider time,
+    ILogger<GracefulShutdown> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly DeferredTasksOptions _options = options.Value;
@@ -21,6 +28,27 @@ internal sealed class GracefulShutdown(ExecutionGate gate, IOptions<DeferredTask
         lifecycle.Subscribe(nameof(GracefulShutdown), ServiceLifecycleStage.Active, _ => Task.CompletedTask, StopAsync);
 
     private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await DrainAsync(cancellationToken);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Not a clean stop: leave the rows as a crash would, so their adoption is watched.
+            return;
+        }
+
+        try
+        {
+            var released = await catalog.ReleaseAsync(silo.Owner, cancellationToken);
+            DeferredLog.ShutdownReleased(logger, released);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The tasks stay owned by this (soon dead) silo and are adopted as after a crash.
+            DeferredLog.ShutdownReleaseFailed(logger, ex);
+        }
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
     {
         gate.BeginStop();
         var running = gate.Running;

@@ -2,8 +2,11 @@ using Deferred.Recovery;
 
 namespace Deferred.Storage;
 
-/// <summary>One page of a sweep: how many orphaned tasks it adopted, and which of them to resume now.</summary>
-internal sealed record OrphanPage(int Adopted, IReadOnlyList<string> ResumeNow);
+/// <summary>
+/// One page of a sweep: how many orphaned tasks it adopted, which of them to resume now as adopted from a silo
+/// that went away (their attempts are watched), and which to resume plainly (released by a silo that stopped cleanly).
+/// </summary>
+internal sealed record OrphanPage(int Adopted, IReadOnlyList<string> AdoptNow, IReadOnlyList<string> ResumeNow);
 
 /// <summary>
 /// The runtime's one read path into the store beyond single-task state: the orphan sweep and counts. The
@@ -22,6 +25,12 @@ internal interface IDeferredTaskCatalog
     /// stranded-task audit checks against the activations this silo holds.
     /// </summary>
     IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Hands this silo's live tasks back as it stops cleanly (the default store clears their owner), so whoever
+    /// adopts them knows they were not in flight at a crash. Returns how many; 0 where the store cannot.
+    /// </summary>
+    Task<int> ReleaseAsync(string me, CancellationToken cancellationToken);
 
     /// <summary>How many tasks of this service are stored, by status name.</summary>
     Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken);

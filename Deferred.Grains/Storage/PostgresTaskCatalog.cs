@@ -43,8 +43,12 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
     {
         await foreach (var page in LivePagesAsync(now, pageSize, cancellationToken))
         {
-            var mine = page.Where(r => owners.IsOrphaned(r.Owner) && owners.IsMyShare(r.TaskId)).Select(r => r.TaskId).ToList();
-            yield return new OrphanPage(mine.Count, mine);
+            // Rows with no owner predate ownership: nothing says they were in flight, so they are resumed plainly.
+            var mine = page.Where(r => owners.IsOrphaned(r.Owner) && owners.IsMyShare(r.TaskId)).ToList();
+            yield return new OrphanPage(
+                mine.Count,
+                mine.Where(r => r.Owner is not null).Select(r => r.TaskId).ToList(),
+                mine.Where(r => r.Owner is null).Select(r => r.TaskId).ToList());
         }
     }
 
@@ -55,6 +59,9 @@ internal sealed class PostgresTaskCatalog(DeferredDatabase database, IOptions<Cl
             yield return page.Where(r => r.Owner == me && r.DueAt <= dueBefore).Select(r => r.TaskId).ToList();
         }
     }
+
+    /// <summary>The stock provider owns its rows' format, so nothing is released; adopted tasks are watched.</summary>
+    public Task<int> ReleaseAsync(string me, CancellationToken cancellationToken) => Task.FromResult(0);
 
     /// <summary>Every live row, a page at a time in key order.</summary>
     private async IAsyncEnumerable<IReadOnlyList<(string TaskId, string? Owner, DateTimeOffset? DueAt)>> LivePagesAsync(DateTimeOffset now, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)

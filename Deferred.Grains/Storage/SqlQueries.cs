@@ -30,6 +30,8 @@ internal static class SqlQueries
 
     public static string TasksClaim => Get("tasks-claim");
 
+    public static string TasksRelease => Get("tasks-release");
+
     public static string AppRole => Get("app-role");
 
     public static string TasksListDue => Get("tasks-list-due");

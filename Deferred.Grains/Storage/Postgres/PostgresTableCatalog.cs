@@ -38,7 +38,11 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
                 yield break;
             }
 
-            yield return new OrphanPage(claimed.Count, claimed.Where(c => c.DueAt <= horizon).Select(c => c.TaskId).ToList());
+            var due = claimed.Where(c => c.DueAt <= horizon).ToList();
+            yield return new OrphanPage(
+                claimed.Count,
+                due.Where(c => !c.Released).Select(c => c.TaskId).ToList(),
+                due.Where(c => c.Released).Select(c => c.TaskId).ToList());
             if (claimed.Count < pageSize)
             {
                 yield break;
@@ -82,7 +86,15 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
         return owners;
     }
 
-    private async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
+    public async Task<int> ReleaseAsync(string me, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksRelease);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("owner", me);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt, bool Released)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.TasksClaim);
         command.Parameters.AddWithValue("service_id", _serviceId);
@@ -90,7 +102,14 @@ internal sealed class PostgresTableCatalog(DeferredDatabase database, IOptions<C
         command.Parameters.AddWithValue("include_unowned", includeUnowned);
         command.Parameters.AddWithValue("owner", me);
         command.Parameters.AddWithValue("page_size", pageSize);
-        return await ReadDueAsync(command, pageSize, cancellationToken);
+        var claimed = new List<(string, DateTimeOffset, bool)>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            claimed.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetBoolean(2)));
+        }
+
+        return claimed;
     }
 
     public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)

@@ -3,9 +3,10 @@
 -- time split the backlog instead of taking the same rows. The version is left alone on purpose: no live
 -- activation holds these rows, and one that did would simply write its own owner back on its next write.
 -- Returns each claimed task's due time, so the sweep resumes only what is due soon and leaves later tasks
--- to this silo's due-time poller.
+-- to this silo's due-time poller, and whether it had no owner: released by a silo that stopped cleanly (or
+-- written before migration 0009), so it was not in flight at a crash and needs no watching.
 WITH claimed AS (
-    SELECT t.task_id
+    SELECT t.task_id, t.owner
     FROM deferred_tasks AS t
     WHERE t.service_id = @service_id
       AND t.status IN ('Pending', 'Failed')
@@ -20,4 +21,4 @@ SET owner = @owner,
 FROM claimed AS c
 WHERE t.service_id = @service_id
   AND t.task_id = c.task_id
-RETURNING t.task_id, t.next_run_at;
+RETURNING t.task_id, t.next_run_at, c.owner IS NULL AS released;
