@@ -140,14 +140,18 @@ internal sealed class DeferredTaskGrain : Grain, IDeferredTaskGrain, IRemindable
                 Attempt = S.Attempts + 1,
                 At = _time.GetUtcNow(),
             };
-            DeferredTelemetry.Dead.Add(1);
-            DeferredLog.TaskDead(_logger, TaskId, S.TaskType, S.Attempts, S.LastError.Type, S.LastError.Message);
         }
 
         S.Owner = _me;
         try
         {
             await _state.WriteStateAsync(cancellationToken);
+            if (S.Status == DeferredTaskStatus.Dead)
+            {
+                // Reported once stored: if the write fails, the next activation derives (and reports) it again.
+                DeferredTelemetry.Dead.Add(1);
+                DeferredLog.TaskDead(_logger, TaskId, S.TaskType, S.Attempts, S.LastError!.Type, S.LastError.Message);
+            }
         }
         catch (Exception ex)
         {

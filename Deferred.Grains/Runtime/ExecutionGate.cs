@@ -79,6 +79,12 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
 
     private async ValueTask WaitAsync(SemaphoreSlim semaphore, CancellationToken cancellationToken)
     {
+        // Hot path: a free permit or slot is taken without building a linked token source.
+        if (!IsStopping && !cancellationToken.IsCancellationRequested && semaphore.Wait(0, CancellationToken.None))
+        {
+            return;
+        }
+
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _noNewStarts.Token);

@@ -87,8 +87,9 @@ internal sealed class FarTaskEnqueuer(
                 // A retry that finds the id taken found the row of an earlier try that committed after all.
                 return inserted || retried;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException && (ex is TimeoutException || StoreFailures.IsUnavailable(ex)))
             {
+                // Only an unreachable store is retried; any other error is the caller's to see as it is.
                 failure = ex;
             }
 
