@@ -6,6 +6,12 @@ namespace Deferred;
 /// <summary>Boundary checks shared by <see cref="IDeferredTasks"/> and the task grain.</summary>
 public static class DeferredTaskOptionsValidation
 {
+    /// <summary>
+    /// The furthest ahead a task may be scheduled: 100 years. Later times are refused at enqueue, naming the option,
+    /// rather than failing somewhere inside the silo with an unrepresentable date.
+    /// </summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(36_500);
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad option; does nothing for null.</summary>
     /// <param name="options">The options to check.</param>
     /// <exception cref="ArgumentOutOfRangeException">Delay is negative, or MaxAttempts is below 1.</exception>
@@ -20,6 +26,16 @@ public static class DeferredTaskOptionsValidation
         if (options.Delay is { } delay && delay < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(DeferredTaskOptions.Delay), delay, $"DeferredTaskOptions.Delay is {delay}; it must not be negative. Use TimeSpan.Zero to run now.");
+        }
+
+        if (options.Delay is { } far && far > MaxDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DeferredTaskOptions.Delay), far, $"DeferredTaskOptions.Delay is {far}; it must be at most {MaxDelay.TotalDays:0} days.");
+        }
+
+        if (options.RunAt is { } runAt && runAt.UtcDateTime > DateTime.UtcNow + MaxDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DeferredTaskOptions.RunAt), runAt, $"DeferredTaskOptions.RunAt is {runAt:O}; it must be at most {MaxDelay.TotalDays:0} days from now.");
         }
 
         if (options.Delay is not null && options.RunAt is not null)

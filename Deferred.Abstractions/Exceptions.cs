@@ -1,5 +1,46 @@
 namespace Deferred;
 
+/// <summary>
+/// Thrown by an enqueue whose <see cref="DeferredTaskOptions.TaskId"/> is already stored with a different task (another
+/// task type, or the same type with different contents). Nothing is stored or changed: the id stands for the task
+/// first stored under it, until that task completes and its row is deleted.
+/// </summary>
+[GenerateSerializer, Alias("deferred.task-id-conflict.v1")]
+public sealed class DeferredTaskIdConflictException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="taskId">The id.</param>
+    /// <param name="storedType">The task type stored under it.</param>
+    /// <param name="enqueuedType">The task type of the refused enqueue.</param>
+    public DeferredTaskIdConflictException(string taskId, string storedType, string enqueuedType)
+        : base(storedType == enqueuedType
+            ? $"Task id '{taskId}' is already stored for a different '{storedType}' task (other contents); nothing was stored. Use a new TaskId, or wait until the stored task completes."
+            : $"Task id '{taskId}' is already stored for a task of type '{storedType}', not '{enqueuedType}'; nothing was stored. Use a new TaskId, or wait until the stored task completes.")
+    {
+        TaskId = taskId;
+    }
+
+    /// <summary>The id that is taken.</summary>
+    [Id(0)] public string TaskId { get; }
+}
+
+/// <summary>
+/// Thrown by <see cref="IDeferredTasks.EnqueueAsync{TTask}"/> on a silo that is not yet able to run tasks: it is
+/// called before the silo became active (for example from an <c>IHostedService.StartAsync</c> registered before
+/// <c>UseOrleans</c>). Nothing is stored. Enqueue once the host has started (<c>IHostApplicationLifetime.ApplicationStarted</c>,
+/// or a <c>BackgroundService.ExecuteAsync</c>), or register the hosted service after <c>UseOrleans</c>.
+/// </summary>
+[GenerateSerializer, Alias("deferred.not-ready.v1")]
+public sealed class DeferredNotReadyException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What is not ready and when it will be.</param>
+    public DeferredNotReadyException(string message)
+        : base(message)
+    {
+    }
+}
+
 /// <summary>Thrown when a task is enqueued whose type has no handler registered on the silo.</summary>
 [GenerateSerializer, Alias("deferred.type-not-registered.v1")]
 public sealed class DeferredTaskTypeNotRegisteredException : Exception
@@ -26,11 +67,14 @@ public sealed class DeferredTaskTypeNotRegisteredException : Exception
 public sealed class DeferredStoreUnavailableException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    /// <param name="taskId">The id the task would have had.</param>
+    /// <param name="taskId">The task the call was about.</param>
     /// <param name="waited">How long the silo tried.</param>
-    /// <param name="reason">The last storage error, without connection details.</param>
-    public DeferredStoreUnavailableException(string taskId, TimeSpan waited, string reason)
-        : base($"Deferred task '{taskId}': the task store was unreachable for {waited.TotalSeconds:0.#} s ({reason}); the call did not take effect (an enqueue is not acknowledged). Retry it; give an enqueue the same TaskId to make the retry idempotent.")
+    /// <remarks>
+    /// The message is one sentence, safe to show to an app's own callers: no connection details, no nested errors.
+    /// The cause is logged on the silo.
+    /// </remarks>
+    public DeferredStoreUnavailableException(string taskId, TimeSpan waited)
+        : base($"Deferred could not reach its task store for {waited.TotalSeconds:0.#} s, so the call for task '{taskId}' was not acknowledged; retry it (an enqueue with the same TaskId is stored at most once).")
     {
         TaskId = taskId;
     }

@@ -13,12 +13,35 @@ public interface IDeferredTasks
     /// <typeparam name="TTask">The task type; a handler for it must be registered on the silos.</typeparam>
     /// <param name="task">The task. Must not be null.</param>
     /// <param name="options">Delay, run time, attempts and idempotency id; null for defaults.</param>
-    /// <param name="cancellationToken">Cancels waiting for the acknowledgement; the task may still be stored.</param>
-    /// <returns>The task id. With <see cref="DeferredTaskOptions.TaskId"/> set, the same id even when it was stored already.</returns>
+    /// <param name="cancellationToken">
+    /// Cancels waiting for the acknowledgement: a token cancelled before the call stores nothing; one cancelled while
+    /// the call waits may leave the task stored (retry with the same <see cref="DeferredTaskOptions.TaskId"/>).
+    /// </param>
+    /// <returns>
+    /// The task id. With <see cref="DeferredTaskOptions.TaskId"/> set, the same id even when it was stored already: an
+    /// enqueue is idempotent while the task is stored (pending, failed, running or dead), not after it completed.
+    /// </returns>
+    /// <exception cref="DeferredTaskIdConflictException">The id is stored for a different task (type or contents); nothing was stored.</exception>
+    /// <exception cref="DeferredStoreUnavailableException">The store could not be reached within the silo's enqueue timeout.</exception>
+    /// <exception cref="DeferredNotReadyException">Called on a silo that has not started yet.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="task"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is out of range or the task id is malformed.</exception>
     /// <exception cref="DeferredTaskTypeNotRegisteredException">No silo handler is registered for <typeparamref name="TTask"/>.</exception>
     Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Like <see cref="EnqueueAsync{TTask}"/>, and says whether this call stored the task
+    /// (<see cref="DeferredEnqueueResult.Created"/>) or found it stored already under the same
+    /// <see cref="DeferredTaskOptions.TaskId"/>. An id is taken only while its task is stored: once the task completes
+    /// (its row is deleted), the same id enqueues a new task.
+    /// </summary>
+    /// <typeparam name="TTask">The task type; a handler for it must be registered on the silos.</typeparam>
+    /// <param name="task">The task. Must not be null.</param>
+    /// <param name="options">Delay, run time, attempts and idempotency id; null for defaults.</param>
+    /// <param name="cancellationToken">Cancels waiting for the acknowledgement; a token cancelled before the call stores nothing.</param>
+    /// <returns>The stored task and whether this call created it.</returns>
+    /// <exception cref="DeferredTaskIdConflictException">The id is stored for a different task (type or contents); nothing was stored.</exception>
+    Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>Returns a stored task's state, or null when no such task is stored (it completed, or never existed).</summary>
     /// <param name="taskId">The task id.</param>

@@ -81,6 +81,10 @@ switch (command)
         try
         {
             await DeferredRoles.CreateAppRoleAsync(connectionString, role, Environment.GetEnvironmentVariable("DEFERRED_ROLE_PASSWORD"));
+
+            // The sample's own table is not Deferred's: this host creates it and grants on it itself, so a silo
+            // under the role can still run the demo tasks (record and count completions).
+            await DemoSchema.GrantAsync(connectionString, role, CancellationToken.None);
         }
         catch (Exception ex) when (ex is ArgumentException or Npgsql.NpgsqlException)
         {
@@ -88,7 +92,7 @@ switch (command)
             return 1;
         }
 
-        Console.Error.WriteLine($"create-role: role {role} can read and write Deferred's tables and run no DDL");
+        Console.Error.WriteLine($"create-role: role {role} can read and write Deferred's tables and the demo's demo_completions, and run no DDL");
         return 0;
     }
 

@@ -112,7 +112,8 @@ done
 wait "$CLIENT" || log "the client did not get every task acknowledged (see $OUT/client.log)"
 grep "chaos-client: done" "$OUT/client.log" >&2 || true
 
-# Every acknowledged id must appear in demo_completions (written by the sample handler on each completion).
+# Every acknowledged id must appear in demo_completions (written by the sample handler on each completion; the
+# sample's own table, which chaos-client created, if missing, before its first enqueue).
 count() {
   pg psql -tA -F ' ' <<SQL
 CREATE TEMP TABLE acks (task_id text);

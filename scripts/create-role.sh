@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates the least-privilege PostgreSQL role a Deferred silo can run under: it may read and write the rows of
 # Deferred's and Orleans' tables and call their functions, and run no DDL (no CREATE, ALTER, DROP, TRUNCATE).
+# Deferred.Silo (the sample host) then creates its own demo_completions table, if missing, and grants the role
+# SELECT and INSERT on it, so a sample silo under the role can run the demo tasks.
 #
 #   DEFERRED_ROLE_PASSWORD=... scripts/create-role.sh deferred_app
 #

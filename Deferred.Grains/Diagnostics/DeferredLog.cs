@@ -20,11 +20,11 @@ internal static partial class DeferredLog
     [LoggerMessage(1004, LogLevel.Error, "Deferred task {TaskId} ({TaskType}) is dead after {Attempts} attempt(s): {ErrorType}: {ErrorMessage}")]
     public static partial void TaskDead(ILogger logger, string taskId, string taskType, int attempts, string errorType, string errorMessage);
 
-    [LoggerMessage(1005, LogLevel.Warning, "Deferred task {TaskId}: writing its {Operation} failed (try {Try}); retrying")]
-    public static partial void StoreWriteRetry(ILogger logger, Exception exception, string taskId, string operation, int @try);
+    [LoggerMessage(1005, LogLevel.Debug, "Deferred {Subject}: {Operation} found the store unreachable (try {Try}: {Reason}); retrying")]
+    public static partial void StoreRetrying(ILogger logger, string subject, string operation, int @try, string reason);
 
-    [LoggerMessage(1006, LogLevel.Error, "Deferred task {TaskId}: gave up writing its {Operation}; the stored row is unchanged and the task will run again")]
-    public static partial void StoreWriteGaveUp(ILogger logger, Exception exception, string taskId, string operation);
+    [LoggerMessage(1006, LogLevel.Error, "Deferred {Subject}: gave up on {Operation} after {WaitedMs} ms ({Window} window): {Reason}")]
+    public static partial void StoreGaveUp(ILogger logger, string subject, string operation, string window, long waitedMs, string reason);
 
     [LoggerMessage(1007, LogLevel.Debug, "Deferred task {TaskId} waits for {RunAt:O} on a durable reminder")]
     public static partial void TaskParked(ILogger logger, string taskId, DateTimeOffset runAt);
@@ -41,9 +41,6 @@ internal static partial class DeferredLog
     [LoggerMessage(1011, LogLevel.Warning, "Deferred task {TaskId} ({TaskType}) did not return {AbandonSeconds} s after its token was cancelled; abandoned")]
     public static partial void TaskAbandoned(ILogger logger, string taskId, string taskType, double abandonSeconds);
 
-    [LoggerMessage(1012, LogLevel.Warning, "Deferred task {TaskId} was not acknowledged: the store was unreachable for {WaitedMs} ms")]
-    public static partial void EnqueueUnavailable(ILogger logger, Exception exception, string taskId, long waitedMs);
-
     [LoggerMessage(1013, LogLevel.Information, "Deferred is stopping: {Running} attempt(s) running get {GraceSeconds} s to finish; no new attempt starts")]
     public static partial void ShutdownStarted(ILogger logger, int running, double graceSeconds);
 
@@ -58,6 +55,18 @@ internal static partial class DeferredLog
 
     [LoggerMessage(1017, LogLevel.Warning, "Deferred could not release this silo's tasks at shutdown; they are adopted as after a crash")]
     public static partial void ShutdownReleaseFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1018, LogLevel.Warning, "Deferred cannot reach its task store ({Reason}); operations wait and retry until it is back")]
+    public static partial void StoreOutageStarted(ILogger logger, string reason);
+
+    [LoggerMessage(1019, LogLevel.Information, "Deferred reaches its task store again after {OutageMs} ms")]
+    public static partial void StoreOutageEnded(ILogger logger, long outageMs);
+
+    [LoggerMessage(1020, LogLevel.Debug, "Deferred {Subject}: {Operation} found the row changed since it was read; re-reading")]
+    public static partial void StoreConflict(ILogger logger, string subject, string operation);
+
+    [LoggerMessage(1021, LogLevel.Debug, "Deferred task {TaskId}: {Transition}")]
+    public static partial void TaskTransition(ILogger logger, string taskId, Lifecycle.Transition transition);
 
     [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: sweeping the store for pending and failed tasks whose silo is gone")]
     public static partial void RecoveryStarted(ILogger logger);

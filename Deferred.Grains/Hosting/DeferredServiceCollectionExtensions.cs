@@ -1,5 +1,6 @@
 using Deferred;
-using Deferred.Runtime;
+using Deferred.Client;
+using Deferred.Execution;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;

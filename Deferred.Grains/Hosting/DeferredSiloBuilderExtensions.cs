@@ -1,17 +1,19 @@
 using Deferred;
+using Deferred.Client;
+using Deferred.Cluster;
+using Deferred.Execution;
 using Deferred.Options;
 using Deferred.Recovery;
-using Deferred.Retry;
-using Deferred.Runtime;
 using Deferred.Storage;
-using Deferred.Storage.Postgres;
-using Orleans.Storage;
+using Deferred.Storage.Resilience;
+using Deferred.TaskGrain;
+using Deferred.Wakeups;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Orleans;
 using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace Orleans.Hosting;
 
@@ -19,9 +21,10 @@ namespace Orleans.Hosting;
 public static class DeferredSiloBuilderExtensions
 {
     /// <summary>
-    /// Adds durable deferred tasks to the silo: the task grain with its ADO.NET (PostgreSQL) state storage, the
-    /// ADO.NET reminder service on the same database (unless a reminder service is already configured),
-    /// startup recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
+    /// Adds durable deferred tasks to the silo: the task grain, its store (the one <see cref="DeferredTasksOptions.Store"/>
+    /// names, <c>Postgres</c> by default; or the one chosen with <c>UseDeferredPostgresStore()</c> /
+    /// <c>UseDeferredOrleansAdoNetStore()</c>), the ADO.NET reminder service on the same database (unless a reminder
+    /// service is already configured), recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
     /// <c>services.AddDeferredTaskHandler&lt;TTask, THandler&gt;()</c>.
     /// The database must be migrated first (<c>Deferred.Silo migrate</c>); the silo refuses to start otherwise.
     /// </summary>
@@ -48,47 +51,24 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<IConfigurationValidator, DeferredTasksOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeferredDatabase>();
-        services.AddSingleton<FreshTaskIds>();
-        services.AddSingleton<PostgresTaskStore>();
-        services.AddSingleton<FarTaskEnqueuer>();
-        services.AddSingleton<IDeferredTaskCatalog>(sp => sp.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store == DeferredStore.OrleansAdoNet
-            ? ActivatorUtilities.CreateInstance<PostgresTaskCatalog>(sp)
-            : ActivatorUtilities.CreateInstance<PostgresTableCatalog>(sp));
-        services.AddSingleton<TaskTypeRegistry>();
-        services.AddSingleton<ExecutionGate>();
-        services.AddSingleton<SiloIdentity>();
-        services.AddSingleton<LocalTasks>();
-        services.AddSingleton<GracefulShutdown>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GracefulShutdown>());
-        services.AddSingleton<RetrySchedule>();
-        services.AddSingleton<ErrorFormatter>();
-        services.AddSingleton<TaskRunner>();
+        services.AddSingleton<StoreResilience>();
+
+        // Both built-in stores are registered (lazily: only the selected one is built), so Deferred:Store can pick one.
+        builder.AddDeferredPostgresStoreServices();
+        builder.AddDeferredOrleansAdoNetStoreServices();
+        services.AddSingleton(SelectStore);
+        services.AddSingleton(sp => sp.GetRequiredService<IDeferredTaskStore>().Catalog);
+        services.AddKeyedSingleton<IGrainStorage>(TaskStorage.ProviderName, (sp, _) =>
+            new ResilientGrainStorage(sp.GetRequiredService<IDeferredTaskStore>().GrainStorage, sp.GetRequiredService<StoreResilience>()));
+
+        AddLifecycle(services);
+        AddWakeups(services);
         services.AddSingleton<SchemaCheck>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SchemaCheck>());
-        services.AddSingleton<TaskResumer>();
-        services.AddSingleton<DuePoller>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DuePoller>());
         services.AddSingleton<DeferredRecovery>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
+        services.AddSingleton<DirectEnqueuer>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
-
-        // The task grain's storage name resolves to the configured store.
-        services.AddKeyedSingleton<IGrainStorage>(DeferredStorage.ProviderName, (sp, _) => new ResilientTaskStorage(
-            sp.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store == DeferredStore.OrleansAdoNet
-                ? sp.GetRequiredKeyedService<IGrainStorage>(DeferredStorage.StockProviderName)
-                : sp.GetRequiredService<PostgresTaskStore>(),
-            sp.GetRequiredService<IOptions<DeferredTasksOptions>>(),
-            sp.GetRequiredService<TimeProvider>()));
-        builder.AddAdoNetGrainStorage(DeferredStorage.StockProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> storage) =>
-            storage.Configure<DeferredDatabase>((o, database) =>
-            {
-                o.Invariant = "Npgsql";
-                o.DataSource = database.DataSource;
-
-                // Completion deletes the row rather than leaving a NULL-payload tombstone.
-                o.DeleteStateOnClear = true;
-                o.GrainStorageSerializer = new DeferredTaskStateSerializer();
-            }));
 
         if (!services.Any(d => d.ServiceType == typeof(IReminderTable)))
         {
@@ -101,5 +81,40 @@ public static class DeferredSiloBuilderExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>The task grain and what runs its attempts.</summary>
+    private static void AddLifecycle(IServiceCollection services)
+    {
+        services.AddSingleton<SiloIdentity>();
+        services.AddSingleton<SiloReadiness>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
+        services.AddSingleton<LocalTasks>();
+        services.AddSingleton<TaskTypeRegistry>();
+        services.AddSingleton<ExecutionGate>();
+        services.AddSingleton<RetrySchedule>();
+        services.AddSingleton<ErrorFormatter>();
+        services.AddSingleton<TaskRunner>();
+        services.AddSingleton<TaskGrainContext>();
+        services.AddSingleton<GracefulShutdown>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GracefulShutdown>());
+    }
+
+    /// <summary>The silo's own wake-ups: the resumer they share and the due-time poller.</summary>
+    private static void AddWakeups(IServiceCollection services)
+    {
+        services.AddSingleton<TaskResumer>();
+        services.AddSingleton<DuePoller>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DuePoller>());
+    }
+
+    /// <summary>The one place that reads which store is configured.</summary>
+    private static IDeferredTaskStore SelectStore(IServiceProvider services)
+    {
+        var name = services.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store.ToString();
+        return services.GetKeyedService<IDeferredTaskStore>(name)
+            ?? throw new OrleansConfigurationException(
+                $"DeferredTasksOptions.Store is '{name}', but no Deferred store of that name is registered. Use Postgres or OrleansAdoNet " +
+                "(Deferred:Store in configuration, or silo.UseDeferredPostgresStore() / silo.UseDeferredOrleansAdoNetStore()).");
     }
 }

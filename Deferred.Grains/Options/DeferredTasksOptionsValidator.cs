@@ -74,7 +74,7 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
             problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ShutdownGracePeriod)} is {o.ShutdownGracePeriod}; it must not be negative");
         }
 
-        if (o.Store == DeferredStore.Postgres && o.DuePollInterval >= o.TimerThreshold)
+        if (o.DuePollInterval >= o.TimerThreshold)
         {
             problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.DuePollInterval)} is {o.DuePollInterval}; it must be shorter than {nameof(o.TimerThreshold)} ({o.TimerThreshold}), or far tasks would wake late");
         }

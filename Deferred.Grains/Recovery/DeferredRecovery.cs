@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Deferred.Diagnostics;
 using Deferred.Options;
-using Deferred.Runtime;
+using Deferred.Cluster;
 using Deferred.Storage;
+using Deferred.Storage.Resilience;
+using Deferred.Wakeups;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -27,7 +29,8 @@ internal sealed record RecoveryReport(int Found, int Pages, int Resumed, int Ski
 /// It runs in the background: silo start does not wait for it, and silo stop cancels it.
 /// </summary>
 internal sealed class DeferredRecovery(
-    IDeferredTaskCatalog catalog,
+    IDeferredTaskStore store,
+    StoreResilience resilience,
     TaskResumer resumer,
     IClusterMembershipService membership,
     SiloIdentity silo,
@@ -51,7 +54,8 @@ internal sealed class DeferredRecovery(
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         var watcher = WatchMembershipAsync(cancellationToken);
-        var retryDelay = TimeSpan.FromSeconds(1);
+        var backoff = resilience.Window(StoreWindow.Claim);
+        var failures = 0;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -84,7 +88,7 @@ internal sealed class DeferredRecovery(
                         await AuditAsync(cancellationToken);
                     }
 
-                    retryDelay = TimeSpan.FromSeconds(1);
+                    failures = 0;
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
@@ -93,7 +97,13 @@ internal sealed class DeferredRecovery(
                 catch (Exception ex)
                 {
                     // Database unreachable, say: try again soon (with backoff), not only at the next interval.
-                    if (first)
+                    var retryDelay = backoff.Backoff(++failures);
+                    if (StoreFailures.Classify(ex) == StoreOutcome.Unavailable)
+                    {
+                        // An outage is logged once, by the resilience policy.
+                        resilience.Unreachable(ex);
+                    }
+                    else if (first)
                     {
                         DeferredLog.RecoveryFailed(logger, ex, retryDelay.TotalSeconds);
                     }
@@ -103,7 +113,6 @@ internal sealed class DeferredRecovery(
                     }
 
                     wait = retryDelay < wait ? retryDelay : wait;
-                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
                 }
 
                 try
@@ -130,7 +139,7 @@ internal sealed class DeferredRecovery(
         var view = new OwnerView(silo.Address, membership.CurrentSnapshot);
 
         // The next page is claimed while this one is resumed, so claim round trips overlap resumption.
-        await using var claims = catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using var claims = store.Catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
         var next = claims.MoveNextAsync().AsTask();
         try
         {
@@ -169,7 +178,7 @@ internal sealed class DeferredRecovery(
     {
         var stranded = 0;
         var dueBefore = time.GetUtcNow() - StrandedAfter;
-        await foreach (var page in catalog.ListOwnDueAsync(silo.Owner, dueBefore, _options.RecoveryPageSize, cancellationToken))
+        await foreach (var page in store.Catalog.ListOwnDueAsync(silo.Owner, dueBefore, _options.RecoveryPageSize, cancellationToken))
         {
             var missing = page.Where(id => !local.Contains(id)).ToList();
             if (missing.Count > 0)

@@ -1,4 +1,4 @@
-using Deferred.Recovery;
+using Deferred.Cluster;
 
 namespace Deferred.Storage;
 
@@ -34,7 +34,4 @@ internal interface IDeferredTaskCatalog
 
     /// <summary>How many tasks of this service are stored, by status name.</summary>
     Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken);
-
-    /// <summary>The highest applied migration, or 0 when none is.</summary>
-    Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken);
 }

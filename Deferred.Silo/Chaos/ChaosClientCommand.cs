@@ -14,7 +14,8 @@ namespace Deferred.Silo.Chaos;
 /// an Orleans client (ADO.NET clustering, so it finds whichever silos are alive) that enqueues N sample tasks at
 /// about R per second and appends the id of every acknowledged task to the ack log. A call that fails (its silo
 /// was killed, the database is down) is retried with the same task id, so a retry can never create a second task.
-/// Used by scripts/chaos.sh; the run's silos record completions in demo_completions.
+/// Used by scripts/chaos.sh; the run's silos record completions in demo_completions, the sample's own table, which
+/// the client creates (if missing) before it enqueues anything, so the script always finds it afterwards.
 /// </summary>
 internal static class ChaosClientCommand
 {
@@ -56,6 +57,23 @@ internal static class ChaosClientCommand
         builder.Logging.SetMinimumLevel(LogLevel.Error);
         var orleans = builder.Configuration.GetSection("Orleans");
         var connectionString = SiloHost.ConnectionString(builder.Configuration);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            Console.Error.WriteLine("chaos-client: no connection string; set DEFERRED_PG_CONNECTION or Deferred:ConnectionString.");
+            return 2;
+        }
+
+        try
+        {
+            await DemoSchema.EnsureCreatedAsync(connectionString, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is ArgumentException or Npgsql.NpgsqlException)
+        {
+            // The connection string is not echoed (it may hold a password).
+            Console.Error.WriteLine($"chaos-client: cannot create the sample's table demo_completions: {ex.Message}");
+            return 1;
+        }
+
         builder.UseOrleansClient(client =>
         {
             client.UseAdoNetClustering(o =>

@@ -58,6 +58,18 @@ internal static class DemoCommand
         var runId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
 
+        // The sample's own table (not part of Deferred's migrations): there before the first task is enqueued.
+        try
+        {
+            await ledger.EnsureCreatedAsync(deadline.Token);
+        }
+        catch (Npgsql.NpgsqlException ex)
+        {
+            Console.Error.WriteLine($"demo: cannot create the sample's table demo_completions: {ex.Message}");
+            await host.StopAsync();
+            return 1;
+        }
+
         var enqueued = 0;
         var acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         var ackWriter = WriteAcksAsync(ackLog, acks.Reader);

@@ -3,14 +3,34 @@ using Npgsql;
 
 namespace Deferred.Silo.Demo;
 
-/// <summary>The demo_completions table (migration 0006): one row per completed attempt of a sample task.</summary>
+/// <summary>
+/// The sample's demo_completions table (<see cref="DemoSchema"/>): one row per completed attempt of a sample task.
+/// The table is created on first use, so a silo that runs recovered sample tasks, or a database migrated past
+/// 0010 (which dropped the old copy), needs no other step.
+/// </summary>
 internal sealed class DemoLedger(DeferredDatabase database)
 {
-    private static readonly string RecordSql = Load("record-completion");
-    private static readonly string CountSql = Load("count-completions");
+    private static readonly string RecordSql = DemoSchema.Load("record-completion");
+    private static readonly string CountSql = DemoSchema.Load("count-completions");
+
+    // Set once the table is known to exist; a failed attempt (database down) is simply tried again next time.
+    private volatile bool _created;
+
+    /// <summary>Creates demo_completions if it is missing (once per process once it succeeded).</summary>
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken)
+    {
+        if (_created)
+        {
+            return;
+        }
+
+        await DemoSchema.EnsureCreatedAsync(database.DataSource, cancellationToken);
+        _created = true;
+    }
 
     public async Task RecordAsync(string taskId, string runId, CancellationToken cancellationToken)
     {
+        await EnsureCreatedAsync(cancellationToken);
         await using var command = database.DataSource.CreateCommand(RecordSql);
         command.Parameters.AddWithValue("task_id", taskId);
         command.Parameters.AddWithValue("run_id", runId);
@@ -20,20 +40,13 @@ internal sealed class DemoLedger(DeferredDatabase database)
     /// <summary>Distinct completed task ids and duplicate completions, for one run or (null) all runs.</summary>
     public async Task<(long Completed, long Duplicates)> CountAsync(string? runId, CancellationToken cancellationToken)
     {
+        await EnsureCreatedAsync(cancellationToken);
         await using var command = database.DataSource.CreateCommand(CountSql);
         command.Parameters.Add(new NpgsqlParameter("run_id", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)runId ?? DBNull.Value });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var completed = reader.GetInt64(0);
         return (completed, reader.GetInt64(1) - completed);
-    }
-
-    private static string Load(string name)
-    {
-        using var stream = typeof(DemoLedger).Assembly.GetManifestResourceStream($"Deferred.Silo.Demo.{name}.sql")
-            ?? throw new InvalidOperationException($"Embedded SQL '{name}.sql' is missing; the build is broken.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }
 

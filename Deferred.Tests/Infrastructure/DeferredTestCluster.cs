@@ -77,7 +77,7 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
     public Task<long> CountRowsAsync() => Rows.CountAsync();
 
     /// <summary>The execution gate of silo <paramref name="index"/> (running attempts, shutdown state).</summary>
-    public Runtime.ExecutionGate Gate(int index) => Cluster.Silos[index].ServiceProvider.GetRequiredService<Runtime.ExecutionGate>();
+    public Execution.ExecutionGate Gate(int index) => Cluster.Silos[index].ServiceProvider.GetRequiredService<Execution.ExecutionGate>();
 
     /// <summary>The address silo <paramref name="index"/> writes as a task's owner.</summary>
     public string OwnerOf(int index) => Cluster.Silos[index].SiloAddress.ToParsableString();

@@ -32,6 +32,20 @@ public abstract class BadInputTests : StoreConformance
         Assert.Equal("Delay", negative.ParamName);
         Assert.Contains("-00:00:01", negative.Message);
 
+        var forever = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.MaxValue }));
+        Assert.Equal("Delay", forever.ParamName);
+        var endOfTime = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { RunAt = DateTimeOffset.MaxValue }));
+        Assert.Equal("RunAt", endOfTime.ParamName);
+
+        // A token cancelled before the call stores nothing, also for a far task that would skip the grain.
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks.EnqueueAsync(new ProbeTask(), null, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            cluster.OnSilo(0).EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) }, cancelled.Token));
+
         var attempts = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
             tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { MaxAttempts = 0 }));
         Assert.Equal("MaxAttempts", attempts.ParamName);
@@ -50,6 +64,8 @@ public abstract class BadInputTests : StoreConformance
             grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new ProbeTask(), Options = new DeferredTaskOptions { MaxAttempts = -5 } }));
         await Assert.ThrowsAsync<DeferredTaskTypeNotRegisteredException>(() =>
             grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new UnhandledTask(2) }));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new ProbeTask(), Options = new DeferredTaskOptions { Delay = TimeSpan.MaxValue } }));
 
         Assert.Equal(0, await cluster.CountRowsAsync());
 

@@ -59,17 +59,28 @@ public abstract class ExecutionTests : StoreConformance
         await using var cluster = await StartAsync();
         var options = new DeferredTaskOptions { TaskId = "order-42", Delay = TimeSpan.FromMilliseconds(500) };
 
-        // Concurrent and sequential repeats of the same id while the task is stored.
-        var ids = await Task.WhenAll(
-            cluster.Client.EnqueueAsync(new ProbeTask { Note = "first" }, options),
-            cluster.Client.EnqueueAsync(new ProbeTask { Note = "second" }, options));
-        var third = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "third" }, options);
+        // Concurrent and sequential repeats of the same task under the same id while it is stored.
+        var results = await Task.WhenAll(
+            cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "first" }, options),
+            cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "first" }, options));
+        var third = await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "first" }, options);
 
-        Assert.All(ids.Append(third), id => Assert.Equal("order-42", id));
+        Assert.All(results.Append(third), r => Assert.Equal("order-42", r.Info.TaskId));
+        Assert.Single(results, r => r.Created);
+        Assert.False(third.Created);
+
+        // The same id for a different task is refused, naming the id, and changes nothing.
+        var conflict = await Assert.ThrowsAsync<DeferredTaskIdConflictException>(() => cluster.Client.EnqueueAsync(new ProbeTask { Note = "second" }, options));
+        Assert.Contains("order-42", conflict.Message);
         Assert.Equal(1, await cluster.CountRowsAsync());
+
         await cluster.Probe.WaitForRunsAsync("order-42", 1);
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
         var run = Assert.Single(cluster.Probe.RunsOf("order-42"));
-        Assert.Contains(run.Note, new[] { "first", "second" });
+        Assert.Equal("first", run.Note);
+
+        // The window ends with the task: once completed, the id enqueues a new task.
+        Assert.True((await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "again" }, options)).Created);
+        await cluster.Probe.WaitForRunsAsync("order-42", 2);
     }
 }

@@ -59,6 +59,14 @@ public abstract class OutageTests : StoreConformance
         var refused = await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() =>
             cluster.Client.EnqueueAsync(new ProbeTask { Note = "refused" }, new DeferredTaskOptions { TaskId = "refused-during-outage" }));
         Assert.Equal("refused-during-outage", refused.TaskId);
+
+        // One sentence an app may show its own callers: the task id and what to do, no server details, nothing nested.
+        Assert.Contains("'refused-during-outage'", refused.Message);
+        Assert.Contains("retry", refused.Message);
+        Assert.True(refused.Message.Length < 300, refused.Message);
+        Assert.DoesNotContain("127.0.0.1", refused.Message);
+        Assert.DoesNotContain(Environment.NewLine, refused.Message);
+        Assert.Null(refused.InnerException);
         Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(20), $"took {DateTimeOffset.UtcNow - started}");
 
         // The running attempt finishes while the database is down: its completion cannot be written yet.

@@ -22,6 +22,36 @@ public sealed class SchemaTests
     }
 
     [Fact]
+    public async Task The_product_migrations_reach_version_10_and_leave_no_demo_ledger()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: true);
+
+        // demo_completions belongs to the sample host (Deferred.Silo creates it itself); 0006 created it, 0010 drops it.
+        Assert.Equal(10, DeferredSchema.LatestVersion);
+        Assert.Equal("0010_drop_demo_completions.sql", DeferredSchema.Migrations[^1].Name);
+        Assert.Equal(10, await database.ScalarAsync<int>("SELECT max(version) FROM deferred_schema_version"));
+        Assert.False(await database.ScalarAsync<bool>("SELECT to_regclass('demo_completions') IS NOT NULL"));
+        Assert.False(await database.ScalarAsync<bool>("SELECT to_regclass('ix_demo_completions_task') IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task Migrating_a_version_9_database_drops_the_demo_ledger_it_had()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: true);
+
+        // Back to what a version 9 database looked like: 0006's table, with rows, and no 0010 recorded.
+        await database.ExecuteAsync("DELETE FROM deferred_schema_version WHERE version = 10");
+        await database.ExecuteAsync("CREATE TABLE demo_completions (task_id text NOT NULL, run_id text NOT NULL, completed_at timestamptz NOT NULL DEFAULT now())");
+        await database.ExecuteAsync("INSERT INTO demo_completions (task_id, run_id) VALUES ('demo-1', 'run-1')");
+
+        var applied = await DeferredSchema.MigrateAsync(database.ConnectionString);
+
+        Assert.Equal("0010_drop_demo_completions.sql", Assert.Single(applied).Name);
+        Assert.False(await database.ScalarAsync<bool>("SELECT to_regclass('demo_completions') IS NOT NULL"));
+        Assert.Equal(10, await database.ScalarAsync<int>("SELECT max(version) FROM deferred_schema_version"));
+    }
+
+    [Fact]
     public async Task An_applied_migration_that_was_edited_is_refused()
     {
         await using var database = await TestDatabase.CreateAsync(migrate: true);

@@ -1,5 +1,5 @@
 using Deferred.Options;
-using Deferred.Runtime;
+using Deferred.Lifecycle;
 using Deferred.Storage.Postgres;
 using Deferred.Tests.Infrastructure;
 using Npgsql;
@@ -55,7 +55,7 @@ public sealed class TaskBatcherTests
         Assert.Equal(new byte[] { 1, 2, 3 }, stored.State.Payload);
     }
 
-    private static TaskRow Row(string id, int maxAttempts) => new(id, new DeferredTaskState
+    private static TaskRow Row(string id, int maxAttempts) => new(id, new TaskRecord
     {
         TaskType = "probe",
         Payload = [1, 2, 3],
@@ -65,12 +65,13 @@ public sealed class TaskBatcherTests
         NextRunAt = DateTimeOffset.UtcNow,
     }, 0);
 
-    private static DeferredTaskState Failed(DeferredTaskState state)
+    private static TaskRecord Failed(TaskRecord state)
     {
-        var failed = state.Clone();
-        failed.Status = DeferredTaskStatus.Failed;
-        failed.Attempts = 1;
-        failed.LastError = new DeferredTaskError { Type = "X", Message = "boom", Attempt = 1 };
-        return failed;
+        return state with
+        {
+            Status = DeferredTaskStatus.Failed,
+            Attempts = 1,
+            LastError = new DeferredTaskError { Type = "X", Message = "boom", Attempt = 1 },
+        };
     }
 }

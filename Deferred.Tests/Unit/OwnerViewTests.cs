@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
-using Deferred.Recovery;
+using Deferred.Cluster;
 using Orleans.Runtime;
 using Xunit;
 

@@ -1,5 +1,5 @@
 using Deferred.Options;
-using Deferred.Retry;
+using Deferred.Execution;
 using Microsoft.Extensions.Options;
 using Xunit;
 

@@ -1,6 +1,8 @@
 using System.Text;
 using Deferred.Options;
-using Deferred.Runtime;
+using Deferred.Execution;
+using Deferred.Lifecycle;
+using Deferred.Storage.OrleansAdoNet;
 using Deferred.Storage;
 using Xunit;
 
@@ -8,12 +10,12 @@ namespace Deferred.Tests.Unit;
 
 public sealed class StateAndRegistryTests
 {
-    private readonly DeferredTaskStateSerializer _serializer = new();
+    private readonly OrleansAdoNetStateSerializer _serializer = new();
 
     [Fact]
     public void State_rows_round_trip_as_readable_json()
     {
-        var state = new DeferredTaskState
+        var state = new TaskRecord
         {
             TaskType = "orders.ship",
             Payload = [1, 2, 3],
@@ -30,7 +32,7 @@ public sealed class StateAndRegistryTests
         Assert.Contains("\"taskType\":\"orders.ship\"", json);
         Assert.DoesNotContain("$type", json);
 
-        var back = _serializer.Deserialize<DeferredTaskState>(bytes)!;
+        var back = _serializer.Deserialize<TaskRecord>(bytes)!;
         Assert.Equal(state.TaskType, back.TaskType);
         Assert.Equal(state.Payload, back.Payload);
         Assert.Equal(state.Status, back.Status);
@@ -42,21 +44,20 @@ public sealed class StateAndRegistryTests
     public void Rows_from_other_builds_read_with_unknown_fields_ignored_and_missing_ones_defaulted()
     {
         var json = """{"taskType":"t","payload":"AQI=","status":"Pending","maxAttempts":5,"addedNextYear":{"x":1}}""";
-        var state = _serializer.Deserialize<DeferredTaskState>(new BinaryData(Encoding.UTF8.GetBytes(json)))!;
+        var state = _serializer.Deserialize<TaskRecord>(new BinaryData(Encoding.UTF8.GetBytes(json)))!;
         Assert.Equal("t", state.TaskType);
         Assert.Equal(0, state.Attempts);
         Assert.False(state.HasReminder);
-        Assert.False(state.NeedsRewrite);
+        Assert.Null(state.ReadFailure);
     }
 
     [Fact]
     public void An_unreadable_row_becomes_a_dead_state_that_keeps_the_raw_text()
     {
-        var state = _serializer.Deserialize<DeferredTaskState>(new BinaryData(Encoding.UTF8.GetBytes("{not json")))!;
+        var state = _serializer.Deserialize<TaskRecord>(new BinaryData(Encoding.UTF8.GetBytes("{not json")))!;
         Assert.Equal(DeferredTaskStatus.Dead, state.Status);
-        Assert.True(state.NeedsRewrite);
-        Assert.Equal(DeferredErrorTypes.CorruptRow, state.LastError!.Type);
-        Assert.Contains(Convert.ToHexString(Encoding.UTF8.GetBytes("{not json")), state.LastError.Message);
+        Assert.Equal(DeferredErrorTypes.CorruptRow, state.ReadFailure!.Type);
+        Assert.Contains(Convert.ToHexString(Encoding.UTF8.GetBytes("{not json")), state.ReadFailure.Message);
     }
 
     [Fact]
@@ -81,14 +82,15 @@ public sealed class StateAndRegistryTests
     public async Task The_execution_gate_bounds_slots_and_signals_when_the_backlog_drains()
     {
         using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
-        gate.Announce();
-        gate.Announce();
-        var first = await gate.EnterAsync(await gate.StartAnnouncedAsync(CancellationToken.None), CancellationToken.None);
+        using var first = gate.Announce();
+        using var second = gate.Announce();
+        await first.StartAsync(CancellationToken.None);
+        await first.EnterAsync(CancellationToken.None);
 
-        // The second attempt may prepare (its start permit is free again) but not run.
-        var secondPermit = await gate.StartAnnouncedAsync(CancellationToken.None);
-        var second = gate.EnterAsync(secondPermit, CancellationToken.None).AsTask();
-        Assert.False(second.IsCompleted);
+        // The second attempt may prepare (start permits are plentiful) but not run.
+        await second.StartAsync(CancellationToken.None);
+        var entering = second.EnterAsync(CancellationToken.None).AsTask();
+        Assert.False(entering.IsCompleted);
         Assert.Equal(2, gate.Queued);
         Assert.Equal(1, gate.Running);
 
@@ -96,24 +98,56 @@ public sealed class StateAndRegistryTests
         Assert.False(belowTwo.IsCompleted);
         first.Dispose();
         await belowTwo;
-        (await second).Dispose();
+        await entering;
+        Assert.True(second.HoldsSlot);
+        second.Dispose();
         Assert.Equal(0, gate.Queued);
         Assert.Equal(0, gate.Running);
+    }
+
+    [Fact]
+    public async Task A_reservation_gives_back_what_it_holds_exactly_once_whichever_step_it_reached()
+    {
+        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
+        var announced = gate.Announce();
+        var permitted = gate.Announce();
+        await permitted.StartAsync(CancellationToken.None);
+        var running = gate.Announce();
+        await running.StartAsync(CancellationToken.None);
+        await running.EnterAsync(CancellationToken.None);
+        Assert.Equal(3, gate.Queued);
+
+        foreach (var reservation in new[] { announced, permitted, running, announced, permitted, running })
+        {
+            reservation.Dispose();
+        }
+
+        Assert.Equal(0, gate.Queued);
+        Assert.Equal(0, gate.Running);
+
+        // Every permit and slot is free again: a new attempt gets both at once.
+        using var next = gate.Announce();
+        await next.StartAsync(CancellationToken.None);
+        Assert.True(next.EnterAsync(CancellationToken.None).AsTask().IsCompletedSuccessfully);
     }
 
     [Fact]
     public async Task A_stopping_gate_starts_nothing_and_counts_nothing_left_behind()
     {
         using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
-        gate.Announce();
-        gate.Announce();
-        var running = await gate.EnterAsync(await gate.StartAnnouncedAsync(CancellationToken.None), CancellationToken.None);
-        var waiting = gate.EnterAsync(await gate.StartAnnouncedAsync(CancellationToken.None), CancellationToken.None).AsTask();
+        var running = gate.Announce();
+        await running.StartAsync(CancellationToken.None);
+        await running.EnterAsync(CancellationToken.None);
+        var waiting = gate.Announce();
+        await waiting.StartAsync(CancellationToken.None);
+        var entering = waiting.EnterAsync(CancellationToken.None).AsTask();
 
         gate.BeginStop();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
-        gate.Announce();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await gate.StartAnnouncedAsync(CancellationToken.None));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => entering);
+        waiting.Dispose();
+        var late = gate.Announce();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await late.StartAsync(CancellationToken.None));
+        late.Dispose();
         Assert.Equal(1, gate.Queued);
 
         Assert.False(await gate.WaitForNoneRunningAsync(TimeSpan.FromMilliseconds(50), TimeProvider.System, CancellationToken.None));

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using Deferred.Options;
-using Deferred.Runtime;
+using Deferred.Lifecycle;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -273,7 +273,7 @@ internal sealed class TaskBatcher : IAsyncDisposable
     }
 
     /// <summary>The columns an update may change, shared by insert and update.</summary>
-    private static void AddMutable(NpgsqlBatchCommand command, DeferredTaskState[] states)
+    private static void AddMutable(NpgsqlBatchCommand command, TaskRecord[] states)
     {
         command.Parameters.AddWithValue("statuses", states.Select(s => s.Status.ToString()).ToArray());
         command.Parameters.AddWithValue("attempts", states.Select(s => s.Attempts).ToArray());
@@ -297,7 +297,7 @@ internal sealed class TaskBatcher : IAsyncDisposable
 
     private static TaskRow ReadRow(NpgsqlDataReader reader)
     {
-        var state = new DeferredTaskState
+        var state = new TaskRecord
         {
             TaskType = reader.GetString(1),
             Status = Enum.TryParse<DeferredTaskStatus>(reader.GetString(2), out var status) ? status : DeferredTaskStatus.Dead,

@@ -1,6 +1,8 @@
 -- Creates (or updates) the least-privilege role a silo can run under: it may connect, read and write the rows
 -- of Deferred's and Orleans' tables and call their functions, and nothing else: no CREATE on the schema, no
 -- ownership (so no ALTER, DROP or TRUNCATE), not a superuser. Migrations run under an owner role instead.
+-- Only the product's tables: the sample's demo_completions (dropped from the schema by migration 0010) is granted
+-- by Deferred.Silo itself.
 -- The role name and password arrive as parameters through session settings; identifiers and literals are
 -- quoted by format(%I, %L), never spliced by the caller.
 SELECT set_config('deferred.app_role', @role, false),
@@ -21,7 +23,7 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', r);
     EXECUTE format('REVOKE CREATE ON SCHEMA public FROM %I', r);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE deferred_tasks, orleansstorage, orleansreminderstable, '
-                   'orleansmembershiptable, orleansmembershipversiontable, demo_completions TO %I', r);
+                   'orleansmembershiptable, orleansmembershipversiontable TO %I', r);
     EXECUTE format('GRANT SELECT ON TABLE orleansquery, deferred_schema_version TO %I', r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION writetostorage, upsert_reminder_row, delete_reminder_row, update_i_am_alive_time, '
                    'insert_membership_version, insert_membership, update_membership, deferred_try_jsonb TO %I', r);

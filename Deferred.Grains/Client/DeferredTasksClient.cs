@@ -1,0 +1,99 @@
+using Deferred.Cluster;
+using Deferred.Options;
+using Deferred.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Deferred.Client;
+
+/// <summary>
+/// <see cref="IDeferredTasks"/> over the task grain. Validates input before any call, so bad input fails here with a
+/// message naming the bad value and nothing is sent or stored. On a silo it also takes the direct path for far tasks,
+/// tells the store about ids it generates, and waits (bounded) for the silo to become active.
+/// </summary>
+internal sealed class DeferredTasksClient(
+    IGrainFactory grains,
+    IDeferredTaskStore? store = null,
+    DirectEnqueuer? direct = null,
+    SiloReadiness? readiness = null,
+    IOptions<DeferredTasksOptions>? options = null,
+    TimeProvider? time = null) : IDeferredTasks
+{
+    public async Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default) =>
+        (await EnqueueWithResultAsync(task, options, cancellationToken)).Info.TaskId;
+
+    public async Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (task is null)
+        {
+            throw new ArgumentNullException(nameof(task), "The task to enqueue is null.");
+        }
+
+        DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+
+        // A call cancelled before it starts stores nothing.
+        cancellationToken.ThrowIfCancellationRequested();
+        if (readiness is not null)
+        {
+            await readiness.WaitUntilActiveAsync(Options.EnqueueTimeout, time ?? TimeProvider.System, cancellationToken);
+        }
+
+        if (direct is not null && await direct.TryEnqueueAsync(task, options, cancellationToken) is { } stored)
+        {
+            return stored;
+        }
+
+        string taskId;
+        if (options?.TaskId is { } chosen)
+        {
+            taskId = chosen;
+        }
+        else
+        {
+            taskId = DeferredTaskId.NewId();
+
+            // On a silo: tell the local store this id is new, so the activation need not read it.
+            store?.NoteNewTaskId(taskId);
+        }
+
+        var request = new DeferredEnqueueRequest { Task = task, Options = options };
+        return await Unwrapped(Grain(taskId).EnqueueAsync(request), cancellationToken);
+    }
+
+    public Task<DeferredTaskInfo?> GetAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Unwrapped(Grain(taskId).GetInfoAsync(), cancellationToken);
+
+    public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Unwrapped(Grain(taskId).RetryDeadAsync(), cancellationToken);
+
+    public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Unwrapped(Grain(taskId).DeleteAsync(), cancellationToken);
+
+    private DeferredTasksOptions Options => options?.Value ?? new DeferredTasksOptions();
+
+    /// <summary>
+    /// When the task's activation could not load its row, Orleans reports the storage error wrapped in an
+    /// <see cref="OrleansException"/>; callers get the <see cref="DeferredStoreUnavailableException"/> itself.
+    /// </summary>
+    private static async Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call.WaitAsync(cancellationToken);
+        }
+        catch (OrleansException ex) when (ex.InnerException is DeferredStoreUnavailableException unavailable)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
+            throw;
+        }
+    }
+
+    private IDeferredTaskGrain Grain(string taskId)
+    {
+        if (DeferredTaskId.Validate(taskId) is { } problem)
+        {
+            throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
+        }
+
+        return grains.GetGrain<IDeferredTaskGrain>(taskId);
+    }
+}

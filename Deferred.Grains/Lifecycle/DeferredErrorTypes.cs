@@ -1,0 +1,20 @@
+namespace Deferred.Lifecycle;
+
+/// <summary>The <see cref="DeferredTaskError.Type"/> values Deferred itself records (not exception types).</summary>
+internal static class DeferredErrorTypes
+{
+    /// <summary>The stored task type has no registered handler on this silo.</summary>
+    public const string UnknownTaskType = "Deferred.UnknownTaskType";
+
+    /// <summary>The stored task object could not be deserialized.</summary>
+    public const string CorruptPayload = "Deferred.CorruptPayload";
+
+    /// <summary>The stored row itself could not be read.</summary>
+    public const string CorruptRow = "Deferred.CorruptRow";
+
+    /// <summary>The attempt ran past its timeout and was cancelled.</summary>
+    public const string Timeout = "Deferred.Timeout";
+
+    /// <summary>The task was found in flight after its silo went away too many times.</summary>
+    public const string Quarantined = "Deferred.Quarantined";
+}

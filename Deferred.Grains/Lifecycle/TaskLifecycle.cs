@@ -1,0 +1,241 @@
+namespace Deferred.Lifecycle;
+
+/// <summary>
+/// The task lifecycle: one pure function per edge of <see cref="LifecycleTable"/>. Each takes the current record (null
+/// when no row exists), its input and the time, and returns a <see cref="Transition"/>: the new record (or the delete)
+/// and what must happen next, or a refusal naming why the edge does not apply. No I/O, no Orleans: the task grain
+/// interprets the result, writing the row conditionally (only if it is still at the version read) and arming the
+/// wake-up. See <c>docs/state-machine.md</c>.
+/// </summary>
+internal static class TaskLifecycle
+{
+    /// <summary>
+    /// The latest first run a task may ask for. Far enough for any schedule, near enough that every time computed from
+    /// it (retries, wake-ups) stays representable.
+    /// </summary>
+    public static readonly TimeSpan MaxDelay = DeferredTaskOptionsValidation.MaxDelay;
+
+    /// <summary>When a new task first runs: at <paramref name="runAt"/> (now if past) or after <paramref name="delay"/>.</summary>
+    public static DateTimeOffset FirstRun(DateTimeOffset? runAt, TimeSpan? delay, DateTimeOffset now) =>
+        Timestamps.Microseconds(runAt is { } at ? (at > now ? at.ToUniversalTime() : now) : now + (delay ?? TimeSpan.Zero));
+
+    /// <summary>enqueue: None → Pending. Refused ("already stored") when a row exists: the enqueue is idempotent.</summary>
+    public static Transition Enqueue(TaskRecord? current, NewTask task, string owner, DateTimeOffset now)
+    {
+        if (current is not null)
+        {
+            return Transition.Refuse(Edge.Enqueue, current, "already stored");
+        }
+
+        var record = new TaskRecord
+        {
+            TaskType = task.TaskType,
+            Payload = task.Payload,
+            Status = DeferredTaskStatus.Pending,
+            MaxAttempts = task.MaxAttempts,
+            EnqueuedAt = Timestamps.Microseconds(now),
+            NextRunAt = Timestamps.Microseconds(task.RunAt),
+            Owner = owner,
+        };
+        return new(Edge.Enqueue, null, record, Write.Insert, Then.Schedule);
+    }
+
+    /// <summary>
+    /// start: Pending or Failed → Running. A watched attempt stores the in-flight marker first; an unwatched one writes
+    /// only when another silo is named as owner. Refused before the task is due ("not due").
+    /// </summary>
+    public static Transition Start(TaskRecord? current, string owner, bool watched, DateTimeOffset now)
+    {
+        if (Guard(Edge.Start, current) is { } refused)
+        {
+            return refused;
+        }
+
+        if (current!.NextRunAt > now)
+        {
+            return Transition.Refuse(Edge.Start, current, "not due");
+        }
+
+        var write = watched || current.Owner != owner ? Write.Update : Write.None;
+        var record = write == Write.None ? current : current with { Owner = owner, RunningSince = watched ? Timestamps.Microseconds(now) : null };
+        return new(Edge.Start, current, record, write, Then.Nothing);
+    }
+
+    /// <summary>succeed: Running → None. The row is deleted.</summary>
+    public static Transition Succeed(TaskRecord? current) =>
+        Guard(Edge.Succeed, current, running: true) ?? new(Edge.Succeed, current, null, Write.Delete, Then.Forget);
+
+    /// <summary>fail: Running → Failed, the attempt counted, retried at <paramref name="retryAt"/>.</summary>
+    public static Transition Fail(TaskRecord? current, DeferredTaskError error, DateTimeOffset retryAt, string owner) =>
+        Guard(Edge.Fail, current, running: true) ?? new(
+            Edge.Fail,
+            current,
+            current! with
+            {
+                Status = DeferredTaskStatus.Failed,
+                Attempts = current.Attempts + 1,
+                NextRunAt = Timestamps.Microseconds(retryAt),
+                LastError = error,
+                RunningSince = null,
+                Owner = owner,
+            },
+            Write.Update,
+            Then.Schedule);
+
+    /// <summary>give-up: Running → Dead, the attempt counted: out of attempts, or the retry policy gave up.</summary>
+    public static Transition GiveUp(TaskRecord? current, DeferredTaskError error, string owner) =>
+        Guard(Edge.GiveUp, current, running: true) ?? Kill(Edge.GiveUp, current!, error, owner, current!.Attempts + 1);
+
+    /// <summary>
+    /// unreadable: Pending or Failed → Dead, no attempt counted: the task type has no handler, the payload cannot be
+    /// deserialized, or the row itself could not be read (a stand-in record with <see cref="TaskRecord.ReadFailure"/>).
+    /// </summary>
+    public static Transition MarkUnreadable(TaskRecord? current, DeferredTaskError error, string owner)
+    {
+        if (current?.ReadFailure is null && Guard(Edge.Unreadable, current) is { } refused)
+        {
+            return refused;
+        }
+
+        return Kill(Edge.Unreadable, current!, error, owner, current!.Attempts);
+    }
+
+    /// <summary>
+    /// stop: Running → Pending or Failed, as before the attempt: it reached no outcome (the silo is stopping, or the
+    /// marker could not be stored). A stored marker is cleared, so this is not taken for a crash.
+    /// </summary>
+    public static Transition Stop(TaskRecord? current)
+    {
+        if (Guard(Edge.Stop, current, running: true) is { } refused)
+        {
+            return refused;
+        }
+
+        return current!.RunningSince is null
+            ? new(Edge.Stop, current, current, Write.None, Then.Schedule)
+            : new(Edge.Stop, current, current with { RunningSince = null }, Write.Update, Then.Schedule);
+    }
+
+    /// <summary>
+    /// interrupted / quarantine: a new activation found the in-flight marker, so the silo that ran the attempt went
+    /// away mid-attempt. Counted; at <paramref name="quarantineAfter"/> (0 = never) the task is dead instead
+    /// (<see cref="DeferredErrorTypes.Quarantined"/>). Refused ("no attempt in flight") when the marker is not set.
+    /// </summary>
+    public static Transition CountInterruption(TaskRecord? current, string owner, int quarantineAfter, DateTimeOffset now)
+    {
+        if (Guard(Edge.Interrupted, current) is { } refused)
+        {
+            return refused;
+        }
+
+        if (current!.RunningSince is null)
+        {
+            return Transition.Refuse(Edge.Interrupted, current, "no attempt in flight");
+        }
+
+        var counted = current with { RunningSince = null, Interruptions = current.Interruptions + 1, Owner = owner };
+        if (quarantineAfter <= 0 || counted.Interruptions < quarantineAfter)
+        {
+            return new(Edge.Interrupted, current, counted, Write.Update, Then.Schedule);
+        }
+
+        var error = new DeferredTaskError
+        {
+            Type = DeferredErrorTypes.Quarantined,
+            Message = $"An attempt of this task was in flight when its silo went away {counted.Interruptions} times (limit {quarantineAfter}); it is quarantined so it cannot take more silos down. Fix the cause, then retry the dead task.",
+            Attempt = current.Attempts + 1,
+            At = now,
+        };
+        return Kill(Edge.Quarantine, counted, error, owner, counted.Attempts) with { Before = current };
+    }
+
+    /// <summary>retry-dead: Dead → Pending, with a fresh set of attempts, due now. Refused ("not dead") otherwise.</summary>
+    public static Transition RetryDead(TaskRecord? current, string owner, DateTimeOffset now) =>
+        Guard(Edge.RetryDead, current) ?? new(
+            Edge.RetryDead,
+            current,
+            current! with
+            {
+                Status = DeferredTaskStatus.Pending,
+                Attempts = 0,
+                Interruptions = 0,
+                RunningSince = null,
+                Owner = owner,
+                NextRunAt = Timestamps.Microseconds(now),
+            },
+            Write.Update,
+            Then.Schedule);
+
+    /// <summary>delete: Pending, Failed or Dead → None. Refused ("running") while an attempt is in flight.</summary>
+    public static Transition Delete(TaskRecord? current, bool running) =>
+        Guard(Edge.Delete, current, running) ?? new(Edge.Delete, current, null, Write.Delete, Then.Forget);
+
+    /// <summary>
+    /// adopt: this silo takes over a live task whose owner is gone, and watches its attempts from now on. Nothing is
+    /// written here: the default store's sweep claims the row in SQL, and the stock store records the new owner with
+    /// the next write (the watched start writes the in-flight marker and the owner).
+    /// </summary>
+    public static Transition Adopt(TaskRecord? current) =>
+        Guard(Edge.Adopt, current) ?? new(Edge.Adopt, current, current, Write.None, Then.Schedule);
+
+    /// <summary>release: a cleanly stopping silo clears the owner of its live tasks (in bulk, in SQL, for the default store).</summary>
+    public static Transition Release(TaskRecord? current) =>
+        Guard(Edge.Release, current) ?? new(Edge.Release, current, current! with { Owner = null }, Write.Update, Then.Nothing);
+
+    /// <summary>park: a far task's reminder is registered; the row says so, so the reminder is dropped when the task ends.</summary>
+    public static Transition Park(TaskRecord? current) =>
+        Guard(Edge.Park, current) ?? (current!.HasReminder
+            ? new(Edge.Park, current, current, Write.None, Then.Nothing)
+            : new(Edge.Park, current, current with { HasReminder = true }, Write.Update, Then.Nothing));
+
+    /// <summary>unpark: a dead task's reminder is gone; the row stops saying it has one.</summary>
+    public static Transition Unpark(TaskRecord? current) =>
+        Guard(Edge.Unpark, current) ?? (current!.HasReminder
+            ? new(Edge.Unpark, current, current with { HasReminder = false }, Write.Update, Then.Nothing)
+            : new(Edge.Unpark, current, current, Write.None, Then.Nothing));
+
+    /// <summary>Maps what an attempt came to onto its one edge: the executor decides, this records.</summary>
+    public static Transition Record(TaskRecord? current, AttemptOutcome outcome, string owner) => outcome.Result switch
+    {
+        AttemptResult.Succeeded => Succeed(current),
+        AttemptResult.Failed when outcome.RetryAt is { } retryAt => Fail(current, outcome.Error!, retryAt, owner),
+        AttemptResult.Failed => GiveUp(current, outcome.Error!, owner),
+        AttemptResult.Unreadable => MarkUnreadable(current, outcome.Error!, owner),
+        _ => Stop(current),
+    };
+
+    private static Transition Kill(Edge edge, TaskRecord current, DeferredTaskError error, string owner, int attempts) => new(
+        edge,
+        current,
+        current with
+        {
+            Status = DeferredTaskStatus.Dead,
+            Attempts = attempts,
+            LastError = error,
+            RunningSince = null,
+            Owner = owner,
+            HasReminder = false,
+            ReadFailure = null,
+        },
+        Write.Update,
+        Then.Forget);
+
+    /// <summary>Refuses an edge whose source states do not include the record's state; null when it applies.</summary>
+    private static Transition? Guard(Edge edge, TaskRecord? current, bool running = false)
+    {
+        var state = LifecycleTable.StateOf(current, running);
+        var sources = LifecycleTable.Sources(edge);
+        if (sources.Contains(state))
+        {
+            return null;
+        }
+
+        var why = state switch
+        {
+            TaskState.None => "not stored",
+            _ when sources.Count == 1 && sources[0] != TaskState.None => $"not {sources[0].ToString().ToLowerInvariant()}",
+            _ => state.ToString().ToLowerInvariant(),
+        };
+        return Transition.Refuse(edge, current, why);
+    }
+}

@@ -1,0 +1,60 @@
+namespace Deferred.Lifecycle;
+
+/// <summary>
+/// The result of applying one lifecycle edge to a record: the record before and after, what to write, and what must
+/// happen next; or a refusal that names why the edge does not apply (then nothing is written). Losing a race (the
+/// record is no longer in a source state of the edge) is an ordinary refusal, not an exception.
+/// </summary>
+/// <param name="Edge">The edge that was applied or refused.</param>
+/// <param name="Before">The record the edge was applied to; null when there was none.</param>
+/// <param name="After">The new record; null once the row is deleted (or, when refused, <paramref name="Before"/>).</param>
+/// <param name="Write">How the row changes.</param>
+/// <param name="Then">What the interpreter does after the write.</param>
+/// <param name="Refusal">Why the edge does not apply; null when it does.</param>
+internal sealed record Transition(Edge Edge, TaskRecord? Before, TaskRecord? After, Write Write, Then Then, string? Refusal = null)
+{
+    /// <summary>The refusal of an edge that needs the task not to be running (delete).</summary>
+    public const string RunningRefusal = "running";
+
+    /// <summary>True when the edge did not apply.</summary>
+    public bool Refused => Refusal is not null;
+
+    /// <summary>Creates a refusal: nothing changes.</summary>
+    public static Transition Refuse(Edge edge, TaskRecord? record, string why) => new(edge, record, record, Write.None, Then.Nothing, why);
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        Refused ? $"{LifecycleTable.NameOf(Edge)} refused: {Refusal}" : $"{LifecycleTable.NameOf(Edge)}: {Write}, then {Then}";
+}
+
+/// <summary>What one attempt came to, as the runner reports it. The grain turns it into one edge (<see cref="TaskLifecycle.Record"/>).</summary>
+internal enum AttemptResult
+{
+    /// <summary>The handler returned.</summary>
+    Succeeded,
+
+    /// <summary>The handler threw or timed out; <see cref="AttemptOutcome.RetryAt"/> says whether it retries.</summary>
+    Failed,
+
+    /// <summary>The task could not be turned back into an object; it never reached a handler.</summary>
+    Unreadable,
+
+    /// <summary>No handler was started: the silo is stopping, or the in-flight marker could not be stored.</summary>
+    NotStarted,
+
+    /// <summary>The silo stopped while the handler ran; the attempt neither succeeded nor failed.</summary>
+    Interrupted,
+}
+
+/// <summary>What happened in one attempt and, for a failure, when it retries (null: it does not).</summary>
+internal sealed record AttemptOutcome(AttemptResult Result, DeferredTaskError? Error = null, DateTimeOffset? RetryAt = null, Exception? Exception = null)
+{
+    public static readonly AttemptOutcome Succeeded = new(AttemptResult.Succeeded);
+
+    public static readonly AttemptOutcome NotStarted = new(AttemptResult.NotStarted);
+
+    public static readonly AttemptOutcome Interrupted = new(AttemptResult.Interrupted);
+}
+
+/// <summary>A task to enqueue, validated and serialized, with its first run time resolved.</summary>
+internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts, DateTimeOffset RunAt);

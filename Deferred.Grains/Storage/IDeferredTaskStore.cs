@@ -1,0 +1,61 @@
+using Deferred.Lifecycle;
+using Orleans.Storage;
+
+namespace Deferred.Storage;
+
+/// <summary>
+/// A task store, as the runtime sees it: the one seam between the lifecycle and a database. A store is registered
+/// on the silo builder (<c>UseDeferredPostgresStore()</c>, <c>UseDeferredOrleansAdoNetStore()</c>) and declares
+/// what it can do; nothing outside a store asks which store it is.
+/// </summary>
+internal interface IDeferredTaskStore
+{
+    /// <summary>The store's name, as <c>Deferred:Store</c> selects it.</summary>
+    string Name { get; }
+
+    /// <summary>Task rows as Orleans grain state (the ETag is the row version: every write is conditional).</summary>
+    IGrainStorage GrainStorage { get; }
+
+    /// <summary>Reads and claims beyond one task: the orphan sweep, the stranded-task audit, release, counts.</summary>
+    IDeferredTaskCatalog Catalog { get; }
+
+    /// <summary>How tasks due beyond the timer threshold are woken.</summary>
+    FarWakeup FarWakeup { get; }
+
+    /// <summary>With <see cref="Lifecycle.FarWakeup.Poller"/>: the due-time index the poller reads; otherwise null.</summary>
+    IDueTaskSource? DueTasks { get; }
+
+    /// <summary>
+    /// When the store can insert a new far task's row without an activation (the poller wakes it later): the insert;
+    /// otherwise null and every enqueue goes through the task's grain.
+    /// </summary>
+    IDirectTaskInserter? DirectInsert { get; }
+
+    /// <summary>A hint that <paramref name="taskId"/> was generated here a moment ago, so its activation need not read a row.</summary>
+    void NoteNewTaskId(string taskId);
+}
+
+/// <summary>The due-time index of a store whose far tasks are woken by the poller.</summary>
+internal interface IDueTaskSource
+{
+    /// <summary>
+    /// Up to <paramref name="pageSize"/> live tasks of <paramref name="owner"/> due in (<paramref name="from"/>,
+    /// <paramref name="to"/>], in due-time order after the keyset (<paramref name="afterDue"/>, <paramref name="afterId"/>).
+    /// </summary>
+    Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ListDueAsync(
+        string owner, DateTimeOffset from, DateTimeOffset to, DateTimeOffset afterDue, string afterId, int pageSize, CancellationToken cancellationToken);
+}
+
+/// <summary>Inserts the row of a new task with a freshly generated id, without an activation.</summary>
+internal interface IDirectTaskInserter
+{
+    /// <summary>True when inserted; false when the id exists.</summary>
+    Task<bool> InsertAsync(string taskId, TaskRecord record);
+}
+
+/// <summary>The Orleans grain-storage name under which the selected store holds task rows.</summary>
+internal static class TaskStorage
+{
+    /// <summary>The provider name the task grain's persistent state uses.</summary>
+    public const string ProviderName = "deferred-tasks";
+}

@@ -1,0 +1,28 @@
+using System.Collections.Concurrent;
+
+namespace Deferred.Storage.Postgres;
+
+/// <summary>
+/// Ids this silo has just generated for new tasks. A generated id cannot have a row yet, so the store answers the
+/// activation's read from here instead of asking the database: one round trip less per enqueue. If the id
+/// existed after all, the insert reports a conflict and the grain re-reads.
+/// </summary>
+internal sealed class FreshTaskIds
+{
+    // Entries are removed when the activation reads them; the cap bounds what enqueues that never reach the
+    // local store (placed elsewhere, or failed first) can leave behind.
+    private const int Capacity = 100_000;
+    private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
+
+    public void Add(string taskId)
+    {
+        if (_ids.Count >= Capacity)
+        {
+            _ids.Clear();
+        }
+
+        _ids.TryAdd(taskId, 0);
+    }
+
+    public bool TryConsume(string taskId) => _ids.TryRemove(taskId, out _);
+}

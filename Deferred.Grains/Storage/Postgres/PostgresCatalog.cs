@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+using Deferred.Options;
+using Deferred.Cluster;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Deferred.Storage.Postgres;
+
+/// <summary>The default store's catalog and due-time index, over its table <c>deferred_tasks</c>.</summary>
+internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options) : IDeferredTaskCatalog, IDueTaskSource
+{
+    private readonly string _serviceId = cluster.Value.ServiceId;
+    private readonly TimeSpan _threshold = options.Value.TimerThreshold;
+
+    /// <summary>
+    /// Lists the owners of live tasks (an index skip scan), keeps those that are gone, and claims their rows for this
+    /// silo a page at a time (<c>FOR UPDATE SKIP LOCKED</c>, so silos sweeping together split the work). Claimed
+    /// tasks due within the timer threshold are returned to resume now; later ones are left to this silo's
+    /// due-time poller, which now sees them as its own.
+    /// </summary>
+    public async IAsyncEnumerable<OrphanPage> SweepAsync(OwnerView owners, string me, DateTimeOffset now, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var listed = await ListOwnersAsync(cancellationToken);
+        var orphans = listed.Where(o => o is not null && owners.IsOrphaned(o)).Select(o => o!).ToArray();
+        var unowned = listed.Contains(null);
+        if (orphans.Length == 0 && !unowned)
+        {
+            yield break;
+        }
+
+        var horizon = now + _threshold;
+        while (true)
+        {
+            var claimed = await ClaimAsync(orphans, unowned, me, pageSize, cancellationToken);
+            if (claimed.Count == 0)
+            {
+                yield break;
+            }
+
+            var due = claimed.Where(c => c.DueAt <= horizon).ToList();
+            yield return new OrphanPage(
+                claimed.Count,
+                due.Where(c => !c.Released).Select(c => c.TaskId).ToList(),
+                due.Where(c => c.Released).Select(c => c.TaskId).ToList());
+            if (claimed.Count < pageSize)
+            {
+                yield break;
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<string>> ListOwnDueAsync(string me, DateTimeOffset dueBefore, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var from = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var (afterDue, afterId) = (from, "");
+        while (true)
+        {
+            var page = await ListDueAsync(me, from, dueBefore, afterDue, afterId, pageSize, cancellationToken);
+            if (page.Count == 0)
+            {
+                yield break;
+            }
+
+            (afterId, afterDue) = page[^1];
+            yield return page.Select(p => p.TaskId).ToList();
+            if (page.Count < pageSize)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>The distinct owners of live tasks; null stands for rows with no owner.</summary>
+    public async Task<IReadOnlyList<string?>> ListOwnersAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksListOwners);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        var owners = new List<string?>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            owners.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
+        }
+
+        return owners;
+    }
+
+    public async Task<int> ReleaseAsync(string me, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksRelease);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("owner", me);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt, bool Released)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksClaim);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("orphans", orphans);
+        command.Parameters.AddWithValue("include_unowned", includeUnowned);
+        command.Parameters.AddWithValue("owner", me);
+        command.Parameters.AddWithValue("page_size", pageSize);
+        var claimed = new List<(string, DateTimeOffset, bool)>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            claimed.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetBoolean(2)));
+        }
+
+        return claimed;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksCountByStatus);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        return await CatalogReaders.ReadCountsAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// Up to <paramref name="pageSize"/> live tasks due in (<paramref name="from"/>, <paramref name="to"/>], in
+    /// due-time order after the keyset (<paramref name="afterDue"/>, <paramref name="afterId"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ListDueAsync(
+        string owner, DateTimeOffset from, DateTimeOffset to, DateTimeOffset afterDue, string afterId, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksListDue);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("owner", owner);
+        command.Parameters.AddWithValue("from", from.ToUniversalTime());
+        command.Parameters.AddWithValue("to", to.ToUniversalTime());
+        command.Parameters.AddWithValue("after_due", afterDue.ToUniversalTime());
+        command.Parameters.AddWithValue("after_id", afterId);
+        command.Parameters.AddWithValue("page_size", pageSize);
+        return await ReadDueAsync(command, pageSize, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ReadDueAsync(Npgsql.NpgsqlCommand command, int pageSize, CancellationToken cancellationToken)
+    {
+        var due = new List<(string, DateTimeOffset)>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            due.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1)));
+        }
+
+        return due;
+    }
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+using Deferred.Options;
+using Deferred.Lifecycle;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Runtime;
+using Orleans.Storage;
+
+namespace Deferred.Storage.Postgres;
+
+/// <summary>
+/// The default store's grain storage: Orleans grain storage for task state over the <c>deferred_tasks</c> table, with every
+/// operation batched by <see cref="TaskBatcher"/>. The ETag is the row's <c>version</c>; a write that finds
+/// another version throws <see cref="InconsistentStateException"/> exactly like the stock providers do.
+/// </summary>
+internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
+{
+    private readonly TaskBatcher _batcher;
+    private readonly FreshTaskIds _freshIds;
+
+    public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options, FreshTaskIds freshIds)
+    {
+        _batcher = new TaskBatcher(database.DataSource, cluster.Value.ServiceId, options.Value);
+        _freshIds = freshIds;
+    }
+
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var state = Check(grainState);
+        var taskId = grainId.Key.ToString()!;
+        if (_freshIds.TryConsume(taskId))
+        {
+            // A task id this silo generated a moment ago: there is no row to read.
+            Reset(state);
+            return;
+        }
+
+        if (await _batcher.ReadAsync(taskId) is { } row)
+        {
+            state.State = row.State;
+            state.ETag = row.Version.ToString(CultureInfo.InvariantCulture);
+            state.RecordExists = true;
+        }
+        else
+        {
+            Reset(state);
+        }
+    }
+
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var state = Check(grainState);
+        var row = new TaskRow(grainId.Key.ToString()!, state.State ?? new TaskRecord(), 0);
+        if (state.ETag is null)
+        {
+            if (!await _batcher.InsertAsync(row))
+            {
+                throw new InconsistentStateException($"Deferred task '{row.TaskId}' is already stored.", "unknown", "none");
+            }
+
+            state.ETag = "1";
+        }
+        else
+        {
+            var expected = int.Parse(state.ETag, CultureInfo.InvariantCulture);
+            var version = await _batcher.UpdateAsync(row, expected)
+                ?? throw new InconsistentStateException($"Deferred task '{row.TaskId}' changed since it was read.", "unknown", state.ETag);
+            state.ETag = version.ToString(CultureInfo.InvariantCulture);
+        }
+
+        state.RecordExists = true;
+    }
+
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        var state = Check(grainState);
+        if (state.ETag is not null)
+        {
+            var taskId = grainId.Key.ToString()!;
+            if (!await _batcher.DeleteAsync(taskId, int.Parse(state.ETag, CultureInfo.InvariantCulture)))
+            {
+                throw new InconsistentStateException($"Deferred task '{taskId}' changed or vanished since it was read.", "unknown", state.ETag);
+            }
+        }
+
+        Reset(state);
+    }
+
+    /// <summary>Inserts a new task's row without an activation. False when the id exists.</summary>
+    public Task<bool> InsertNewAsync(string taskId, TaskRecord state) => _batcher.InsertAsync(new TaskRow(taskId, state, 0));
+
+    public ValueTask DisposeAsync() => _batcher.DisposeAsync();
+
+    private static IGrainState<TaskRecord> Check<T>(IGrainState<T> grainState) =>
+        grainState as IGrainState<TaskRecord>
+        ?? throw new NotSupportedException($"The Deferred task store only stores {nameof(TaskRecord)}, not {typeof(T)}.");
+
+    private static void Reset(IGrainState<TaskRecord> state)
+    {
+        state.State = new TaskRecord();
+        state.ETag = null;
+        state.RecordExists = false;
+    }
+}

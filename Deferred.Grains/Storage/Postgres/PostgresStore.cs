@@ -1,0 +1,35 @@
+using Deferred.Lifecycle;
+using Orleans.Storage;
+
+namespace Deferred.Storage.Postgres;
+
+/// <summary>
+/// The default store, <c>Postgres</c>: Deferred's own table <c>deferred_tasks</c> with group commit
+/// (<see cref="TaskBatcher"/>). Far tasks are only rows, woken by the due-time poller; a far task with a generated id
+/// is inserted without an activation.
+/// </summary>
+internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds) : IDeferredTaskStore, IDirectTaskInserter
+{
+    /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
+    public const string StoreName = nameof(Options.DeferredStore.Postgres);
+
+    public string Name => StoreName;
+
+    public IGrainStorage GrainStorage => storage;
+
+    public IDeferredTaskCatalog Catalog => catalog;
+
+    public FarWakeup FarWakeup => FarWakeup.Poller;
+
+    public IDueTaskSource DueTasks => catalog;
+
+    public IDirectTaskInserter DirectInsert => this;
+
+    public Task<bool> InsertAsync(string taskId, TaskRecord record) => storage.InsertNewAsync(taskId, record);
+
+    public void NoteNewTaskId(string taskId) => freshIds.Add(taskId);
+
+    IDueTaskSource? IDeferredTaskStore.DueTasks => DueTasks;
+
+    IDirectTaskInserter? IDeferredTaskStore.DirectInsert => DirectInsert;
+}

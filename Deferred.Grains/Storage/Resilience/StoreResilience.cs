@@ -1,0 +1,148 @@
+using Deferred.Diagnostics;
+using Deferred.Options;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Deferred.Storage.Resilience;
+
+/// <summary>What a store operation came to after its window's retries.</summary>
+/// <param name="Outcome">Applied, or why not.</param>
+/// <param name="Error">The last error; null when applied.</param>
+/// <param name="Waited">How long the window ran.</param>
+/// <param name="StillRunning">The operation, when the window closed while it was still in flight (it may yet commit).</param>
+internal readonly record struct StoreResult(StoreOutcome Outcome, Exception? Error, TimeSpan Waited, Task? StillRunning = null)
+{
+    public bool Applied => Outcome == StoreOutcome.Applied;
+}
+
+/// <summary>
+/// The one resilience policy at the store boundary: every store operation of the runtime runs through
+/// <see cref="RunAsync"/> under a named <see cref="StoreWindow"/>, which retries while the database is unreachable
+/// (one classifier, <see cref="StoreFailures"/>; one backoff, <see cref="RetryWindow.Backoff"/>) and returns what it came
+/// to. Version conflicts and permanent errors are returned at once, never retried here.
+/// </summary>
+/// <remarks>
+/// An outage is logged once when it starts (warning) and once when it ends (information), whatever number of
+/// operations waited through it; single retries are debug lines, and only what is given up is an error.
+/// </remarks>
+internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<StoreResilience> logger)
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+    private long _outageSince;
+
+    /// <summary>The window's budget and backoff.</summary>
+    public RetryWindow Window(StoreWindow window) => window switch
+    {
+        StoreWindow.Enqueue or StoreWindow.Read => new(_options.EnqueueTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1)),
+        StoreWindow.Outcome => new(_options.StoreRetryTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)),
+        StoreWindow.Start => new(TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)),
+        StoreWindow.Claim => new(Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1)),
+        StoreWindow.SchemaCheck => new(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5)),
+        _ => throw new ArgumentOutOfRangeException(nameof(window), window, "Unknown store window."),
+    };
+
+    /// <summary>True while the last store operation of this silo found the database unreachable.</summary>
+    public bool InOutage => Volatile.Read(ref _outageSince) != 0;
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> under <paramref name="window"/>: retried with backoff while the store is
+    /// unreachable and the window allows. For <see cref="StoreWindow.Enqueue"/> the window also bounds how long one try
+    /// may take, so the caller never waits longer than its budget. <paramref name="subject"/> and <paramref name="what"/> name it in logs (a task id and
+    /// "completion", say).
+    /// </summary>
+    public async Task<StoreResult> RunAsync(StoreWindow window, string subject, string what, Func<Task> operation, CancellationToken cancellationToken = default)
+    {
+        var w = Window(window);
+        var started = time.GetTimestamp();
+        for (var retry = 1; ; retry++)
+        {
+            Task call;
+            try
+            {
+                call = operation();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                call = Task.FromException(ex);
+            }
+
+            // Only an enqueue bounds the try itself (its caller is waiting); other writes are left to finish, so no
+            // write is still in flight behind the activation's back.
+            var left = window == StoreWindow.Enqueue ? w.Budget - time.GetElapsedTime(started) : Timeout.InfiniteTimeSpan;
+            Exception failure;
+            try
+            {
+                await (left == Timeout.InfiniteTimeSpan ? call.WaitAsync(cancellationToken) : call.WaitAsync(Max(left, TimeSpan.Zero), time, cancellationToken)).ConfigureAwait(false);
+                Reachable();
+                return new(StoreOutcome.Applied, null, time.GetElapsedTime(started));
+            }
+            catch (TimeoutException ex) when (!call.IsCompleted)
+            {
+                // The window closed with the operation still in flight: it may yet commit.
+                Unreachable(ex);
+                return GaveUp(window, subject, what, new(StoreOutcome.Unavailable, ex, time.GetElapsedTime(started), call));
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            var outcome = StoreFailures.Classify(failure);
+            if (outcome == StoreOutcome.VersionConflict)
+            {
+                Reachable();
+                DeferredLog.StoreConflict(logger, subject, what);
+                return new(outcome, failure, time.GetElapsedTime(started));
+            }
+
+            if (outcome == StoreOutcome.Unavailable)
+            {
+                Unreachable(failure);
+                var next = w.Backoff(retry);
+                if (w.Allows(time.GetElapsedTime(started), next))
+                {
+                    DeferredLog.StoreRetrying(logger, subject, what, retry, StoreFailures.Describe(failure));
+                    await Task.Delay(next, time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+            }
+
+            return GaveUp(window, subject, what, new(outcome, failure, time.GetElapsedTime(started)));
+        }
+    }
+
+    private StoreResult GaveUp(StoreWindow window, string subject, string what, StoreResult result)
+    {
+        // A single-try window (a start) is retried by its caller's own backoff: not given up, not an error.
+        if (window != StoreWindow.Start)
+        {
+            DeferredLog.StoreGaveUp(logger, subject, what, window.ToString(), (long)result.Waited.TotalMilliseconds, StoreFailures.Describe(result.Error!));
+        }
+
+        return result;
+    }
+
+    /// <summary>Notes that the store was found unreachable; the first such note of an outage logs it.</summary>
+    public void Unreachable(Exception cause)
+    {
+        if (Interlocked.CompareExchange(ref _outageSince, Math.Max(1, time.GetTimestamp()), 0) == 0)
+        {
+            DeferredLog.StoreOutageStarted(logger, StoreFailures.Describe(cause));
+        }
+    }
+
+    private void Reachable()
+    {
+        // Hot path: one volatile read when there is no outage.
+        if (Volatile.Read(ref _outageSince) is not 0 and var since && Interlocked.CompareExchange(ref _outageSince, 0, since) == since)
+        {
+            DeferredLog.StoreOutageEnded(logger, (long)time.GetElapsedTime(since).TotalMilliseconds);
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}

@@ -1,0 +1,249 @@
+using System.Runtime.ExceptionServices;
+using Deferred.Diagnostics;
+using Deferred.Execution;
+using Deferred.Lifecycle;
+using Deferred.Storage;
+using Deferred.Storage.Resilience;
+using Deferred.Wakeups;
+using Orleans.Placement;
+using Orleans.Runtime;
+
+namespace Deferred.TaskGrain;
+
+/// <summary>
+/// One deferred task, as a thin interpreter of its lifecycle: load the row, apply a <see cref="TaskLifecycle"/> edge,
+/// write it through <see cref="StoredTask"/>, arm the one wake-up the result needs. Its mode is <see cref="TaskPhase"/>.
+/// See <c>docs/architecture.md</c> for the path of a task and <c>docs/semantics.md</c> for where it can run twice.
+/// </summary>
+/// <remarks>
+/// Reads, and calls answered from memory (a repeated enqueue, a resume of a scheduled task), interleave with a running
+/// attempt. Everything that writes goes through <see cref="_lock"/>, so one write at a time keeps the ETag consistent.
+/// </remarks>
+// The SemaphoreSlim never allocates a wait handle (only WaitAsync is used), so there is nothing to dispose.
+#pragma warning disable CA1001
+[PreferLocalPlacement]
+internal sealed partial class DeferredTaskGrain(
+    [PersistentState(TaskRecord.StateName, TaskStorage.ProviderName)] IPersistentState<TaskRecord> state,
+    TaskGrainContext c) : Grain, IDeferredTaskGrain, IRecoverableTask, IRemindable
+{
+    internal const string ReminderName = "deferred-wake";
+
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private StoredTask _row = null!;
+    private TaskPhase _phase;
+    private IGrainTimer? _timer;
+    private ExecutionGate.Reservation? _due;
+    private bool _watched;
+    private int _startFailures;
+
+    private string TaskId => this.GetPrimaryKeyString();
+
+    private TaskRecord? Current => _row.Record;
+
+    private bool Busy => _phase is TaskPhase.Running or TaskPhase.Recording;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _row = new StoredTask(state, c.Resilience, TaskId);
+        c.Local.Add(TaskId);
+        _watched = c.Options.WatchEveryAttempt || Current?.Interruptions > 0;
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            // A marker with no activation behind it: the silo that ran the attempt went away mid-attempt.
+            var interrupted = TaskLifecycle.CountInterruption(Current, c.Me, c.Options.QuarantineAfterInterruptions, c.Time.GetUtcNow());
+            if (!interrupted.Refused)
+            {
+                DeferredTelemetry.Interrupted.Add(1);
+                DeferredLog.TaskInterrupted(c.Logger, TaskId, interrupted.After!.TaskType, interrupted.After.Interruptions);
+                _watched = true;
+                await SettleAsync(interrupted, AttemptOutcome.Interrupted);
+            }
+
+            // Whatever call brought this activation up, a live task it loads is scheduled: an earlier activation may
+            // have gone (Orleans deactivates one of two duplicate activations after a silo failure) with the only wake-up.
+            await ScheduleAsync();
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        CancelTimer();
+        c.Local.Remove(TaskId);
+        return Task.CompletedTask;
+    }
+
+    public async Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request)
+    {
+        var task = EnqueueRequests.Validate(TaskId, request, c.Registry, c.Serializer, c.Options.DefaultMaxAttempts, c.Now);
+        if (Current is { } known && !_row.Stale)
+        {
+            // Idempotent fast path: answers a repeated enqueue even while an attempt runs.
+            return EnqueueRequests.Existing(TaskId, known, task, Busy);
+        }
+
+        await _lock.WaitAsync();
+        try
+        {
+            await _row.RefreshIfStaleAsync();
+            var enqueue = TaskLifecycle.Enqueue(Current, task, c.Me, c.Now);
+            if (enqueue.Refused)
+            {
+                return EnqueueRequests.Existing(TaskId, Current!, task, Busy);
+            }
+
+            enqueue = await ParkIfFarAsync(enqueue);
+            var result = await _row.ApplyAsync(enqueue, StoreWindow.Enqueue, OnFailure.Revert);
+            if (!result.Applied && !IsOurs(enqueue.After!))
+            {
+                return Current is { } raced ? EnqueueRequests.Existing(TaskId, raced, task, Busy) : throw NotStored(result);
+            }
+
+            DeferredTelemetry.Enqueued.Add(1);
+            DeferredLog.TaskStored(c.Logger, TaskId, task.TaskType, enqueue.After!.NextRunAt);
+            await ScheduleAsync();
+            return new DeferredEnqueueResult(enqueue.After.ToInfo(TaskId, false), Created: true);
+        }
+        finally
+        {
+            _lock.Release();
+            DeactivateIfDone();
+        }
+    }
+
+    // After a version conflict on insert: the row exists. An earlier try of this same enqueue may have committed after
+    // reporting an error; then the stored row is ours.
+    private bool IsOurs(TaskRecord inserted) =>
+        !_row.Stale && Current is { } stored && stored.EnqueuedAt == inserted.EnqueuedAt && stored.TaskType == inserted.TaskType;
+
+    private Exception NotStored(StoreResult result)
+    {
+        if (result.Outcome is StoreOutcome.Unavailable or StoreOutcome.VersionConflict)
+        {
+            // The insert may still commit: verify later, so a late commit is scheduled rather than stranded.
+            ArmTimer(TaskPhase.Verifying, VerifyAsync, TimeSpan.FromSeconds(1));
+            return new DeferredStoreUnavailableException(TaskId, result.Waited);
+        }
+
+        ExceptionDispatchInfo.Throw(result.Error!);
+        return result.Error!;
+    }
+
+    // Null only once the row is gone: while the completion delete is in flight the task still reports Running.
+    public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(Current?.ToInfo(TaskId, Busy));
+
+    public async Task<bool> ResumeAsync()
+    {
+        if (Busy || _timer is not null || _phase == TaskPhase.Completed)
+        {
+            return Busy || _phase == TaskPhase.Completed || Current is { IsLive: true };
+        }
+
+        return await LockedAsync(async () =>
+        {
+            await _row.RefreshIfStaleAsync();
+            if (Current?.ReadFailure is { } unreadable)
+            {
+                // The row could not be read: store it as a dead task, so an operator sees why and scans skip it.
+                await SettleAsync(TaskLifecycle.MarkUnreadable(Current, unreadable with { At = c.Time.GetUtcNow() }, c.Me), null);
+            }
+
+            await ScheduleAsync();
+            return Current is { IsLive: true } || _phase == TaskPhase.Completed;
+        });
+    }
+
+    public Task<bool> AdoptAsync()
+    {
+        // adopt: from now on this task's attempts are watched; its next start stores the marker and this silo as owner.
+        var adopt = TaskLifecycle.Adopt(Current);
+        _watched = true;
+        DeferredLog.TaskTransition(c.Logger, TaskId, adopt);
+        return ResumeAsync();
+    }
+
+    public Task<bool> RetryDeadAsync() => OperateAsync(current => TaskLifecycle.RetryDead(current, c.Me, c.Now));
+
+    public Task<bool> DeleteAsync() =>
+        TaskLifecycle.Delete(Current, Busy) is { Refusal: Transition.RunningRefusal }
+            ? throw RunningError()
+            : OperateAsync(current => TaskLifecycle.Delete(current, Busy));
+
+    /// <summary>An operator's edge: applied under the enqueue window (the caller waits), re-decided after a lost race.</summary>
+    private Task<bool> OperateAsync(Func<TaskRecord?, Transition> decide) => LockedAsync(async () =>
+    {
+        for (var tries = 1; ; tries++)
+        {
+            await _row.RefreshIfStaleAsync();
+            var edge = decide(Current);
+            if (edge.Refused)
+            {
+                return edge.Refusal == Transition.RunningRefusal ? throw RunningError() : false;
+            }
+
+            CancelTimer();
+            var result = await _row.ApplyAsync(edge, StoreWindow.Enqueue, OnFailure.Revert);
+            if (result.Applied)
+            {
+                _phase = edge.After is null ? TaskPhase.Empty : _phase;
+                await AfterAsync(edge);
+                return true;
+            }
+
+            await ScheduleAsync();
+            if (result.Outcome != StoreOutcome.VersionConflict || tries == 3)
+            {
+                throw result.Outcome == StoreOutcome.Permanent ? result.Error! : new DeferredStoreUnavailableException(TaskId, result.Waited);
+            }
+        }
+    });
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => reminderName != ReminderName ? Task.CompletedTask : LockedAsync(async () =>
+    {
+        await _row.RefreshIfStaleAsync();
+        if (Current is { IsLive: true } || Busy)
+        {
+            await ScheduleAsync();
+            return true;
+        }
+
+        // Nothing left to wake: the task completed, was deleted, died, or its row was never written.
+        await UnregisterReminderAsync();
+        if (Current is { } record)
+        {
+            await _row.ApplyAsync(TaskLifecycle.Unpark(record), StoreWindow.Outcome, OnFailure.Revert);
+        }
+
+        return false;
+    });
+
+    private async Task<T> LockedAsync<T>(Func<Task<T>> body)
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            return await body();
+        }
+        finally
+        {
+            _lock.Release();
+            DeactivateIfDone();
+        }
+    }
+
+    private InvalidOperationException RunningError() =>
+        new($"Deferred task '{TaskId}' has an attempt running; delete it after the attempt ends.");
+
+    /// <summary>Lets the activation go once nothing in memory is waiting: no timer, no attempt, no write.</summary>
+    private void DeactivateIfDone()
+    {
+        if (_timer is null && !Busy && _lock.CurrentCount == 1)
+        {
+            DeactivateOnIdle();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using Deferred.Execution;
+using Deferred.Lifecycle;
+using Orleans.Serialization;
+
+namespace Deferred.TaskGrain;
+
+/// <summary>The enqueue boundary of the task grain: validation, serialization, and the idempotency check.</summary>
+internal static class EnqueueRequests
+{
+    /// <summary>
+    /// Validates <paramref name="request"/> for the task <paramref name="taskId"/> and serializes its task; throws an
+    /// exception naming the bad value, before anything is stored.
+    /// </summary>
+    public static NewTask Validate(string taskId, DeferredEnqueueRequest request, TaskTypeRegistry registry, Serializer serializer, int defaultMaxAttempts, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Task is null)
+        {
+            throw new ArgumentNullException(nameof(request), "DeferredEnqueueRequest.Task is null; enqueue a task object.");
+        }
+
+        DeferredTaskOptionsValidation.ThrowIfInvalid(request.Options);
+        if (DeferredTaskId.Validate(taskId) is { } idProblem)
+        {
+            throw new ArgumentException($"Task id '{taskId}' is not valid: {idProblem}.", nameof(request));
+        }
+
+        if (request.Options?.TaskId is { } requestedId && requestedId != taskId)
+        {
+            throw new ArgumentException($"DeferredTaskOptions.TaskId '{requestedId}' does not match the grain key '{taskId}'.", nameof(request));
+        }
+
+        var registration = registry.Find(request.Task.GetType())
+            ?? throw new DeferredTaskTypeNotRegisteredException(request.Task.GetType().FullName ?? request.Task.GetType().Name);
+
+        // Serialized before the row is touched: a task that cannot be serialized stores nothing.
+        var payload = registration.Serialize(serializer, request.Task);
+        var options = request.Options;
+        return new NewTask(registration.Name, payload, options?.MaxAttempts ?? defaultMaxAttempts, TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now));
+    }
+
+    /// <summary>
+    /// The answer to an enqueue of an id that is already stored: the stored task, not created by this call; or
+    /// <see cref="DeferredTaskIdConflictException"/> when the stored task is a different one (type or contents).
+    /// </summary>
+    public static DeferredEnqueueResult Existing(string taskId, TaskRecord stored, NewTask requested, bool running)
+    {
+        if (stored.TaskType != requested.TaskType || !stored.Payload.AsSpan().SequenceEqual(requested.Payload))
+        {
+            throw new DeferredTaskIdConflictException(taskId, stored.TaskType, requested.TaskType);
+        }
+
+        return new DeferredEnqueueResult(stored.ToInfo(taskId, running), Created: false);
+    }
+}

@@ -1,0 +1,102 @@
+using Deferred.Diagnostics;
+using Deferred.Options;
+using Deferred.Storage;
+using Deferred.Storage.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace Deferred.Wakeups;
+
+/// <summary>
+/// The default store's durable wake-up for far tasks. Each silo wakes only the tasks it owns; the orphan sweep
+/// hands a departed silo's tasks to a live one first. A task due beyond <see cref="DeferredTasksOptions.TimerThreshold"/>
+/// holds no activation, timer or reminder: it is only a row. Every <see cref="DeferredTasksOptions.DuePollInterval"/>
+/// this poller reads the rows that have come within the threshold since the last poll (from the due-time index,
+/// paged) and resumes them, and their grains arm timers for the rest of the wait. The startup scan covers what is
+/// due by start-up plus the threshold; the poller takes over from there. Windows overlap a little so that a row
+/// committed during a poll is not missed; resuming a task twice is harmless.
+/// </summary>
+internal sealed partial class DuePoller(
+    IDeferredTaskStore store,
+    TaskResumer resumer,
+    Cluster.SiloIdentity silo,
+    StoreResilience resilience,
+    IOptions<DeferredTasksOptions> options,
+    TimeProvider time,
+    ILogger<DuePoller> logger) : SiloBackgroundWork
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+
+    // Stores that wake far tasks by reminders have no due-time index to poll.
+    protected override bool Enabled => store.DueTasks is not null;
+
+    protected override async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var index = store.DueTasks!;
+        var window = resilience.Window(StoreWindow.Claim);
+        var failures = 0;
+
+        // The startup scan covers what is due by now plus the threshold.
+        var covered = time.GetUtcNow() + _options.TimerThreshold;
+        var overlap = _options.DuePollInterval + TimeSpan.FromSeconds(5);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                // After a failed poll, back off (one backoff for every store window), at most to the poll interval.
+                var wait = failures == 0 ? _options.DuePollInterval : Min(window.Backoff(failures), _options.DuePollInterval);
+                await Task.Delay(wait, time, cancellationToken);
+                var horizon = time.GetUtcNow() + _options.TimerThreshold;
+                await PollAsync(index, covered - overlap, horizon, cancellationToken);
+
+                // Only a poll that got through moves the window; after a failure the next poll covers the gap.
+                covered = horizon;
+                failures = 0;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                failures++;
+                if (StoreFailures.Classify(ex) == StoreOutcome.Unavailable)
+                {
+                    // Logged once per outage by the resilience policy, not once per poll.
+                    resilience.Unreachable(ex);
+                }
+                else
+                {
+                    PollFailed(logger, ex);
+                }
+            }
+        }
+    }
+
+    private async Task PollAsync(IDueTaskSource index, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var afterDue = DateTimeOffset.MinValue.ToUniversalTime();
+        var afterId = "";
+        while (true)
+        {
+            var page = await index.ListDueAsync(silo.Owner, from, to, afterDue, afterId, _options.RecoveryPageSize, cancellationToken);
+            if (page.Count == 0)
+            {
+                return;
+            }
+
+            (afterId, afterDue) = page[^1];
+            await resumer.ResumeAsync(page.Select(p => p.TaskId).ToList(), cancellationToken);
+            if (page.Count < _options.RecoveryPageSize)
+            {
+                return;
+            }
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    [LoggerMessage(2005, LogLevel.Warning, "Deferred due-time poll failed; the next poll covers the same window")]
+    private static partial void PollFailed(ILogger logger, Exception exception);
+}

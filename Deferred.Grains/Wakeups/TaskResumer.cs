@@ -1,0 +1,50 @@
+using Deferred.Diagnostics;
+using Deferred.Options;
+using Deferred.Execution;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Deferred.Wakeups;
+
+/// <summary>
+/// Resumes a list of task ids on this silo with bounded parallelism, pausing while the silo's due backlog is
+/// full. Shared by the startup scan and the due-time poller, so both feed work in the same paced way.
+/// </summary>
+internal sealed class TaskResumer(IGrainFactory grains, ExecutionGate gate, IOptions<DeferredTasksOptions> options, ILogger<TaskResumer> logger)
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+
+    /// <summary>
+    /// Resumes <paramref name="ids"/> (with <paramref name="adopted"/>, as tasks adopted from a silo that went away,
+    /// whose attempts are watched from now on); returns how many were live, not live, and failed.
+    /// </summary>
+    public async Task<(int Resumed, int Skipped, int Errors)> ResumeAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken, bool adopted = false)
+    {
+        int resumed = 0, skipped = 0, errors = 0;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.RecoveryConcurrency, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(ids, parallel, async (id, ct) =>
+        {
+            await gate.WaitUntilBelowAsync(_options.RecoveryMaxBacklog, ct);
+            try
+            {
+                var grain = grains.GetGrain<IRecoverableTask>(id);
+                if (await (adopted ? grain.AdoptAsync() : grain.ResumeAsync()).WaitAsync(ct))
+                {
+                    Interlocked.Increment(ref resumed);
+                }
+                else
+                {
+                    Interlocked.Increment(ref skipped);
+                }
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref errors);
+                DeferredLog.RecoveryResumeFailed(logger, ex, id);
+            }
+        });
+
+        DeferredTelemetry.Recovered.Add(resumed);
+        return (resumed, skipped, errors);
+    }
+}

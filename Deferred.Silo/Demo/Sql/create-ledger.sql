@@ -1,0 +1,28 @@
+-- The sample's ledger, demo_completions: one row per completed attempt of a sample task (DemoTask), written by
+-- the demo and chaos runs and read by scripts/chaos.sh and the README's crash test. It belongs to Deferred.Silo,
+-- not to Deferred's schema (migration 0010 dropped the copy that 0006 used to create).
+--
+-- There is deliberately no unique constraint: a task that runs twice (at-least-once) leaves two rows, so losses
+-- and duplicates can be counted in SQL:
+--   duplicates = count(*) - count(DISTINCT task_id).
+--
+-- Idempotent and safe to run from several processes at once: when the table exists nothing is done (so a role
+-- without CREATE on the schema, such as the least-privilege role, passes); otherwise the advisory lock
+-- ('DemoLdgr' in ASCII) makes concurrent creators wait for each other, since two concurrent CREATE TABLE IF NOT
+-- EXISTS can both miss the table and one then fails on a duplicate catalog row.
+DO $$
+BEGIN
+    IF to_regclass('demo_completions') IS NULL THEN
+        PERFORM pg_advisory_xact_lock(x'44656d6f4c646772'::bigint);
+
+        CREATE TABLE IF NOT EXISTS demo_completions
+        (
+            task_id      text        NOT NULL,
+            run_id       text        NOT NULL,
+            completed_at timestamptz NOT NULL DEFAULT now()
+        );
+
+        CREATE INDEX IF NOT EXISTS ix_demo_completions_task ON demo_completions (task_id);
+    END IF;
+END
+$$;
