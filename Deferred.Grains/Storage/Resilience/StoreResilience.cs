@@ -117,8 +117,9 @@ internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, Ti
 
     private StoreResult GaveUp(StoreWindow window, string subject, string what, StoreResult result)
     {
-        // A single-try window (a start) is retried by its caller's own backoff: not given up, not an error.
-        if (window != StoreWindow.Start)
+        // A single-try window (a start) is retried by its caller's own backoff: not given up, not an error. A store
+        // disposed under a late timer (the host is shutting down) ends quietly.
+        if (window != StoreWindow.Start && result.Error is not ObjectDisposedException)
         {
             DeferredLog.StoreGaveUp(logger, subject, what, window.ToString(), (long)result.Waited.TotalMilliseconds, StoreFailures.Describe(result.Error!));
         }
