@@ -34,7 +34,17 @@ public interface IDeferredTaskGrain : IGrainWithStringKey
     /// <returns>True when the task is live (pending or failed) and now scheduled on this activation.</returns>
     Task<bool> AdoptAsync();
 
-    /// <summary>Resets a dead task's attempts and runs it again. False when the task is not dead.</summary>
+    /// <summary>The task in detail (owner, marker, payload rendered as JSON where possible), or null when it is not stored.</summary>
+    [AlwaysInterleave]
+    [ReadOnly]
+    Task<DeferredTaskDetails?> GetDetailsAsync();
+
+    /// <summary>Cancels the task; see <see cref="IDeferredTaskOperator.CancelAsync"/>.</summary>
+    [AlwaysInterleave]
+    Task<DeferredCancelOutcome> CancelAsync();
+
+    /// <summary>Resets a dead task's attempts and runs it again. False when the task is not dead (a running task answers at once).</summary>
+    [AlwaysInterleave]
     Task<bool> RetryDeadAsync();
 
     /// <summary>Deletes the task unless an attempt is running. False when it is not stored.</summary>
@@ -51,6 +61,18 @@ public sealed record DeferredEnqueueRequest
 
     /// <summary>The enqueue options, or null for defaults.</summary>
     [Id(1)] public DeferredTaskOptions? Options { get; init; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the enqueue's span (set by <see cref="IDeferredTasks"/>); stored with the task so every
+    /// attempt continues that trace. Null: the attempts start traces of their own.
+    /// </summary>
+    [Id(2)] public string? TraceParent { get; init; }
+
+    /// <summary>The W3C <c>tracestate</c> that goes with <see cref="TraceParent"/>.</summary>
+    [Id(3)] public string? TraceState { get; init; }
+
+    /// <summary>The enqueuing code's baggage as a W3C <c>baggage</c> header value; the handler sees it as <c>Activity.Current.Baggage</c>.</summary>
+    [Id(4)] public string? Baggage { get; init; }
 }
 
 /// <summary>What <see cref="IDeferredTaskGrain.EnqueueAsync"/> returns.</summary>

@@ -90,6 +90,9 @@ internal static class SiloHost
         builder.Services.AddSingleton<DemoLedger>();
         builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
 
+        Telemetry.AddIfConfigured(builder);
+        builder.Services.AddHealthChecks().AddDeferredTasks();
+
         // Long enough for Deferred's shutdown grace period (default 20 s) plus the abandon wait (5 s).
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
         return builder;

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Deferred.Cluster;
+using Deferred.Diagnostics;
 using Deferred.Options;
 using Deferred.Storage;
 using Microsoft.Extensions.Options;
@@ -37,8 +39,12 @@ internal sealed class DeferredTasksClient(
             await readiness.WaitUntilActiveAsync(Options.EnqueueTimeout, time ?? TimeProvider.System, cancellationToken);
         }
 
-        if (direct is not null && await direct.TryEnqueueAsync(task, options, cancellationToken) is { } stored)
+        // The producer span; its context is stored with the task, so every attempt continues this trace.
+        using var activity = DeferredTelemetry.ActivitySource.StartActivity("deferred.task.enqueue", ActivityKind.Producer);
+        var trace = TraceContext.Capture(activity ?? Activity.Current);
+        if (direct is not null && await direct.TryEnqueueAsync(task, options, trace, cancellationToken) is { } stored)
         {
+            activity?.SetTag("deferred.task.id", stored.Info.TaskId);
             return stored;
         }
 
@@ -55,8 +61,18 @@ internal sealed class DeferredTasksClient(
             store?.NoteNewTaskId(taskId);
         }
 
-        var request = new DeferredEnqueueRequest { Task = task, Options = options };
-        return await Unwrapped(Grain(taskId).EnqueueAsync(request), cancellationToken);
+        activity?.SetTag("deferred.task.id", taskId);
+        var request = new DeferredEnqueueRequest { Task = task, Options = options, TraceParent = trace?.TraceParent, TraceState = trace?.TraceState, Baggage = trace?.Baggage };
+        try
+        {
+            return await Unwrapped(Grain(taskId).EnqueueAsync(request), cancellationToken);
+        }
+        catch (Exception ex) when (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            activity.AddException(ex);
+            throw;
+        }
     }
 
     public Task<DeferredTaskInfo?> GetAsync(string taskId, CancellationToken cancellationToken = default) =>

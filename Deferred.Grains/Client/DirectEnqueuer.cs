@@ -31,7 +31,7 @@ internal sealed class DirectEnqueuer(
     private readonly DeferredTasksOptions _options = options.Value;
 
     /// <summary>The stored task, or null when this enqueue must go through the grain.</summary>
-    public async Task<DeferredEnqueueResult?> TryEnqueueAsync(object task, DeferredTaskOptions? taskOptions, CancellationToken cancellationToken)
+    public async Task<DeferredEnqueueResult?> TryEnqueueAsync(object task, DeferredTaskOptions? taskOptions, TraceCarrier? trace, CancellationToken cancellationToken)
     {
         if (store.DirectInsert is not { } inserter || taskOptions is null || taskOptions.TaskId is not null || (taskOptions.RunAt is null && taskOptions.Delay is null))
         {
@@ -47,7 +47,7 @@ internal sealed class DirectEnqueuer(
 
         var registration = registry.Find(task.GetType())
             ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name);
-        var newTask = new NewTask(registration.Name, registration.Serialize(serializer, task), taskOptions.MaxAttempts ?? _options.DefaultMaxAttempts, runAt);
+        var newTask = new NewTask(registration.Name, registration.Serialize(serializer, task), taskOptions.MaxAttempts ?? _options.DefaultMaxAttempts, runAt) { Trace = trace };
         var record = TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!;
         var taskId = DeferredTaskId.NewId();
 
@@ -80,7 +80,7 @@ internal sealed class DirectEnqueuer(
             throw new InvalidOperationException($"The generated task id '{taskId}' is already stored; this should not happen.");
         }
 
-        DeferredTelemetry.Enqueued.Add(1);
+        DeferredTelemetry.Count(DeferredTelemetry.Enqueued, record.TaskType);
         DeferredLog.TaskStored(logger, taskId, record.TaskType, record.NextRunAt);
         return new DeferredEnqueueResult(record.ToInfo(taskId, false), Created: true);
     }

@@ -29,6 +29,7 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
     private int _queued;
     private int _running;
     private int _abandoned;
+    private System.Diagnostics.Metrics.Meter? _gauges;
 
     /// <summary>Due attempts that are announced, waiting for a slot, or running.</summary>
     public int Queued => Volatile.Read(ref _queued);
@@ -133,8 +134,12 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
         }
     }
 
+    /// <summary>Publishes this silo's running and due attempts as gauges (<c>deferred.attempts.running</c>, <c>deferred.tasks.due</c>).</summary>
+    public void PublishGauges() => _gauges ??= Diagnostics.DeferredTelemetry.CreateGateMeter(() => Running, () => Queued);
+
     public void Dispose()
     {
+        _gauges?.Dispose();
         _slots.Dispose();
         _starting.Dispose();
         _noNewStarts.Dispose();

@@ -30,6 +30,11 @@ internal sealed class TaskRunner(
     IOptions<DeferredTasksOptions> options,
     ILogger<TaskRunner> logger)
 {
+    /// <summary>The name of an attempt's span.</summary>
+    public const string AttemptSpanName = "deferred.task.process";
+
+    private const string OutcomeTag = "deferred.task.outcome";
+
     private readonly DeferredTasksOptions _options = options.Value;
 
     /// <summary>The task ready to run, or the <see cref="AttemptResult.Unreadable"/> outcome that makes it dead.</summary>
@@ -55,19 +60,27 @@ internal sealed class TaskRunner(
     /// Runs the handler for one attempt; the caller holds an execution slot. <paramref name="stopping"/> is cancelled
     /// when the activation goes away.
     /// </summary>
-    public Task<AttemptOutcome> RunAsync(string taskId, TaskRecord record, PreparedAttempt prepared, CancellationToken stopping) =>
-        InvokeAsync(taskId, record, prepared.Registration, prepared.Task, record.Attempts + 1, stopping);
+    /// <remarks><paramref name="cancelled"/> is an operator's cancel: the handler's token is signalled and the attempt ends as interrupted.</remarks>
+    public Task<AttemptOutcome> RunAsync(string taskId, TaskRecord record, PreparedAttempt prepared, CancellationToken stopping, CancellationToken cancelled) =>
+        InvokeAsync(taskId, record, prepared.Registration, prepared.Task, record.Attempts + 1, stopping, cancelled);
 
-    private async Task<AttemptOutcome> InvokeAsync(string taskId, TaskRecord state, TaskRegistration registration, object task, int attempt, CancellationToken stopping)
+    private async Task<AttemptOutcome> InvokeAsync(string taskId, TaskRecord state, TaskRegistration registration, object task, int attempt, CancellationToken stopping, CancellationToken cancelled)
     {
         var context = new DeferredTaskContext(taskId, state.TaskType, attempt, state.MaxAttempts, state.EnqueuedAt, state.LastError);
-        using var activity = DeferredTelemetry.ActivitySource.StartActivity("deferred.task.execute", ActivityKind.Consumer);
-        activity?.SetTag("deferred.task.id", taskId);
-        activity?.SetTag("deferred.task.type", state.TaskType);
-        activity?.SetTag("deferred.task.attempt", attempt);
+        // A consumer span in the enqueuer's trace (every attempt, however late, is a child of the enqueue's span).
+        using var activity = TraceContext.StartAttempt(AttemptSpanName, state.TraceParent, state.TraceState, state.Baggage);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("deferred.task.id", taskId);
+            activity.SetTag(DeferredTelemetry.TaskTypeTag, state.TaskType);
+            activity.SetTag("deferred.task.attempt", attempt);
+        }
+
+        DeferredTelemetry.Count(DeferredTelemetry.Started, state.TaskType);
+        DeferredTelemetry.Record(DeferredTelemetry.QueueWait, Math.Max(0, (time.GetUtcNow() - state.NextRunAt).TotalSeconds), state.TaskType);
         var timeout = registration.Timeout ?? _options.DefaultTaskTimeout;
         using var timedOut = new CancellationTokenSource(timeout, time);
-        using var token = CancellationTokenSource.CreateLinkedTokenSource(stopping, gate.RunningCancelled, timedOut.Token);
+        using var token = CancellationTokenSource.CreateLinkedTokenSource(stopping, gate.RunningCancelled, timedOut.Token, cancelled);
         var started = time.GetTimestamp();
         var scope = scopes.CreateAsyncScope();
 
@@ -119,8 +132,16 @@ internal sealed class TaskRunner(
 
         if (handler.IsCompletedSuccessfully)
         {
-            DeferredTelemetry.AttemptDuration.Record(elapsed.TotalMilliseconds);
+            DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);
+            activity?.SetTag(OutcomeTag, "succeeded");
             return AttemptOutcome.Succeeded;
+        }
+
+        if (cancelled.IsCancellationRequested && !timedOut.IsCancellationRequested)
+        {
+            // An operator's cancel: the grain removes the task whatever the handler did.
+            activity?.SetTag(OutcomeTag, "cancelled");
+            return AttemptOutcome.Interrupted;
         }
 
         if ((stopping.IsCancellationRequested || gate.RunningCancelled.IsCancellationRequested) && !timedOut.IsCancellationRequested)
@@ -129,7 +150,7 @@ internal sealed class TaskRunner(
             return AttemptOutcome.Interrupted;
         }
 
-        DeferredTelemetry.AttemptDuration.Record(elapsed.TotalMilliseconds);
+        DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);
         Exception failure;
         DeferredTaskError error;
         if (timedOut.IsCancellationRequested)
@@ -145,6 +166,8 @@ internal sealed class TaskRunner(
         }
 
         activity?.SetStatus(ActivityStatusCode.Error, error.Type);
+        activity?.AddException(failure);
+        activity?.SetTag(OutcomeTag, timedOut.IsCancellationRequested ? "timed_out" : "failed");
         await using var policyScope = scopes.CreateAsyncScope();
         var decision = Decide(registration, policyScope.ServiceProvider, new DeferredTaskFailure(context, failure));
         var next = schedule.NextRun(attempt, state.MaxAttempts, decision, time.GetUtcNow());

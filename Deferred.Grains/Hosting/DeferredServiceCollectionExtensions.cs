@@ -72,6 +72,7 @@ public static class DeferredServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
+        services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         return services;
     }
 }

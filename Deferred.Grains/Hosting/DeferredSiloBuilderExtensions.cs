@@ -69,6 +69,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
         services.AddSingleton<DirectEnqueuer>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
+        services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
 
         if (!services.Any(d => d.ServiceType == typeof(IReminderTable)))
         {
@@ -91,7 +92,12 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
         services.AddSingleton<LocalTasks>();
         services.AddSingleton<TaskTypeRegistry>();
-        services.AddSingleton<ExecutionGate>();
+        services.AddSingleton(sp =>
+        {
+            var gate = ActivatorUtilities.CreateInstance<ExecutionGate>(sp);
+            gate.PublishGauges();
+            return gate;
+        });
         services.AddSingleton<RetrySchedule>();
         services.AddSingleton<ErrorFormatter>();
         services.AddSingleton<TaskRunner>();

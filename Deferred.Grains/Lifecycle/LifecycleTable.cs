@@ -59,6 +59,9 @@ internal enum Edge
     /// <summary>An operator deletes a task that is not running.</summary>
     Delete,
 
+    /// <summary>An operator cancels a live task: removed at once when waiting, when its handler returns when running.</summary>
+    Cancel,
+
     /// <summary>A live silo takes over a task whose owner is gone (the orphan sweep).</summary>
     Adopt,
 
@@ -138,6 +141,9 @@ internal static class LifecycleTable
         new(Edge.Delete, TaskState.Pending, TaskState.None, Operator),
         new(Edge.Delete, TaskState.Failed, TaskState.None, Operator),
         new(Edge.Delete, TaskState.Dead, TaskState.None, Operator),
+        new(Edge.Cancel, TaskState.Pending, TaskState.None, Operator),
+        new(Edge.Cancel, TaskState.Failed, TaskState.None, Operator),
+        new(Edge.Cancel, TaskState.Running, TaskState.None, Operator + ", applied when the handler returns"),
         new(Edge.Adopt, TaskState.Pending, TaskState.Pending, "the orphan sweep"),
         new(Edge.Adopt, TaskState.Failed, TaskState.Failed, "the orphan sweep"),
         new(Edge.Release, TaskState.Pending, TaskState.Pending, "a cleanly stopping silo"),

@@ -36,6 +36,9 @@ internal static class TaskLifecycle
             EnqueuedAt = Timestamps.Microseconds(now),
             NextRunAt = Timestamps.Microseconds(task.RunAt),
             Owner = owner,
+            TraceParent = task.Trace?.TraceParent,
+            TraceState = task.Trace?.TraceState,
+            Baggage = task.Trace?.Baggage,
         };
         return new(Edge.Enqueue, null, record, Write.Insert, Then.Schedule);
     }
@@ -169,6 +172,14 @@ internal static class TaskLifecycle
     /// <summary>delete: Pending, Failed or Dead → None. Refused ("running") while an attempt is in flight.</summary>
     public static Transition Delete(TaskRecord? current, bool running) =>
         Guard(Edge.Delete, current, running) ?? new(Edge.Delete, current, null, Write.Delete, Then.Forget);
+
+    /// <summary>
+    /// cancel: Pending, Failed or Running → None, the row deleted and reported as cancelled. For a running task the grain
+    /// signals the attempt's token and applies this when the handler returns, whatever it returned. Refused for a dead
+    /// task ("dead": delete it instead).
+    /// </summary>
+    public static Transition Cancel(TaskRecord? current, bool running) =>
+        Guard(Edge.Cancel, current, running) ?? new(Edge.Cancel, current, null, Write.Delete, Then.Forget);
 
     /// <summary>
     /// adopt: this silo takes over a live task whose owner is gone, and watches its attempts from now on. Nothing is

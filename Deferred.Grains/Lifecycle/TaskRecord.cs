@@ -55,6 +55,15 @@ internal sealed record TaskRecord
     /// <summary>The last failed attempt's error, or why the task is dead.</summary>
     public DeferredTaskError? LastError { get; init; }
 
+    /// <summary>The W3C <c>traceparent</c> of the enqueue's producer span: every attempt continues that trace.</summary>
+    public string? TraceParent { get; init; }
+
+    /// <summary>The W3C <c>tracestate</c> of the enqueue's span, when there is one.</summary>
+    public string? TraceState { get; init; }
+
+    /// <summary>The enqueuing code's baggage, as a W3C <c>baggage</c> header value; the handler sees it.</summary>
+    public string? Baggage { get; init; }
+
     /// <summary>
     /// Set only in memory, by a store that could not read the row: why. Such a record stands in for the row until
     /// <see cref="TaskLifecycle.MarkUnreadable"/> stores it as a dead task; it is never stored itself.

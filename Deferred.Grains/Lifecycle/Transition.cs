@@ -57,4 +57,14 @@ internal sealed record AttemptOutcome(AttemptResult Result, DeferredTaskError? E
 }
 
 /// <summary>A task to enqueue, validated and serialized, with its first run time resolved.</summary>
-internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts, DateTimeOffset RunAt);
+internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts, DateTimeOffset RunAt)
+{
+    /// <summary>The trace context of the enqueue, carried into every attempt.</summary>
+    public TraceCarrier? Trace { get; init; }
+}
+
+/// <summary>A W3C trace context as text: what is stored with a task so its attempts continue the enqueuer's trace.</summary>
+/// <param name="TraceParent">The <c>traceparent</c> value.</param>
+/// <param name="TraceState">The <c>tracestate</c> value, if any.</param>
+/// <param name="Baggage">The <c>baggage</c> header value, if any.</param>
+internal sealed record TraceCarrier(string TraceParent, string? TraceState, string? Baggage);

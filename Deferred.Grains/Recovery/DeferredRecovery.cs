@@ -43,6 +43,12 @@ internal sealed class DeferredRecovery(
     private readonly TaskCompletionSource<RecoveryReport> _startup = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _wake = new(0, 1);
 
+    /// <summary>When the last sweep finished without error; null before the first.</summary>
+    public DateTimeOffset? LastSweepAt { get; private set; }
+
+    /// <summary>True when this silo sweeps at all (<see cref="DeferredTasksOptions.RecoverOnStartup"/>).</summary>
+    public bool Sweeps => _options.RecoverOnStartup;
+
     /// <summary>What the startup sweep found and did, once it has finished.</summary>
     public RecoveryReport? LastReport { get; private set; }
 
@@ -71,6 +77,7 @@ internal sealed class DeferredRecovery(
                 try
                 {
                     var report = await ScanAsync(cancellationToken);
+                    LastSweepAt = time.GetUtcNow();
                     var elapsed = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                     if (first)
                     {

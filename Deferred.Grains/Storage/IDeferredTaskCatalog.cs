@@ -9,8 +9,8 @@ namespace Deferred.Storage;
 internal sealed record OrphanPage(int Adopted, IReadOnlyList<string> AdoptNow, IReadOnlyList<string> ResumeNow);
 
 /// <summary>
-/// The runtime's one read path into the store beyond single-task state: the orphan sweep and counts. The
-/// PostgreSQL implementations are the only places above which no Npgsql type appears.
+/// The runtime's one read path into the store beyond single-task state: the orphan sweep, counts and the operator
+/// listing. The PostgreSQL implementations are the only places above which no Npgsql type appears.
 /// </summary>
 internal interface IDeferredTaskCatalog
 {
@@ -34,4 +34,18 @@ internal interface IDeferredTaskCatalog
 
     /// <summary>How many tasks of this service are stored, by status name.</summary>
     Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One page of the operator listing: up to <paramref name="limit"/> stored tasks of this service, live and dead,
+    /// matching <paramref name="filter"/> (every set field must match: <see cref="DeferredTaskFilter.Status"/> and
+    /// <see cref="DeferredTaskFilter.TaskType"/> exactly, next run at or after <see cref="DeferredTaskFilter.DueFrom"/>
+    /// and before <see cref="DeferredTaskFilter.DueBefore"/>, <see cref="DeferredTaskFilter.ErrorContains"/> in the last
+    /// error's type or message, ignoring case), in (next run, task id) order, strictly after <paramref name="after"/>
+    /// when it is given. Keyset paging: pass the last task's <see cref="TaskListKey"/> for the next page. The filter is
+    /// not validated here (<see cref="TaskListing.Validate(DeferredTaskQuery)"/> does that for callers).
+    /// </summary>
+    Task<IReadOnlyList<DeferredTaskSummary>> ListAsync(DeferredTaskFilter filter, TaskListKey? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>How many tasks of this service are stored, by status and task type, ordered by type, then status.</summary>
+    Task<IReadOnlyList<DeferredTaskCount>> CountByStatusAndTypeAsync(CancellationToken cancellationToken);
 }

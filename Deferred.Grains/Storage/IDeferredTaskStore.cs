@@ -31,6 +31,9 @@ internal interface IDeferredTaskStore
     /// </summary>
     IDirectTaskInserter? DirectInsert { get; }
 
+    /// <summary>Row operations waiting to be sent, where the store queues them (group commit); null when it does not.</summary>
+    int? Backlog { get; }
+
     /// <summary>A hint that <paramref name="taskId"/> was generated here a moment ago, so its activation need not read a row.</summary>
     void NoteNewTaskId(string taskId);
 }

@@ -41,8 +41,10 @@ internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience res
         DeferredLog.SchemaReady(logger, version);
     }
 
+    private Task<int> ReadVersionAsync(CancellationToken cancellationToken) => ReadVersionAsync(database, cancellationToken);
+
     /// <summary>The highest applied migration, or 0 when none is.</summary>
-    private async Task<int> ReadVersionAsync(CancellationToken cancellationToken)
+    public static async Task<int> ReadVersionAsync(DeferredDatabase database, CancellationToken cancellationToken)
     {
         try
         {

@@ -38,6 +38,14 @@ internal static class SqlQueries
 
     public static string TasksCountByStatus => Get("tasks-count-by-status");
 
+    public static string TasksList => Get("tasks-list");
+
+    public static string TasksCountByType => Get("tasks-count-by-type");
+
+    public static string StockList => Get("stock-list");
+
+    public static string StockCountByType => Get("stock-count-by-type");
+
     public static string MigrationsPrepare => Get("migrations-prepare");
 
     public static string MigrationsLock => Get("migrations-lock");

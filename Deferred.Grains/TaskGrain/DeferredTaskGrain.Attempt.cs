@@ -73,7 +73,9 @@ internal sealed partial class DeferredTaskGrain
             }
 
             await reservation.EnterAsync(cancellationToken);
-            return await c.Runner.RunAsync(TaskId, Current!, prepared!, cancellationToken);
+            using var cancel = new CancellationTokenSource();
+            _attemptCancel = cancel;
+            return await c.Runner.RunAsync(TaskId, Current!, prepared!, cancellationToken, cancel.Token);
         }
         catch (OperationCanceledException) when (!reservation.HoldsSlot)
         {
@@ -81,14 +83,15 @@ internal sealed partial class DeferredTaskGrain
         }
         finally
         {
+            _attemptCancel = null;
             reservation.Dispose();
         }
     }
 
     private async Task RecordAsync(AttemptOutcome outcome, CancellationToken cancellationToken)
     {
-        var edge = TaskLifecycle.Record(Current, outcome, c.Me);
-        if (edge.Edge == Edge.Succeed)
+        var edge = _cancelRequested ? TaskLifecycle.Cancel(Current, running: true) : TaskLifecycle.Record(Current, outcome, c.Me);
+        if (edge.Edge is Edge.Succeed or Edge.Cancel)
         {
             // At-least-once point: the handler has finished; if the silo dies before this delete commits, it runs again.
             await CompleteAsync(edge);
@@ -113,6 +116,7 @@ internal sealed partial class DeferredTaskGrain
         }
     }
 
+    /// <summary>The final delete after an attempt: succeed, or cancel when an operator cancelled it while it ran.</summary>
     private async Task CompleteAsync(Transition succeed)
     {
         _phase = TaskPhase.Recording;
@@ -125,8 +129,12 @@ internal sealed partial class DeferredTaskGrain
         }
 
         _phase = TaskPhase.Completed;
-        DeferredTelemetry.Succeeded.Add(1);
-        DeferredLog.TaskSucceeded(c.Logger, TaskId, succeed.Before?.TaskType ?? "", (succeed.Before?.Attempts ?? 0) + 1);
+        Report(succeed);
+        if (succeed.Edge == Edge.Succeed)
+        {
+            DeferredLog.TaskSucceeded(c.Logger, TaskId, succeed.Before?.TaskType ?? "", (succeed.Before?.Attempts ?? 0) + 1);
+        }
+
         await AfterAsync(succeed);
     }
 
@@ -134,7 +142,7 @@ internal sealed partial class DeferredTaskGrain
     {
         _timer = null;
         await _row.RefreshIfStaleAsync();
-        await CompleteAsync(TaskLifecycle.Succeed(Current));
+        await CompleteAsync(_cancelRequested ? TaskLifecycle.Cancel(Current, running: true) : TaskLifecycle.Succeed(Current));
         return true;
     });
 
@@ -144,21 +152,65 @@ internal sealed partial class DeferredTaskGrain
         edge = await ParkIfFarAsync(edge);
         var stored = (await _row.ApplyAsync(edge, StoreWindow.Outcome, OnFailure.Keep)).Applied;
         var record = edge.After!;
+        if (edge.Edge is Edge.Fail or Edge.Interrupted)
+        {
+            Report(edge);
+        }
+
         if (edge.Edge == Edge.Fail)
         {
-            DeferredTelemetry.Failed.Add(1);
             DeferredLog.TaskFailed(c.Logger, outcome!.Exception!, TaskId, record.TaskType, record.Attempts, record.MaxAttempts, record.NextRunAt);
         }
         else if (record.Status == DeferredTaskStatus.Dead && stored)
         {
             // Reported once stored: if the write fails, the next activation derives (and reports) it again.
-            DeferredTelemetry.Dead.Add(1);
+            Report(edge);
             DeferredLog.TaskDead(c.Logger, TaskId, record.TaskType, record.Attempts, record.LastError?.Type ?? "", record.LastError?.Message ?? "");
         }
 
         if (stored)
         {
             await AfterAsync(edge);
+        }
+    }
+
+    /// <summary>Counts an applied edge on the metrics that name it (docs/operations.md).</summary>
+    private static void Report(Transition edge)
+    {
+        var type = (edge.Before ?? edge.After)?.TaskType ?? "";
+        switch (edge.Edge)
+        {
+            case Edge.Enqueue:
+                DeferredTelemetry.Count(DeferredTelemetry.Enqueued, type);
+                break;
+            case Edge.Succeed:
+                DeferredTelemetry.Count(DeferredTelemetry.Succeeded, type);
+                break;
+            case Edge.Fail:
+                DeferredTelemetry.Count(DeferredTelemetry.Failed, type);
+                DeferredTelemetry.Count(DeferredTelemetry.Retried, type);
+                break;
+            case Edge.GiveUp:
+                DeferredTelemetry.Count(DeferredTelemetry.Failed, type);
+                DeferredTelemetry.Count(DeferredTelemetry.Dead, type);
+                break;
+            case Edge.Unreadable:
+                DeferredTelemetry.Count(DeferredTelemetry.Dead, type);
+                break;
+            case Edge.Interrupted:
+                DeferredTelemetry.Count(DeferredTelemetry.Interrupted, type);
+                break;
+            case Edge.Quarantine:
+                DeferredTelemetry.Count(DeferredTelemetry.Interrupted, type);
+                DeferredTelemetry.Count(DeferredTelemetry.Quarantined, type);
+                DeferredTelemetry.Count(DeferredTelemetry.Dead, type);
+                break;
+            case Edge.Cancel:
+                DeferredTelemetry.Count(DeferredTelemetry.Cancelled, type);
+                break;
+            case Edge.RetryDead:
+                DeferredTelemetry.Count(DeferredTelemetry.Retried, type);
+                break;
         }
     }
 }

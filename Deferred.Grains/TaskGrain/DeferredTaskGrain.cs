@@ -36,6 +36,10 @@ internal sealed partial class DeferredTaskGrain(
     private bool _watched;
     private int _startFailures;
 
+    // The running attempt's cancel switch (an operator's cancel), and whether one was asked for.
+    private CancellationTokenSource? _attemptCancel;
+    private bool _cancelRequested;
+
     private string TaskId => this.GetPrimaryKeyString();
 
     private TaskRecord? Current => _row.Record;
@@ -54,7 +58,6 @@ internal sealed partial class DeferredTaskGrain(
             var interrupted = TaskLifecycle.CountInterruption(Current, c.Me, c.Options.QuarantineAfterInterruptions, c.Time.GetUtcNow());
             if (!interrupted.Refused)
             {
-                DeferredTelemetry.Interrupted.Add(1);
                 DeferredLog.TaskInterrupted(c.Logger, TaskId, interrupted.After!.TaskType, interrupted.After.Interruptions);
                 _watched = true;
                 await SettleAsync(interrupted, AttemptOutcome.Interrupted);
@@ -103,7 +106,7 @@ internal sealed partial class DeferredTaskGrain(
                 return Current is { } raced ? EnqueueRequests.Existing(TaskId, raced, task, Busy) : throw NotStored(result);
             }
 
-            DeferredTelemetry.Enqueued.Add(1);
+            Report(enqueue);
             DeferredLog.TaskStored(c.Logger, TaskId, task.TaskType, enqueue.After!.NextRunAt);
             await ScheduleAsync();
             return new DeferredEnqueueResult(enqueue.After.ToInfo(TaskId, false), Created: true);
@@ -136,6 +139,27 @@ internal sealed partial class DeferredTaskGrain(
     // Null only once the row is gone: while the completion delete is in flight the task still reports Running.
     public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(Current?.ToInfo(TaskId, Busy));
 
+    public Task<DeferredTaskDetails?> GetDetailsAsync() => Task.FromResult(Current is { } record ? TaskDetails.Of(TaskId, record, Busy, c.Registry, c.Serializer) : null);
+
+    public Task<DeferredCancelOutcome> CancelAsync()
+    {
+        if (Busy)
+        {
+            // Running: signal the attempt's token; the cancel edge is applied when the handler returns.
+            _cancelRequested = true;
+            _attemptCancel?.Cancel();
+            return Task.FromResult(DeferredCancelOutcome.Signalled);
+        }
+
+        return CancelWaitingAsync();
+    }
+
+    private async Task<DeferredCancelOutcome> CancelWaitingAsync()
+    {
+        var cancelled = await OperateAsync(current => TaskLifecycle.Cancel(current, Busy));
+        return cancelled ? DeferredCancelOutcome.Cancelled : Current is null ? DeferredCancelOutcome.NotStored : DeferredCancelOutcome.NotLive;
+    }
+
     public async Task<bool> ResumeAsync()
     {
         if (Busy || _timer is not null || _phase == TaskPhase.Completed)
@@ -166,7 +190,8 @@ internal sealed partial class DeferredTaskGrain(
         return ResumeAsync();
     }
 
-    public Task<bool> RetryDeadAsync() => OperateAsync(current => TaskLifecycle.RetryDead(current, c.Me, c.Now));
+    // A running task is not dead: answered at once rather than after the attempt.
+    public Task<bool> RetryDeadAsync() => Busy ? Task.FromResult(false) : OperateAsync(current => TaskLifecycle.RetryDead(current, c.Me, c.Now));
 
     public Task<bool> DeleteAsync() =>
         TaskLifecycle.Delete(Current, Busy) is { Refusal: Transition.RunningRefusal }
@@ -190,6 +215,7 @@ internal sealed partial class DeferredTaskGrain(
             if (result.Applied)
             {
                 _phase = edge.After is null ? TaskPhase.Empty : _phase;
+                Report(edge);
                 await AfterAsync(edge);
                 return true;
             }

@@ -36,7 +36,10 @@ internal static class EnqueueRequests
         // Serialized before the row is touched: a task that cannot be serialized stores nothing.
         var payload = registration.Serialize(serializer, request.Task);
         var options = request.Options;
-        return new NewTask(registration.Name, payload, options?.MaxAttempts ?? defaultMaxAttempts, TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now));
+        return new NewTask(registration.Name, payload, options?.MaxAttempts ?? defaultMaxAttempts, TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now))
+        {
+            Trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null,
+        };
     }
 
     /// <summary>

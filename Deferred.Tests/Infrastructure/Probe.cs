@@ -18,6 +18,9 @@ public enum ProbeBehavior
 
     /// <summary>Waits for the release and ignores its cancellation token (a handler that hangs).</summary>
     Hang,
+
+    /// <summary>Fails the first run of the task id and succeeds on any later one (whatever the attempt number).</summary>
+    FailFirstRun,
 }
 
 /// <summary>The test task type.</summary>
@@ -37,7 +40,14 @@ public sealed record ProbeTask
 public sealed record UnhandledTask([property: Id(0)] int Value);
 
 /// <summary>One handler call, as the probe saw it.</summary>
-public sealed record ProbeRun(string TaskId, int Attempt, SiloAddress Silo, DateTimeOffset StartedAt, string Note, int MaxAttempts);
+public sealed record ProbeRun(string TaskId, int Attempt, SiloAddress Silo, DateTimeOffset StartedAt, string Note, int MaxAttempts)
+{
+    /// <summary>The trace the handler ran in (<c>Activity.Current</c>), if any.</summary>
+    public string? TraceId { get; init; }
+
+    /// <summary>The baggage the handler saw.</summary>
+    public IReadOnlyDictionary<string, string?> Baggage { get; init; } = new Dictionary<string, string?>();
+}
 
 /// <summary>
 /// Records every handler call of one test (keyed by the test's ServiceId, so parallel tests do not mix) and lets
@@ -145,13 +155,20 @@ internal sealed class ProbeHandler(IOptions<ClusterOptions> cluster, ILocalSiloD
     public async Task ExecuteAsync(ProbeTask task, DeferredTaskContext context, CancellationToken cancellationToken)
     {
         var probe = Probe.For(cluster.Value.ServiceId);
-        probe.Enter(new ProbeRun(context.TaskId, context.Attempt, silo.SiloAddress, time.GetUtcNow(), task.Note, context.MaxAttempts));
+        var activity = System.Diagnostics.Activity.Current;
+        probe.Enter(new ProbeRun(context.TaskId, context.Attempt, silo.SiloAddress, time.GetUtcNow(), task.Note, context.MaxAttempts)
+        {
+            TraceId = activity?.TraceId.ToHexString(),
+            Baggage = activity?.Baggage.ToDictionary(b => b.Key, b => b.Value) ?? new Dictionary<string, string?>(),
+        });
         try
         {
             switch (task.Behavior)
             {
                 case ProbeBehavior.AlwaysFail:
                     throw new InvalidOperationException($"probe failure on attempt {context.Attempt}");
+                case ProbeBehavior.FailFirstRun when probe.RunsOf(context.TaskId).Count == 1:
+                    throw new InvalidOperationException("probe failure on the first run");
                 case ProbeBehavior.FailUntilAttempt when context.Attempt < task.SucceedOnAttempt:
                     throw new InvalidOperationException($"probe failure on attempt {context.Attempt}");
                 case ProbeBehavior.WaitForRelease:

@@ -83,6 +83,8 @@ public sealed class LifecycleTests
         { "RetryDead", "Failed", "not dead" },
         { "Delete", "None", "not stored" },
         { "Delete", "Running", "running" },
+        { "Cancel", "None", "not stored" },
+        { "Cancel", "Dead", "dead" },
         { "Adopt", "None", "not stored" },
         { "Adopt", "Dead", "dead" },
         { "Release", "None", "not stored" },
@@ -826,6 +828,17 @@ public sealed class LifecycleTests
         }
     }
 
+    [Fact]
+    public void Cancel_deletes_a_waiting_or_running_task_and_is_refused_for_a_dead_one()
+    {
+        var waiting = TaskLifecycle.Cancel(Stored(DeferredTaskStatus.Failed), running: false);
+        Assert.Equal((Edge.Cancel, Write.Delete, Then.Forget), (waiting.Edge, waiting.Write, waiting.Then));
+        Assert.Null(waiting.After);
+        Assert.False(TaskLifecycle.Cancel(Stored(DeferredTaskStatus.Pending), running: true).Refused);
+        Assert.Equal("dead", TaskLifecycle.Cancel(Stored(DeferredTaskStatus.Dead), running: false).Refusal);
+        Assert.Equal("not stored", TaskLifecycle.Cancel(null, running: false).Refusal);
+    }
+
     // ---- helpers ----
 
     /// <summary>
@@ -834,7 +847,7 @@ public sealed class LifecycleTests
     /// </summary>
     private static bool CanPresent(Edge edge, TaskState state) => edge switch
     {
-        Edge.Delete => true,
+        Edge.Delete or Edge.Cancel => true,
         Edge.Succeed or Edge.Fail or Edge.GiveUp or Edge.Stop => state is not (TaskState.Pending or TaskState.Failed),
         _ => state != TaskState.Running,
     };
@@ -886,6 +899,7 @@ public sealed class LifecycleTests
             Edge.Quarantine => TaskLifecycle.CountInterruption(input, Me, quarantineAfter: 1, Now),
             Edge.RetryDead => TaskLifecycle.RetryDead(input, Me, Now),
             Edge.Delete => TaskLifecycle.Delete(input, running),
+            Edge.Cancel => TaskLifecycle.Cancel(input, running),
             Edge.Adopt => TaskLifecycle.Adopt(input),
             Edge.Release => TaskLifecycle.Release(input),
             Edge.Park => TaskLifecycle.Park(input),

@@ -91,4 +91,24 @@ internal sealed class OrleansAdoNetCatalog(DeferredDatabase database, IOptions<C
         command.Parameters.AddWithValue("state_name", TaskRecord.StateName);
         return await CatalogReaders.ReadCountsAsync(command, cancellationToken);
     }
+
+    /// <summary>
+    /// The listing over the task rows' JSON. Rows whose JSON cannot be read are not listed (nor counted by
+    /// <see cref="CountByStatusAndTypeAsync"/>) until the sweep has stored them as dead.
+    /// </summary>
+    public async Task<IReadOnlyList<DeferredTaskSummary>> ListAsync(DeferredTaskFilter filter, TaskListKey? after, int limit, CancellationToken cancellationToken)
+    {
+        // stock-list.sql names the state (TaskRecord.StateName) literally, as its partial indexes require.
+        await using var command = database.DataSource.CreateCommand(SqlQueries.StockList);
+        CatalogListing.AddParameters(command, _serviceId, filter, after, limit);
+        return await CatalogListing.ReadSummariesAsync(command, limit, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<DeferredTaskCount>> CountByStatusAndTypeAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.StockCountByType);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("state_name", TaskRecord.StateName);
+        return await CatalogListing.ReadTypeCountsAsync(command, cancellationToken);
+    }
 }

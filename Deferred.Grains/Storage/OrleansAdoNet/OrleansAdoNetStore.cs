@@ -32,6 +32,8 @@ internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNe
 
     public IDirectTaskInserter? DirectInsert => null;
 
+    public int? Backlog => null;
+
     public void NoteNewTaskId(string taskId)
     {
         // Every activation reads its row; nothing to note.

@@ -118,6 +118,20 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         return await CatalogReaders.ReadCountsAsync(command, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<DeferredTaskSummary>> ListAsync(DeferredTaskFilter filter, TaskListKey? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksList);
+        CatalogListing.AddParameters(command, _serviceId, filter, after, limit);
+        return await CatalogListing.ReadSummariesAsync(command, limit, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<DeferredTaskCount>> CountByStatusAndTypeAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksCountByType);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        return await CatalogListing.ReadTypeCountsAsync(command, cancellationToken);
+    }
+
     /// <summary>
     /// Up to <paramref name="pageSize"/> live tasks due in (<paramref name="from"/>, <paramref name="to"/>], in
     /// due-time order after the keyset (<paramref name="afterDue"/>, <paramref name="afterId"/>).

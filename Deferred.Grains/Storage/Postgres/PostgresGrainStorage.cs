@@ -89,6 +89,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     /// <summary>Inserts a new task's row without an activation. False when the id exists.</summary>
     public Task<bool> InsertNewAsync(string taskId, TaskRecord state) => _batcher.InsertAsync(new TaskRow(taskId, state, 0));
 
+    /// <summary>Row operations queued for the next batches.</summary>
+    public int Backlog => _batcher.Queued;
+
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 
     private static IGrainState<TaskRecord> Check<T>(IGrainState<T> grainState) =>

@@ -29,6 +29,8 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
 
     public void NoteNewTaskId(string taskId) => freshIds.Add(taskId);
 
+    public int? Backlog => storage.Backlog;
+
     IDueTaskSource? IDeferredTaskStore.DueTasks => DueTasks;
 
     IDirectTaskInserter? IDeferredTaskStore.DirectInsert => DirectInsert;

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Deferred.Options;
+using Deferred.Diagnostics;
 using Deferred.Lifecycle;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -51,6 +52,9 @@ internal sealed class TaskBatcher : IAsyncDisposable
     /// <summary>True when deleted; false when the stored version was not <paramref name="expectedVersion"/> or no row exists.</summary>
     public Task<bool> DeleteAsync(string taskId, int expectedVersion) => Enqueue(new DeleteOp(taskId, expectedVersion));
 
+    /// <summary>Operations queued and not yet sent.</summary>
+    public int Queued => _queue.Reader.Count;
+
     private Task<T> Enqueue<T>(StoreOp<T> op)
     {
         if (!_queue.Writer.TryWrite(op))
@@ -100,9 +104,15 @@ internal sealed class TaskBatcher : IAsyncDisposable
             }
 
             Interlocked.Increment(ref _inFlight);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 await ExecuteAsync(batch).ConfigureAwait(false);
+                DeferredTelemetry.StoreBatchSize.Record(batch.Count);
+                if (DeferredTelemetry.StoreCommitDuration.Enabled)
+                {
+                    DeferredTelemetry.StoreCommitDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+                }
             }
             catch (PostgresException) when (batch.Count > 1)
             {
@@ -250,6 +260,9 @@ internal sealed class TaskBatcher : IAsyncDisposable
         AddMutable(command, states);
         command.Parameters.AddWithValue("enqueued_ats", states.Select(s => s.EnqueuedAt).ToArray());
         command.Parameters.AddWithValue("payloads", states.Select(s => s.Payload).ToArray());
+        AddText(command, "trace_parents", states.Select(s => s.TraceParent));
+        AddText(command, "trace_states", states.Select(s => s.TraceState));
+        AddText(command, "baggages", states.Select(s => s.Baggage));
         return command;
     }
 
@@ -271,6 +284,9 @@ internal sealed class TaskBatcher : IAsyncDisposable
         command.Parameters.AddWithValue("versions", ops.Select(o => o.ExpectedVersion).ToArray());
         return command;
     }
+
+    private static void AddText(NpgsqlBatchCommand command, string name, IEnumerable<string?> values) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.ToArray() });
 
     /// <summary>The columns an update may change, shared by insert and update.</summary>
     private static void AddMutable(NpgsqlBatchCommand command, TaskRecord[] states)
@@ -311,6 +327,9 @@ internal sealed class TaskBatcher : IAsyncDisposable
             Owner = reader.IsDBNull(11) ? null : reader.GetString(11),
             RunningSince = reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
             Interruptions = reader.GetInt32(13),
+            TraceParent = reader.IsDBNull(14) ? null : reader.GetString(14),
+            TraceState = reader.IsDBNull(15) ? null : reader.GetString(15),
+            Baggage = reader.IsDBNull(16) ? null : reader.GetString(16),
         };
         return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
     }

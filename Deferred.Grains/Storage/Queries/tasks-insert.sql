@@ -2,12 +2,12 @@
 -- caller reports it as a version conflict (the task already exists).
 INSERT INTO deferred_tasks
     (service_id, task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error,
-     owner, running_since, interruptions)
+     owner, running_since, interruptions, trace_parent, trace_state, baggage)
 SELECT @service_id, u.task_id, u.task_type, u.status, u.attempts, u.max_attempts, u.enqueued_at, u.next_run_at, u.has_reminder, u.payload, u.last_error::jsonb,
-       u.owner, u.running_since, u.interruptions
+       u.owner, u.running_since, u.interruptions, u.trace_parent, u.trace_state, u.baggage
 FROM unnest(@task_ids, @task_types, @statuses, @attempts, @max_attempts, @enqueued_ats, @next_run_ats, @has_reminders, @payloads, @last_errors,
-            @owners, @running_sinces, @interruptions)
+            @owners, @running_sinces, @interruptions, @trace_parents, @trace_states, @baggages)
      AS u(task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error,
-          owner, running_since, interruptions)
+          owner, running_since, interruptions, trace_parent, trace_state, baggage)
 ON CONFLICT (service_id, task_id) DO NOTHING
 RETURNING task_id;

@@ -1,0 +1,43 @@
+namespace Deferred;
+
+/// <summary>
+/// What an operator (a dashboard, a CLI, an admin endpoint) sees and does. Available from DI on silos
+/// (<c>AddDeferredTasks</c>) and on Orleans clients (<c>AddDeferredTasksClient</c>). Reads go to the store through a
+/// silo; every change is a lifecycle transition applied by the task's own grain, never SQL that bypasses it.
+/// </summary>
+public interface IDeferredTaskOperator
+{
+    /// <summary>
+    /// One page of stored tasks matching <paramref name="query"/>, in due-time order (then id), paged by keyset: pass
+    /// <see cref="DeferredTaskPage.NextPageToken"/> as <see cref="DeferredTaskQuery.PageToken"/> with the same filter.
+    /// </summary>
+    /// <exception cref="ArgumentException">The filter is malformed, the page size out of range, or the token belongs to another query.</exception>
+    Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>How many tasks are stored, by status and task type.</summary>
+    Task<IReadOnlyList<DeferredTaskCount>> CountAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>One task in detail, or null when it is not stored (completed, deleted, or never existed).</summary>
+    Task<DeferredTaskDetails?> ShowAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Cancels a task. A waiting task (pending or failed) is removed at once: <see cref="DeferredCancelOutcome.Cancelled"/>.
+    /// A running task gets its attempt's cancellation token signalled and is removed when its handler returns, whatever
+    /// it returns: <see cref="DeferredCancelOutcome.Signalled"/>. A handler that ignores the token is abandoned
+    /// <c>DeferredTasksOptions.AbandonAfter</c> later (its code may still be running), and the task is removed then.
+    /// A dead task is not cancelled (<see cref="DeferredCancelOutcome.NotLive"/>; delete it instead).
+    /// </summary>
+    Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives a dead task a fresh set of attempts, due now. False when it is not stored or not dead.</summary>
+    Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>Retries every dead task matching <paramref name="filter"/> (its status is taken as dead); returns how many.</summary>
+    Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a task that is not running. False when it is not stored; <see cref="InvalidOperationException"/> while running.</summary>
+    Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes every dead task whose last error is older than <paramref name="olderThan"/>; returns how many.</summary>
+    Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+}

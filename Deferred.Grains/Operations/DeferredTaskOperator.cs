@@ -1,0 +1,53 @@
+namespace Deferred.Operations;
+
+/// <summary>
+/// <see cref="IDeferredTaskOperator"/> for silos and clients: reads and bulk actions through <see cref="IOperatorGrain"/>
+/// (a stateless worker on the silos, next to the store), per-task actions on the task's own grain.
+/// </summary>
+internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTaskOperator
+{
+    private IOperatorGrain Operator => grains.GetGrain<IOperatorGrain>(0);
+
+    public Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        // Checked here too, so a bad query fails in the caller's process with its parameter name intact.
+        Storage.TaskListing.Validate(query);
+        _ = Storage.TaskListing.Decode(query.Filter, query.PageToken);
+        return Operator.ListAsync(query).WaitAsync(cancellationToken);
+    }
+
+    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync(CancellationToken cancellationToken = default) =>
+        Operator.CountAsync().WaitAsync(cancellationToken);
+
+    public Task<DeferredTaskDetails?> ShowAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Task(taskId).GetDetailsAsync().WaitAsync(cancellationToken);
+
+    public Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Task(taskId).CancelAsync().WaitAsync(cancellationToken);
+
+    public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Task(taskId).RetryDeadAsync().WaitAsync(cancellationToken);
+
+    public Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return Operator.RetryDeadAsync(filter).WaitAsync(cancellationToken);
+    }
+
+    public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Task(taskId).DeleteAsync().WaitAsync(cancellationToken);
+
+    public Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
+        Operator.PurgeDeadAsync(olderThan).WaitAsync(cancellationToken);
+
+    private IDeferredTaskGrain Task(string taskId)
+    {
+        if (DeferredTaskId.Validate(taskId) is { } problem)
+        {
+            throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
+        }
+
+        return grains.GetGrain<IDeferredTaskGrain>(taskId);
+    }
+}

@@ -1,0 +1,67 @@
+using Deferred.Storage;
+using Orleans.Concurrency;
+
+namespace Deferred.Operations;
+
+/// <summary>
+/// Lists and counts through the store's catalog (keyset pages, never OFFSET), and applies bulk actions as lifecycle
+/// transitions of each task's own grain: a bulk retry is many <see cref="IDeferredTaskGrain.RetryDeadAsync"/> calls, not
+/// an UPDATE that bypasses the grains.
+/// </summary>
+[StatelessWorker]
+internal sealed class OperatorGrain(IDeferredTaskCatalog catalog, IGrainFactory grains) : Grain, IOperatorGrain
+{
+    private const int BulkPage = 200;
+    private const int BulkParallelism = 16;
+
+    public async Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        TaskListing.Validate(query);
+        var after = TaskListing.Decode(query.Filter, query.PageToken);
+        var rows = await catalog.ListAsync(query.Filter, after, query.PageSize, CancellationToken.None);
+        var next = rows.Count == query.PageSize ? TaskListing.Encode(query.Filter, new TaskListKey(rows[^1].NextRunAt, rows[^1].TaskId)) : null;
+        return new DeferredTaskPage(rows, next);
+    }
+
+    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync() => catalog.CountByStatusAndTypeAsync(CancellationToken.None);
+
+    public Task<int> RetryDeadAsync(DeferredTaskFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var dead = filter with { Status = DeferredTaskStatus.Dead };
+        TaskListing.Validate(new DeferredTaskQuery { Filter = dead, PageSize = BulkPage });
+        return ForEachAsync(dead, id => grains.GetGrain<IDeferredTaskGrain>(id).RetryDeadAsync());
+    }
+
+    public Task<int> PurgeDeadAsync(DateTimeOffset olderThan) =>
+        ForEachAsync(new DeferredTaskFilter { Status = DeferredTaskStatus.Dead, DueBefore = olderThan }, id => grains.GetGrain<IDeferredTaskGrain>(id).DeleteAsync());
+
+    /// <summary>
+    /// Applies <paramref name="action"/> to every task matching <paramref name="filter"/>, page by page. Tasks an action
+    /// changes may leave the filter (a retried task is no longer dead), so the keyset moves past each page either way.
+    /// </summary>
+    private async Task<int> ForEachAsync(DeferredTaskFilter filter, Func<string, Task<bool>> action)
+    {
+        var done = 0;
+        TaskListKey? after = null;
+        while (true)
+        {
+            var page = await catalog.ListAsync(filter, after, BulkPage, CancellationToken.None);
+            await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism }, async (task, _) =>
+            {
+                if (await action(task.TaskId))
+                {
+                    Interlocked.Increment(ref done);
+                }
+            });
+
+            if (page.Count < BulkPage)
+            {
+                return done;
+            }
+
+            after = new TaskListKey(page[^1].NextRunAt, page[^1].TaskId);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+using Deferred.Execution;
+using Deferred.Lifecycle;
+using Orleans.Serialization;
+
+namespace Deferred.TaskGrain;
+
+/// <summary>Builds what an operator sees of one task, the payload rendered as JSON where the serializer can.</summary>
+internal static class TaskDetails
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, MaxDepth = 16 };
+
+    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, TaskTypeRegistry registry, Serializer serializer)
+    {
+        string? json = null;
+        var registration = registry.Find(record.TaskType);
+        if (registration is not null && record.ReadFailure is null)
+        {
+            try
+            {
+                var task = registration.Deserialize(serializer, record.Payload);
+                json = JsonSerializer.Serialize(task, task.GetType(), Json);
+            }
+#pragma warning disable CA1031 // Rendering is best effort: a payload that cannot be shown is still a task to see.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                json = null;
+            }
+        }
+
+        return new DeferredTaskDetails
+        {
+            Info = record.ToInfo(taskId, running),
+            Owner = record.Owner,
+            RunningSince = record.RunningSince,
+            PayloadBytes = record.Payload.Length,
+            PayloadJson = json,
+            PayloadType = registration?.TaskType.FullName,
+        };
+    }
+}

@@ -1,0 +1,70 @@
+using Deferred.Options;
+using Deferred.Tests.Infrastructure;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+public sealed class CancelAndDetailsTestsOnPostgresStore : CancelAndDetailsTests
+{
+    protected override DeferredStore Store => DeferredStore.Postgres;
+}
+
+public sealed class CancelAndDetailsTestsOnStockAdoNet : CancelAndDetailsTests
+{
+    protected override DeferredStore Store => DeferredStore.OrleansAdoNet;
+}
+
+/// <summary>The cancel edge and the detail view, through the task grain (the operator API's per-task calls).</summary>
+public abstract class CancelAndDetailsTests : StoreConformance
+{
+    [Fact]
+    public async Task A_waiting_task_is_cancelled_at_once_and_a_dead_one_is_not()
+    {
+        await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
+        var waiting = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { TaskId = "cancel-waiting", Delay = TimeSpan.FromHours(1) });
+        var dead = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1 });
+        await Eventually.True(async () => (await cluster.Client.GetAsync(dead))?.Status == DeferredTaskStatus.Dead, "the failing task to die");
+
+        Assert.Equal(DeferredCancelOutcome.Cancelled, await Grain(cluster, waiting).CancelAsync());
+        Assert.Null(await cluster.Client.GetAsync(waiting));
+        Assert.Equal(DeferredCancelOutcome.NotStored, await Grain(cluster, waiting).CancelAsync());
+
+        Assert.Equal(DeferredCancelOutcome.NotLive, await Grain(cluster, dead).CancelAsync());
+        Assert.Equal(DeferredTaskStatus.Dead, (await cluster.Client.GetAsync(dead))!.Status);
+        Assert.Equal(1, await cluster.CountRowsAsync());
+    }
+
+    [Fact]
+    public async Task A_running_task_gets_its_token_signalled_and_is_removed_when_the_handler_returns_without_a_retry()
+    {
+        await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+
+        Assert.Equal(DeferredCancelOutcome.Signalled, await Grain(cluster, taskId).CancelAsync());
+
+        await Eventually.True(() => Task.FromResult(cluster.Probe.Cancelled == 1), "the handler to see its token cancelled");
+        await Eventually.True(async () => await cluster.Client.GetAsync(taskId) is null, "the cancelled task's row to be deleted");
+        Assert.Equal(0, await cluster.CountRowsAsync());
+        Assert.Single(cluster.Probe.RunsOf(taskId));
+    }
+
+    [Fact]
+    public async Task Details_show_the_owner_and_the_payload_rendered_as_json()
+    {
+        await using var cluster = await StartAsync();
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "hello-details" }, new DeferredTaskOptions { TaskId = "details-1", Delay = TimeSpan.FromHours(1) });
+
+        var details = await Grain(cluster, taskId).GetDetailsAsync();
+
+        Assert.NotNull(details);
+        Assert.Equal(DeferredTaskStatus.Pending, details.Info.Status);
+        Assert.Equal(typeof(ProbeTask).FullName, details.PayloadType);
+        Assert.Contains("hello-details", details.PayloadJson);
+        Assert.True(details.PayloadBytes > 0);
+        Assert.NotNull(details.Owner);
+        Assert.Null(await Grain(cluster, "details-missing").GetDetailsAsync());
+    }
+
+    private static IDeferredTaskGrain Grain(DeferredTestCluster cluster, string taskId) => cluster.Cluster.Client.GetGrain<IDeferredTaskGrain>(taskId);
+}
