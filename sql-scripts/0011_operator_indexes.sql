@@ -1,18 +1,20 @@
--- 0011: indexes for the operator listing (IDeferredTaskOperator.ListAsync): Storage/Queries/tasks-list.sql over
--- the default store, stock-list.sql over the stock store.
+-- 0011: indexes for the operator listing (IDeferredTaskOperator.ListAsync): Storage/Queries/tasks-list*.sql over
+-- the default store, stock-list*.sql over the stock store.
 --
 -- A page lists a service's tasks in (next run, task id) order after a keyset, optionally narrowed to one status,
--- one task type, a due-time range and a substring of the last error. The list statements read each stored status
--- separately (a lateral join over the three), so each shape is served by ordered index reads that start at the
--- keyset and stop after one page (per status); no shape sorts or filters its way through the whole service:
+-- one task type, a due-time range and a substring of the last error. Each filter shape has a list statement of its
+-- own, which reads each stored status separately (a lateral join over the three), so each shape is served by ordered
+-- index reads that start at the keyset and stop after one page (per status); no shape sorts or filters its way
+-- through the whole service:
 --
---   no filter, or a status            (service, status, next run, id)          _list_status
---   a task type, with or without status  (service, type, status, next run, id)   _list_type
---   an error substring                (service, status, next run, id), only rows with a last error   _list_errors
+--   neither a type nor an error substring   (service, status, next run, id)                  _list_status
+--   a task type                             (service, type, status, next run, id)            _list_type
+--   an error substring (maybe a type)       (service, status, next run, id), with an error   _list_errors
 --
--- A due-time range bounds "next run" within any of them. An error substring is still checked row by row, but only
--- over tasks that have an error (the failed and dead ones, mostly): a rare substring reads those, not the pending
--- backlog. The errors index is partial, so writes of tasks without an error (every insert) do not maintain it.
+-- A status picks the ranges read, a due-time range bounds "next run" within them. An error substring (and a type
+-- with it) is still checked row by row, but only over tasks that have an error (the failed and dead ones, mostly): a
+-- rare substring reads those, never the pending backlog. The errors index is partial, so writes of tasks without an
+-- error (every insert) do not maintain it.
 --
 -- Locking: CREATE INDEX (not CONCURRENTLY: migrations run in a transaction) blocks writes to the table while it
 -- builds. Where a table is large, create these indexes CONCURRENTLY under the same names before migrating; the
@@ -38,7 +40,7 @@ CREATE INDEX IF NOT EXISTS ix_deferred_tasks_list_errors
 -- deferred_try_timestamptz below.
 --
 -- The indexes are partial on the task state name: other grain states in orleansstorage are never parsed. A
--- statement can use them only when it names 'deferred-task' literally (TaskRecord.StateName), as stock-list.sql does.
+-- statement can use them only when it names 'deferred-task' literally (TaskRecord.StateName), as stock-list*.sql do.
 -- Every write of a task row evaluates their expressions, each parsing the row's JSON: a few tens of microseconds of
 -- database CPU per write in all, on a store that spends a round trip and a commit on every write.
 
@@ -67,7 +69,7 @@ $function$;
 
 -- The due time of a task row as the listing orders by it: its nextRunAt, or 0001-01-01 (the default a missing or
 -- unreadable nextRunAt reads as, and the value such a row keeps once the sweep has stored it as dead) so that no
--- row with a status is left out. stock-list.sql repeats this expression verbatim.
+-- row with a status is left out. stock-list*.sql repeat this expression verbatim.
 CREATE INDEX IF NOT EXISTS ix_orleansstorage_deferred_list_status
     ON orleansstorage (
         serviceid,

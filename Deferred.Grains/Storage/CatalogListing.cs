@@ -5,15 +5,27 @@ using NpgsqlTypes;
 namespace Deferred.Storage;
 
 /// <summary>
-/// The operator listing's parameters and result shapes, shared by both catalogs: <c>tasks-list.sql</c> and
-/// <c>stock-list.sql</c> take the same parameters and return the same columns, as do the two count statements.
+/// The operator listing's statement choice, parameters and result shapes, shared by both catalogs: every
+/// <c>tasks-list*.sql</c> and <c>stock-list*.sql</c> statement takes the same parameters and returns the same columns,
+/// as do the two count statements.
 /// </summary>
 internal static class CatalogListing
 {
     /// <summary>
-    /// Binds a list statement's parameters. Every one is typed, since unset filters travel as NULL. The listing has
-    /// one lower bound, the keyset: DueFrom is folded into it (<see cref="StartAfter"/>). An unset DueBefore travels as
-    /// infinity rather than NULL, so it stays an index bound.
+    /// The list statement for <paramref name="filter"/>'s shape: with an error substring (and maybe a task type), with
+    /// a task type only, or neither. Each statement reads the index that fits its shape, whatever plan PostgreSQL makes
+    /// of it (a prepared statement may get one plan for any values, where an optional filter cannot pick the index).
+    /// </summary>
+    public static string Statement(DeferredTaskFilter filter, string plain, string byType, string byError)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return filter.ErrorContains is not null ? byError : filter.TaskType is not null ? byType : plain;
+    }
+
+    /// <summary>
+    /// Binds a list statement's parameters (each statement uses those its shape needs). Every one is typed, since unset
+    /// filters travel as NULL. The listing has one lower bound, the keyset: DueFrom is folded into it
+    /// (<see cref="StartAfter"/>). An unset DueBefore travels as infinity rather than NULL, so it stays an index bound.
     /// </summary>
     public static void AddParameters(NpgsqlCommand command, string serviceId, DeferredTaskFilter filter, TaskListKey? after, int limit)
     {

@@ -40,9 +40,17 @@ internal static class SqlQueries
 
     public static string TasksList => Get("tasks-list");
 
+    public static string TasksListByType => Get("tasks-list-by-type");
+
+    public static string TasksListByError => Get("tasks-list-by-error");
+
     public static string TasksCountByType => Get("tasks-count-by-type");
 
     public static string StockList => Get("stock-list");
+
+    public static string StockListByType => Get("stock-list-by-type");
+
+    public static string StockListByError => Get("stock-list-by-error");
 
     public static string StockCountByType => Get("stock-count-by-type");
 

@@ -137,9 +137,10 @@ internal sealed partial class DeferredTaskGrain(
     }
 
     // Null only once the row is gone: while the completion delete is in flight the task still reports Running.
-    public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(Current?.ToInfo(TaskId, Busy));
+    // Reads report the committed record: a change is visible only once it is durable.
+    public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(_row.Committed?.ToInfo(TaskId, Busy));
 
-    public Task<DeferredTaskDetails?> GetDetailsAsync() => Task.FromResult(Current is { } record ? TaskDetails.Of(TaskId, record, Busy, c.Registry, c.Serializer) : null);
+    public Task<DeferredTaskDetails?> GetDetailsAsync() => Task.FromResult(_row.Committed is { } record ? TaskDetails.Of(TaskId, record, Busy, c.Registry, c.Serializer) : null);
 
     public Task<DeferredCancelOutcome> CancelAsync()
     {

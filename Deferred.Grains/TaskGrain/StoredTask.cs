@@ -26,8 +26,14 @@ internal sealed class StoredTask(IPersistentState<TaskRecord> state, StoreResili
     // An insert that outlived the enqueue window: nothing may read or write the row until it settles.
     private Task? _unsettled;
 
-    /// <summary>The stored record, or null when no row is known.</summary>
+    /// <summary>The record this activation works from, or null when no row is known. During a write it is already the new one.</summary>
     public TaskRecord? Record => state.RecordExists ? state.State : null;
+
+    /// <summary>
+    /// The record as last read or committed: what reads report, so a caller never sees a change before it is durable
+    /// (a list straight after would not find it yet).
+    /// </summary>
+    public TaskRecord? Committed { get; private set; } = state.RecordExists ? state.State : null;
 
     /// <summary>True when memory may not match the row (a write failed); the next decision reads it first.</summary>
     public bool Stale { get; private set; }
@@ -54,6 +60,7 @@ internal sealed class StoredTask(IPersistentState<TaskRecord> state, StoreResili
         var result = await resilience.RunAsync(window, taskId, LifecycleTable.NameOf(transition.Edge), transition.Write == Write.Delete ? state.ClearStateAsync : state.WriteStateAsync);
         if (result.Applied)
         {
+            Committed = Record;
             return result;
         }
 
@@ -97,6 +104,7 @@ internal sealed class StoredTask(IPersistentState<TaskRecord> state, StoreResili
         {
             await state.ReadStateAsync();
             Stale = false;
+            Committed = Record;
         }
         catch (Exception)
         {

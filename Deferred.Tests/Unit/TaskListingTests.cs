@@ -233,13 +233,25 @@ public sealed class TaskListingTests
     }
 
     [Fact]
-    public void The_stock_listing_names_the_state_its_partial_indexes_cover()
+    public void Each_filter_shape_has_its_list_statement()
+    {
+        Assert.Same(SqlQueries.TasksList, Storage.Postgres.PostgresCatalog.ListStatement(new() { Status = DeferredTaskStatus.Dead, DueFrom = Due }));
+        Assert.Same(SqlQueries.TasksListByType, Storage.Postgres.PostgresCatalog.ListStatement(new() { TaskType = "t", Status = DeferredTaskStatus.Dead }));
+        Assert.Same(SqlQueries.TasksListByError, Storage.Postgres.PostgresCatalog.ListStatement(new() { TaskType = "t", ErrorContains = "e" }));
+        Assert.Same(SqlQueries.TasksListByError, Storage.Postgres.PostgresCatalog.ListStatement(new() { ErrorContains = "e" }));
+        Assert.Same(SqlQueries.StockList, Storage.OrleansAdoNet.OrleansAdoNetCatalog.ListStatement(new()));
+        Assert.Same(SqlQueries.StockListByType, Storage.OrleansAdoNet.OrleansAdoNetCatalog.ListStatement(new() { TaskType = "t" }));
+        Assert.Same(SqlQueries.StockListByError, Storage.OrleansAdoNet.OrleansAdoNetCatalog.ListStatement(new() { ErrorContains = "e" }));
+    }
+
+    [Fact]
+    public void The_stock_list_statements_name_the_state_their_partial_indexes_cover()
     {
         // A partial index serves a statement only when the statement repeats its predicate as a literal.
         var literal = $"graintypestring = '{TaskRecord.StateName}'";
         var migration = Storage.Migrations.DeferredSchema.Migrations.Single(m => m.Version == 11).Sql;
 
-        Assert.Contains(literal, SqlQueries.StockList, StringComparison.Ordinal);
+        Assert.All(new[] { SqlQueries.StockList, SqlQueries.StockListByType, SqlQueries.StockListByError }, sql => Assert.Contains(literal, sql, StringComparison.Ordinal));
         Assert.Contains($"WHERE {literal} AND payloadbinary IS NOT NULL", migration, StringComparison.Ordinal);
     }
 }

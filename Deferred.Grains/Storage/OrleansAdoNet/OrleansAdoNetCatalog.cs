@@ -93,13 +93,20 @@ internal sealed class OrleansAdoNetCatalog(DeferredDatabase database, IOptions<C
     }
 
     /// <summary>
-    /// The listing over the task rows' JSON. Rows whose JSON cannot be read are not listed (nor counted by
-    /// <see cref="CountByStatusAndTypeAsync"/>) until the sweep has stored them as dead.
+    /// The list statement for the filter's shape (<c>stock-list*.sql</c>). They name the state
+    /// (<see cref="TaskRecord.StateName"/>) literally, as their partial indexes require.
+    /// </summary>
+    public static string ListStatement(DeferredTaskFilter filter) =>
+        CatalogListing.Statement(filter, SqlQueries.StockList, SqlQueries.StockListByType, SqlQueries.StockListByError);
+
+    /// <summary>
+    /// The listing over the task rows' JSON. Rows whose JSON cannot be read, or whose status is not Pending, Failed or
+    /// Dead, are not listed (nor counted by <see cref="CountByStatusAndTypeAsync"/>) until the sweep has stored them as
+    /// dead; a missing or unreadable nextRunAt lists as 0001-01-01, as the grain reads it.
     /// </summary>
     public async Task<IReadOnlyList<DeferredTaskSummary>> ListAsync(DeferredTaskFilter filter, TaskListKey? after, int limit, CancellationToken cancellationToken)
     {
-        // stock-list.sql names the state (TaskRecord.StateName) literally, as its partial indexes require.
-        await using var command = database.DataSource.CreateCommand(SqlQueries.StockList);
+        await using var command = database.DataSource.CreateCommand(ListStatement(filter));
         CatalogListing.AddParameters(command, _serviceId, filter, after, limit);
         return await CatalogListing.ReadSummariesAsync(command, limit, cancellationToken);
     }

@@ -118,9 +118,13 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         return await CatalogReaders.ReadCountsAsync(command, cancellationToken);
     }
 
+    /// <summary>The list statement for the filter's shape (<c>tasks-list*.sql</c>).</summary>
+    public static string ListStatement(DeferredTaskFilter filter) =>
+        CatalogListing.Statement(filter, SqlQueries.TasksList, SqlQueries.TasksListByType, SqlQueries.TasksListByError);
+
     public async Task<IReadOnlyList<DeferredTaskSummary>> ListAsync(DeferredTaskFilter filter, TaskListKey? after, int limit, CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksList);
+        await using var command = database.DataSource.CreateCommand(ListStatement(filter));
         CatalogListing.AddParameters(command, _serviceId, filter, after, limit);
         return await CatalogListing.ReadSummariesAsync(command, limit, cancellationToken);
     }

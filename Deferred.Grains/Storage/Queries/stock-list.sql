@@ -1,12 +1,14 @@
 -- Operator listing over the stock store: one page of a service's task rows (live and dead) matching the filter, in
--- (due, task id) order, strictly after the keyset (@after_due, @after_id). The same shape, parameters and columns as
--- tasks-list.sql; see there for the plan and for why DueFrom arrives folded into the keyset.
--- Served by ix_orleansstorage_deferred_list_status / _type / _errors (0011). Their expressions are repeated here
--- verbatim (the planner matches index expressions by their form; the laterals d and k are pulled up into them), and
--- so is their predicate: the state name is written as a literal ('deferred-task', TaskRecord.StateName), because a
--- partial index cannot serve a parameter. The due time is nextRunAt, or 0001-01-01 when it is missing or unreadable
--- (what the row reads as, and keeps once the sweep stores it as dead). Rows whose JSON cannot be read, or whose status
--- is not Pending, Failed or Dead, are not listed: the orphan sweep stores unreadable rows as dead, and then they are.
+-- (due, task id) order, strictly after the keyset (@after_due, @after_id). This statement serves a filter without a
+-- task type or an error substring; stock-list-by-type.sql and stock-list-by-error.sql serve those. The same shapes,
+-- parameters and columns as tasks-list*.sql; see tasks-list.sql for the plan, why each filter shape has a statement
+-- of its own, and why DueFrom arrives folded into the keyset.
+-- Served by ix_orleansstorage_deferred_list_status (0011). The index expressions are repeated here verbatim (the
+-- planner matches them by their form; the laterals d and k are pulled up into them), and so is the index predicate:
+-- the state name is written as a literal ('deferred-task', TaskRecord.StateName), because a partial index cannot
+-- serve a parameter. The due time is nextRunAt, or 0001-01-01 when it is missing or unreadable (what the row reads
+-- as, and keeps once the sweep stores it as dead). Rows whose JSON cannot be read, or whose status is not Pending,
+-- Failed or Dead, are not listed: the orphan sweep stores unreadable rows as dead, and then they are.
 -- The innermost query reads only the key and the row; the record's other fields are parsed once per listed row,
 -- after the page is cut (jsonb_to_record).
 SELECT p.task_id, coalesce(r."taskType", ''), p.status, coalesce(r.attempts, 0), coalesce(r."maxAttempts", 0),
@@ -26,13 +28,8 @@ FROM (
           AND o.graintypestring = 'deferred-task'
           AND o.payloadbinary IS NOT NULL
           AND d.doc ->> 'status' = s.status
-          AND (@task_type IS NULL OR d.doc ->> 'taskType' = @task_type)
           AND (k.due, o.grainidextensionstring) > (@after_due::timestamptz, @after_id)
           AND k.due < @due_before
-          AND (@error IS NULL
-               OR ((d.doc -> 'lastError') IS NOT NULL
-                   AND (strpos(lower(d.doc -> 'lastError' ->> 'type'), lower(@error)) > 0
-                        OR strpos(lower(d.doc -> 'lastError' ->> 'message'), lower(@error)) > 0)))
         ORDER BY k.due, o.grainidextensionstring
         LIMIT @page_size
     ) AS t

@@ -1,0 +1,203 @@
+using Deferred.Dashboard.Metrics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Deferred.Dashboard.Api;
+
+/// <summary>
+/// The JSON API behind the page. Reads go to <see cref="IDeferredTaskOperator"/>; every action is one operator call
+/// (a lifecycle transition applied by the task's grain). Refusals are 400 (malformed input), 404 (no such task) or 409
+/// (the lifecycle refuses the action), each with one message that names the value and says why; nothing is changed then.
+/// </summary>
+internal static class DashboardApi
+{
+    public static Task<IResult> OverviewAsync(HttpContext http) => Refusing(async () =>
+    {
+        var counts = await Services<CountsCache>(http).GetAsync(Operator(http)).ConfigureAwait(false);
+        var types = counts.Counts
+            .GroupBy(c => c.TaskType, StringComparer.Ordinal)
+            .Select(g => new TypeCounts(g.Key, Of(g, DeferredTaskStatus.Pending), Of(g, DeferredTaskStatus.Failed), Of(g, DeferredTaskStatus.Dead), g.Sum(c => c.Count)))
+            .OrderByDescending(t => t.Total)
+            .ThenBy(t => t.TaskType, StringComparer.Ordinal)
+            .ToList();
+        var totals = new StatusTotals(
+            Of(counts.Counts, DeferredTaskStatus.Pending),
+            Of(counts.Counts, DeferredTaskStatus.Failed),
+            Of(counts.Counts, DeferredTaskStatus.Dead),
+            counts.Counts.Sum(c => c.Count));
+        return ApiResults.Ok(new Overview(counts.CountedAt, Math.Round(counts.Took.TotalMilliseconds, 1), totals, types, Services<LocalMetrics>(http).Snapshot()));
+    });
+
+    private static long Of(IEnumerable<DeferredTaskCount> counts, DeferredTaskStatus status) => counts.Where(c => c.Status == status).Sum(c => c.Count);
+
+    public static async Task<IResult> ListAsync(HttpContext http)
+    {
+        var query = QueryBinding.ListQuery(http.Request.Query);
+        if (query.Problem is not null)
+        {
+            return ApiResults.Error(StatusCodes.Status400BadRequest, query.Problem);
+        }
+
+        return await Refusing(async () => ApiResults.Ok(await Operator(http).ListAsync(query.Value!, http.RequestAborted).ConfigureAwait(false))).ConfigureAwait(false);
+    }
+
+    public static async Task<IResult> ShowAsync(HttpContext http, string id)
+    {
+        if (BadId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Refusing(async () =>
+            await Operator(http).ShowAsync(id, http.RequestAborted).ConfigureAwait(false) is { } details
+                ? ApiResults.Ok(details)
+                : ApiResults.Error(StatusCodes.Status404NotFound, $"Task '{id}' is not stored: it completed, was deleted or cancelled, or never existed.")).ConfigureAwait(false);
+    }
+
+    public static async Task<IResult> RetryAsync(HttpContext http, string id)
+    {
+        if (BadId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Acting(http, async operations =>
+        {
+            if (await operations.RetryDeadAsync(id, CancellationToken.None).ConfigureAwait(false))
+            {
+                return ApiResults.Ok(new ActionResult("retry", "retried", $"Task '{id}' was dead; it is pending again with a fresh set of attempts, due now.", id));
+            }
+
+            // Refused: say whether the task is missing or not dead.
+            var details = await operations.ShowAsync(id, http.RequestAborted).ConfigureAwait(false);
+            return details is null
+                ? NotStored(id)
+                : ApiResults.Error(StatusCodes.Status409Conflict, $"Task '{id}' is {details.Info.Status}, not Dead; only dead tasks are retried. Nothing was changed.");
+        }).ConfigureAwait(false);
+    }
+
+    public static async Task<IResult> CancelAsync(HttpContext http, string id)
+    {
+        if (BadId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Acting(http, async operations => await operations.CancelAsync(id, CancellationToken.None).ConfigureAwait(false) switch
+        {
+            DeferredCancelOutcome.Cancelled => ApiResults.Ok(new ActionResult("cancel", "cancelled", $"Task '{id}' was waiting; it is cancelled and removed.", id)),
+            DeferredCancelOutcome.Signalled => ApiResults.Ok(
+                new ActionResult("cancel", "signalled", $"Task '{id}' is running; its cancellation token is signalled and the task is removed when its handler returns.", id),
+                StatusCodes.Status202Accepted),
+            DeferredCancelOutcome.NotLive => ApiResults.Error(StatusCodes.Status409Conflict, $"Task '{id}' is dead, and a dead task is not cancelled; delete it instead. Nothing was changed."),
+            _ => NotStored(id),
+        }).ConfigureAwait(false);
+    }
+
+    public static async Task<IResult> DeleteAsync(HttpContext http, string id)
+    {
+        if (BadId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Acting(http, async operations =>
+        {
+            try
+            {
+                return await operations.DeleteAsync(id, CancellationToken.None).ConfigureAwait(false)
+                    ? ApiResults.Ok(new ActionResult("delete", "deleted", $"Task '{id}' is deleted.", id))
+                    : NotStored(id);
+            }
+            catch (InvalidOperationException ex) when (ex is not ObjectDisposedException)
+            {
+                return ApiResults.Error(StatusCodes.Status409Conflict, $"Task '{id}' cannot be deleted now: {ex.Message} Nothing was changed; cancel it instead, or delete it once the attempt ends.");
+            }
+        }).ConfigureAwait(false);
+    }
+
+    public static async Task<IResult> RetryDeadAsync(HttpContext http)
+    {
+        var filter = QueryBinding.DeadFilter(http.Request.Query);
+        if (filter.Problem is not null)
+        {
+            return ApiResults.Error(StatusCodes.Status400BadRequest, filter.Problem);
+        }
+
+        return await Acting(http, async operations =>
+        {
+            var count = await operations.RetryDeadAsync(filter.Value!, CancellationToken.None).ConfigureAwait(false);
+            return ApiResults.Ok(new ActionResult("retry-dead", "retried", $"{count} dead task(s) matching the filter are pending again, due now.", Count: count));
+        }).ConfigureAwait(false);
+    }
+
+    public static async Task<IResult> PurgeDeadAsync(HttpContext http)
+    {
+        var olderThan = QueryBinding.PurgeDate(http.Request.Query);
+        if (olderThan.Problem is not null)
+        {
+            return ApiResults.Error(StatusCodes.Status400BadRequest, olderThan.Problem);
+        }
+
+        return await Acting(http, async operations =>
+        {
+            var count = await operations.PurgeDeadAsync(olderThan.Value, CancellationToken.None).ConfigureAwait(false);
+            return ApiResults.Ok(new ActionResult("purge-dead", "purged", $"{count} dead task(s) whose last error is older than {olderThan.Value:O} are deleted.", Count: count));
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs an action. Actions are not cancelled with the request: once sent, a transition is applied or refused,
+    /// and the counts are refreshed afterwards either way.
+    /// </summary>
+    private static async Task<IResult> Acting(HttpContext http, Func<IDeferredTaskOperator, Task<IResult>> action)
+    {
+        try
+        {
+            return await Refusing(() => action(Operator(http))).ConfigureAwait(false);
+        }
+        finally
+        {
+            Services<CountsCache>(http).Invalidate();
+        }
+    }
+
+    /// <summary>Turns the operator's refusals of malformed input (<see cref="ArgumentException"/>) into 400s and an unreachable store into 503.</summary>
+    private static async Task<IResult> Refusing(Func<Task<IResult>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (ArgumentException ex)
+        {
+            return ApiResults.Error(StatusCodes.Status400BadRequest, ex.Message);
+        }
+        catch (DeferredStoreUnavailableException ex)
+        {
+            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, ex.Message);
+        }
+    }
+
+    private static IResult? BadId(string id) =>
+        DeferredTaskId.Validate(id) is { } problem
+            ? ApiResults.Error(StatusCodes.Status400BadRequest, $"Task id '{id}' is malformed: {problem}. Nothing was changed.")
+            : null;
+
+    private static IResult NotStored(string id) =>
+        ApiResults.Error(StatusCodes.Status404NotFound, $"Task '{id}' is not stored: it completed, was deleted or cancelled, or never existed. Nothing was changed.");
+
+    private static IDeferredTaskOperator Operator(HttpContext http) => Services<IDeferredTaskOperator>(http);
+
+    private static T Services<T>(HttpContext http)
+        where T : notnull => http.RequestServices.GetRequiredService<T>();
+}
+
+/// <summary>The overview: stored counts (cluster-wide, from the store) and this process's own rates and queue wait.</summary>
+internal sealed record Overview(DateTimeOffset CountedAt, double CountMilliseconds, StatusTotals Totals, IReadOnlyList<TypeCounts> Types, LocalMetricsSnapshot Local);
+
+/// <summary>Stored tasks by status.</summary>
+internal sealed record StatusTotals(long Pending, long Failed, long Dead, long Total);
+
+/// <summary>Stored tasks of one type, by status.</summary>
+internal sealed record TypeCounts(string TaskType, long Pending, long Failed, long Dead, long Total);

@@ -1,0 +1,296 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace Deferred.Tests.Dashboard;
+
+/// <summary>
+/// The dashboard over HTTP, without a browser or a cluster (a <see cref="FakeOperator"/>): who may use it, how actions
+/// are protected from other sites, and how bad input is refused. The browser tests cover the same API on a real cluster.
+/// </summary>
+public sealed class DashboardHttpTests
+{
+    private const string Action = "X-Deferred-Action";
+
+    [Fact]
+    public async Task A_request_from_a_non_loopback_address_without_authorization_is_refused_with_what_to_do()
+    {
+        // A trusted local proxy (forwarded headers) reports the client 10.0.0.1: the dashboard sees a remote caller.
+        // No traffic leaves the machine: the address only travels in a header.
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(
+            operations,
+            configureBeforeDashboard: app => app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor }));
+
+        foreach (var path in new[] { "deferred/", "deferred/api/overview", "deferred/assets/app.js", "deferred/api/tasks/task-dead" })
+        {
+            using var remote = new HttpRequestMessage(HttpMethod.Get, path);
+            remote.Headers.Add("X-Forwarded-For", "10.0.0.1");
+            using var response = await host.Client.SendAsync(remote);
+            var message = await MessageOf(response);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Contains("10.0.0.1", message);
+            Assert.Contains(".RequireAuthorization(", message);
+        }
+
+        using var remoteAction = new HttpRequestMessage(HttpMethod.Post, "deferred/api/tasks/task-dead/retry");
+        remoteAction.Headers.Add("X-Forwarded-For", "10.0.0.1");
+        remoteAction.Headers.Add(Action, "1");
+        using (var refused = await host.Client.SendAsync(remoteAction))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        Assert.Empty(operations.Changes);
+
+        // The same requests from loopback are served.
+        using var local = await host.Client.GetAsync("deferred/api/overview");
+        Assert.Equal(HttpStatusCode.OK, local.StatusCode);
+    }
+
+    [Fact]
+    public async Task With_authorization_on_the_group_the_host_policy_decides_instead_of_the_loopback_rule()
+    {
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(
+            operations,
+            configureServices: builder =>
+            {
+                builder.Services.AddAuthentication(HeaderAuthentication.SchemeName).AddScheme<AuthenticationSchemeOptions, HeaderAuthentication>(HeaderAuthentication.SchemeName, null);
+                builder.Services.AddAuthorizationBuilder().AddPolicy("ops", p => p.RequireClaim("role", "ops"));
+            },
+            configureBeforeDashboard: app =>
+            {
+                app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor });
+                app.UseAuthentication();
+                app.UseAuthorization();
+            },
+            configureDashboard: group => group.RequireAuthorization("ops"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(host, "10.0.0.1", user: null));
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(host, "10.0.0.1", user: "guest"));
+        Assert.Equal(HttpStatusCode.OK, await StatusOf(host, "10.0.0.1", user: "ops"));
+
+        // The policy applies to loopback callers too: authorization replaces the loopback rule, it does not add to it.
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(host, forwardedFor: null, user: null));
+
+        static async Task<HttpStatusCode> StatusOf(DashboardHost host, string? forwardedFor, string? user)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "deferred/api/overview");
+            if (forwardedFor is not null)
+            {
+                request.Headers.Add("X-Forwarded-For", forwardedFor);
+            }
+
+            if (user is not null)
+            {
+                request.Headers.Add(HeaderAuthentication.Header, user);
+            }
+
+            using var response = await host.Client.SendAsync(request);
+            return response.StatusCode;
+        }
+    }
+
+    [Fact]
+    public async Task Actions_without_the_action_header_or_from_another_origin_are_refused_and_change_nothing()
+    {
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(operations);
+        var origin = host.Root.GetLeftPart(UriPartial.Authority);
+
+        // A plain form post from another site: no custom header.
+        Assert.Contains(Action, await Refused(host, headers: []));
+
+        // Browsers say where a request comes from; anything but same-origin is refused even with the header.
+        Assert.Contains("cross-site", await Refused(host, headers: [(Action, "1"), ("Sec-Fetch-Site", "cross-site")]));
+        Assert.Contains("same-site", await Refused(host, headers: [(Action, "1"), ("Sec-Fetch-Site", "same-site")]));
+        Assert.Contains("http://evil.example", await Refused(host, headers: [(Action, "1"), ("Origin", "http://evil.example")]));
+        Assert.Contains("'null'", await Refused(host, headers: [(Action, "1"), ("Origin", "null")]));
+        Assert.Empty(operations.Changes);
+
+        // What the dashboard page sends.
+        using var accepted = new HttpRequestMessage(HttpMethod.Post, "deferred/api/tasks/task-dead/retry");
+        accepted.Headers.Add(Action, "1");
+        accepted.Headers.Add("Origin", origin);
+        accepted.Headers.Add("Sec-Fetch-Site", "same-origin");
+        using var response = await host.Client.SendAsync(accepted);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["retry task-dead"], operations.Changes);
+
+        static async Task<string> Refused(DashboardHost host, (string Name, string Value)[] headers)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "deferred/api/tasks/task-dead/retry");
+            foreach (var (name, value) in headers)
+            {
+                request.Headers.Add(name, value);
+            }
+
+            using var response = await host.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            return await MessageOf(response);
+        }
+    }
+
+    [Fact]
+    public async Task Bad_input_is_refused_with_a_message_that_names_the_value_and_nothing_changes()
+    {
+        var operations = new FakeOperator()
+            .Add("task-dead", DeferredTaskStatus.Dead)
+            .Add("task-pending", DeferredTaskStatus.Pending)
+            .Add("task-running", DeferredTaskStatus.Pending);
+        operations.Running.Add("task-running");
+        await using var host = await DashboardHost.StartAsync(operations);
+
+        // Malformed filters and paging: 400, naming the parameter and its value.
+        await Expect(host, HttpMethod.Get, "tasks?status=Running", HttpStatusCode.BadRequest, "status 'Running'", "never stored");
+        await Expect(host, HttpMethod.Get, "tasks?status=Bogus", HttpStatusCode.BadRequest, "status 'Bogus'", "Pending, Failed, Dead");
+        await Expect(host, HttpMethod.Get, "tasks?status=3", HttpStatusCode.BadRequest, "status '3'");
+        await Expect(host, HttpMethod.Get, "tasks?dueFrom=yesterday", HttpStatusCode.BadRequest, "dueFrom 'yesterday'", "ISO 8601");
+        await Expect(host, HttpMethod.Get, "tasks?dueBefore=2026-01-31T12:00:00", HttpStatusCode.BadRequest, "dueBefore '2026-01-31T12:00:00'", "time zone");
+        await Expect(host, HttpMethod.Get, "tasks?dueFrom=2026-02-01T00:00:00Z&dueBefore=2026-01-01T00:00:00Z", HttpStatusCode.BadRequest, "is not before dueBefore");
+        await Expect(host, HttpMethod.Get, "tasks?pageSize=0", HttpStatusCode.BadRequest, "pageSize '0'", "1 to 500");
+        await Expect(host, HttpMethod.Get, "tasks?pageSize=501", HttpStatusCode.BadRequest, "pageSize '501'");
+        await Expect(host, HttpMethod.Get, "tasks?stauts=Dead", HttpStatusCode.BadRequest, "query parameter 'stauts'");
+        await Expect(host, HttpMethod.Get, "tasks?status=Dead&status=Pending", HttpStatusCode.BadRequest, "'status' is given 2 times");
+
+        // A page token from another query: the operator's ArgumentException, passed on as a 400.
+        await Expect(host, HttpMethod.Get, "tasks?status=Dead&pageToken=fake-token-Pending||||", HttpStatusCode.BadRequest, "fake-token-Pending||||", "another query");
+
+        // Ids: malformed is 400, unknown is 404.
+        await Expect(host, HttpMethod.Get, "tasks/abc123", HttpStatusCode.BadRequest, "'abc123'", "hex digits");
+        await Expect(host, HttpMethod.Get, "tasks/no-such-task", HttpStatusCode.NotFound, "'no-such-task'", "not stored");
+        await Expect(host, HttpMethod.Post, "tasks/no-such-task/retry", HttpStatusCode.NotFound, "'no-such-task'");
+        await Expect(host, HttpMethod.Post, "tasks/no-such-task/cancel", HttpStatusCode.NotFound, "'no-such-task'");
+        await Expect(host, HttpMethod.Post, "tasks/no-such-task/delete", HttpStatusCode.NotFound, "'no-such-task'");
+        await Expect(host, HttpMethod.Post, "tasks/abc123/delete", HttpStatusCode.BadRequest, "'abc123'");
+
+        // Actions the lifecycle refuses: 409, saying why.
+        await Expect(host, HttpMethod.Post, "tasks/task-pending/retry", HttpStatusCode.Conflict, "'task-pending' is Pending, not Dead");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/cancel", HttpStatusCode.Conflict, "'task-dead' is dead", "delete it instead");
+        await Expect(host, HttpMethod.Post, "tasks/task-running/delete", HttpStatusCode.Conflict, "'task-running'", "running");
+
+        // Bulk actions: the filter and the date are checked before anything runs.
+        await Expect(host, HttpMethod.Post, "dead/retry?status=Pending", HttpStatusCode.BadRequest, "status 'Pending'", "only dead tasks");
+        await Expect(host, HttpMethod.Post, "dead/retry?type=x&olderThan=2026-01-01T00:00:00Z", HttpStatusCode.BadRequest, "query parameter 'olderThan'");
+        await Expect(host, HttpMethod.Post, "dead/purge", HttpStatusCode.BadRequest, "olderThan is missing");
+        await Expect(host, HttpMethod.Post, "dead/purge?olderThan=last%20week", HttpStatusCode.BadRequest, "olderThan 'last week'");
+
+        Assert.Empty(operations.Changes);
+
+        // Well-formed requests go through; the bulk retry only ever targets dead tasks.
+        await Expect(host, HttpMethod.Get, "tasks?status=dead&type=fake.task&dueFrom=2026-01-31T12:00:00%2B02:00&pageSize=10", HttpStatusCode.OK, "task-dead");
+        await Expect(host, HttpMethod.Post, "dead/retry?type=fake.task&error=timeout", HttpStatusCode.OK, "dead task(s)");
+        Assert.Equal(["retry-dead Dead|fake.task|||timeout"], operations.Changes);
+    }
+
+    [Fact]
+    public async Task The_page_and_its_assets_come_from_the_assembly_with_a_strict_content_policy()
+    {
+        await using var host = await DashboardHost.StartAsync(new FakeOperator());
+
+        using var noFollow = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Root };
+        using (var redirect = await noFollow.GetAsync("deferred"))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
+            Assert.Equal("/deferred/", redirect.Headers.Location?.OriginalString);
+        }
+
+        using var page = await host.Client.GetAsync("deferred/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("script-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single());
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("assets/app.js", html);
+        Assert.DoesNotContain("://", html, StringComparison.Ordinal);
+
+        using var script = await host.Client.GetAsync("deferred/assets/app.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+        var etag = script.Headers.ETag!.Tag;
+
+        using var again = new HttpRequestMessage(HttpMethod.Get, "deferred/assets/app.js");
+        again.Headers.TryAddWithoutValidation("If-None-Match", etag);
+        using (var notModified = await host.Client.SendAsync(again))
+        {
+            Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        }
+
+        using var missing = await host.Client.GetAsync("deferred/assets/nope.js");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public void Mapping_without_the_services_it_needs_fails_at_start_with_what_to_register()
+    {
+        var withoutDashboard = WebApplication.CreateSlimBuilder();
+        withoutDashboard.Services.AddSingleton<IDeferredTaskOperator>(new FakeOperator());
+        using var app1 = withoutDashboard.Build();
+        Assert.Contains("AddDeferredDashboard()", Assert.Throws<InvalidOperationException>(() => app1.MapDeferredDashboard()).Message);
+
+        var withoutOperator = WebApplication.CreateSlimBuilder();
+        withoutOperator.Services.AddDeferredDashboard();
+        using var app2 = withoutOperator.Build();
+        Assert.Contains("AddDeferredTasksClient()", Assert.Throws<InvalidOperationException>(() => app2.MapDeferredDashboard()).Message);
+
+        Assert.Throws<ArgumentException>(() => app2.MapDeferredDashboard("deferred"));
+    }
+
+    private static async Task Expect(DashboardHost host, HttpMethod method, string path, HttpStatusCode status, params string[] messageContains)
+    {
+        using var request = new HttpRequestMessage(method, "deferred/api/" + path);
+        if (method == HttpMethod.Post)
+        {
+            request.Headers.Add(Action, "1");
+        }
+
+        using var response = await host.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"{method} {path}: expected {(int)status}, got {(int)response.StatusCode}: {body}");
+
+        // Compare with the decoded message: the JSON escapes quotes as \u0027.
+        using var json = JsonDocument.Parse(body);
+        if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("message", out var message))
+        {
+            body = message.GetString() + " " + body;
+        }
+        foreach (var part in messageContains)
+        {
+            Assert.True(body.Contains(part, StringComparison.Ordinal), $"{method} {path}: the body does not contain \"{part}\": {body}");
+        }
+    }
+
+    private static async Task<string> MessageOf(HttpResponseMessage response)
+    {
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("message").GetString()!;
+    }
+
+    /// <summary>Authenticates whoever names themselves in a header: role "ops" for user "ops", none otherwise.</summary>
+    private sealed class HeaderAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    {
+        public const string SchemeName = "test-header";
+        public const string Header = "X-Test-User";
+
+        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+        {
+            if (!Request.Headers.TryGetValue(Header, out var user))
+            {
+                return Task.FromResult(AuthenticateResult.NoResult());
+            }
+
+            Claim[] claims = user.ToString() == "ops" ? [new(ClaimTypes.Name, "ops"), new("role", "ops")] : [new(ClaimTypes.Name, user.ToString())];
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName)));
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+
+namespace Deferred.Tests.Dashboard;
+
+/// <summary>
+/// An in-memory <see cref="IDeferredTaskOperator"/> for the dashboard's HTTP tests (mapping of refusals, security), so
+/// those run without a cluster. It refuses as the contract says and records every change it makes. The browser tests use
+/// the real operator on a real cluster.
+/// </summary>
+internal sealed class FakeOperator : IDeferredTaskOperator
+{
+    private readonly ConcurrentDictionary<string, DeferredTaskInfo> _tasks = new();
+
+    /// <summary>Changes applied (action and task id), in order.</summary>
+    public ConcurrentQueue<string> Changes { get; } = new();
+
+    /// <summary>Ids whose attempt is running: delete is refused.</summary>
+    public HashSet<string> Running { get; } = [];
+
+    public FakeOperator Add(string taskId, DeferredTaskStatus status)
+    {
+        _tasks[taskId] = new DeferredTaskInfo
+        {
+            TaskId = taskId,
+            TaskType = "fake.task",
+            Status = status,
+            Attempts = status == DeferredTaskStatus.Pending ? 0 : 1,
+            MaxAttempts = 3,
+            EnqueuedAt = DateTimeOffset.UtcNow.AddMinutes(-5),
+            NextRunAt = status == DeferredTaskStatus.Dead ? null : DateTimeOffset.UtcNow.AddHours(1),
+            LastError = status == DeferredTaskStatus.Pending ? null : new DeferredTaskError { Type = "System.TimeoutException", Message = "upstream timeout", Attempt = 1, At = DateTimeOffset.UtcNow },
+        };
+        return this;
+    }
+
+    public Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query, CancellationToken cancellationToken = default)
+    {
+        if (query.PageToken is { } token && token != "fake-token-" + Describe(query.Filter))
+        {
+            throw new ArgumentException($"Page token '{token}' belongs to another query; start again without a token.", nameof(query));
+        }
+
+        var tasks = _tasks.Values
+            .Where(t => query.Filter.Status is null || t.Status == query.Filter.Status)
+            .Where(t => query.Filter.TaskType is null || t.TaskType == query.Filter.TaskType)
+            .OrderBy(t => t.TaskId, StringComparer.Ordinal)
+            .Select(t => new DeferredTaskSummary { TaskId = t.TaskId, TaskType = t.TaskType, Status = t.Status, Attempts = t.Attempts, MaxAttempts = t.MaxAttempts, EnqueuedAt = t.EnqueuedAt, NextRunAt = t.NextRunAt ?? t.EnqueuedAt })
+            .Take(query.PageSize)
+            .ToList();
+        return Task.FromResult(new DeferredTaskPage(tasks, tasks.Count == query.PageSize ? "fake-token-" + Describe(query.Filter) : null));
+    }
+
+    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<DeferredTaskCount>>(
+            _tasks.Values.GroupBy(t => (t.Status, t.TaskType)).Select(g => new DeferredTaskCount(g.Key.Status, g.Key.TaskType, g.Count())).ToList());
+
+    public Task<DeferredTaskDetails?> ShowAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_tasks.TryGetValue(taskId, out var info)
+            ? new DeferredTaskDetails { Info = Running.Contains(taskId) ? info with { Status = DeferredTaskStatus.Running } : info, PayloadBytes = 12, PayloadJson = "{\"note\":\"fake\"}", PayloadType = "Fake.Task" }
+            : null);
+
+    public Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        if (!_tasks.TryGetValue(taskId, out var info))
+        {
+            return Task.FromResult(DeferredCancelOutcome.NotStored);
+        }
+
+        if (info.Status == DeferredTaskStatus.Dead)
+        {
+            return Task.FromResult(DeferredCancelOutcome.NotLive);
+        }
+
+        Changes.Enqueue($"cancel {taskId}");
+        _tasks.TryRemove(taskId, out _);
+        return Task.FromResult(DeferredCancelOutcome.Cancelled);
+    }
+
+    public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        if (!_tasks.TryGetValue(taskId, out var info) || info.Status != DeferredTaskStatus.Dead)
+        {
+            return Task.FromResult(false);
+        }
+
+        Changes.Enqueue($"retry {taskId}");
+        _tasks[taskId] = info with { Status = DeferredTaskStatus.Pending, Attempts = 0, NextRunAt = DateTimeOffset.UtcNow };
+        return Task.FromResult(true);
+    }
+
+    public Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default)
+    {
+        Changes.Enqueue($"retry-dead {Describe(filter)}");
+        return Task.FromResult(0);
+    }
+
+    public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        if (Running.Contains(taskId))
+        {
+            throw new InvalidOperationException($"Task '{taskId}' has an attempt running; it cannot be deleted while running.");
+        }
+
+        if (!_tasks.TryRemove(taskId, out _))
+        {
+            return Task.FromResult(false);
+        }
+
+        Changes.Enqueue($"delete {taskId}");
+        return Task.FromResult(true);
+    }
+
+    public Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default)
+    {
+        Changes.Enqueue($"purge {olderThan:O}");
+        return Task.FromResult(0);
+    }
+
+    private static string Describe(DeferredTaskFilter filter) =>
+        $"{filter.Status}|{filter.TaskType}|{filter.DueFrom:O}|{filter.DueBefore:O}|{filter.ErrorContains}";
+}
