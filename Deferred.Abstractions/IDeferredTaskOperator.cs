@@ -38,6 +38,6 @@ public interface IDeferredTaskOperator
     /// <summary>Deletes a task that is not running. False when it is not stored; <see cref="InvalidOperationException"/> while running.</summary>
     Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every dead task whose last error is older than <paramref name="olderThan"/>; returns how many.</summary>
+    /// <summary>Deletes every dead task whose last attempt was due before <paramref name="olderThan"/> (a dead task keeps the due time of the attempt that ended it); returns how many.</summary>
     Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
 }

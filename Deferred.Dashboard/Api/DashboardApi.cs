@@ -142,7 +142,7 @@ internal static class DashboardApi
         return await Acting(http, async operations =>
         {
             var count = await operations.PurgeDeadAsync(olderThan.Value, CancellationToken.None).ConfigureAwait(false);
-            return ApiResults.Ok(new ActionResult("purge-dead", "purged", $"{count} dead task(s) whose last error is older than {olderThan.Value:O} are deleted.", Count: count));
+            return ApiResults.Ok(new ActionResult("purge-dead", "purged", $"{count} dead task(s) whose last attempt was due before {olderThan.Value:O} are deleted.", Count: count));
         }).ConfigureAwait(false);
     }
 

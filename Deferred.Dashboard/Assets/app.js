@@ -514,10 +514,10 @@
   $('purge').addEventListener('click', () => {
     const before = $('purge-before').value;
     if (!before) {
-      toast('Choose a date: dead tasks whose last error is before it are purged.', true);
+      toast('Choose a date: dead tasks whose last attempt was due before it are purged.', true);
       return;
     }
-    act(`api/dead/purge${query({ olderThan: toIso(before) })}`, `Delete every dead task whose last error is before ${before.replace('T', ' ')}? This cannot be undone.`);
+    act(`api/dead/purge${query({ olderThan: toIso(before) })}`, `Delete every dead task whose last attempt was due before ${before.replace('T', ' ')}? This cannot be undone.`);
   });
 
   // ---- Wiring ----------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ internal static class TaskVerbs
         {
             var olderThan = request.OlderThan!.Value;
             var purged = await tasks.PurgeDeadAsync(olderThan, cancellationToken);
-            Report(new { purged, olderThan }, $"purged {purged} dead task(s) whose last error is older than {TaskOutput.Time(olderThan)}");
+            Report(new { purged, olderThan }, $"purged {purged} dead task(s) whose last attempt was due before {TaskOutput.Time(olderThan)}");
             return Done;
         }
 

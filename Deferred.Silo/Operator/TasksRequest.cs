@@ -43,7 +43,7 @@ internal sealed record TasksRequest
     /// <summary>retry: every dead task matching <see cref="Filter"/> rather than one id.</summary>
     public bool AllDead { get; init; }
 
-    /// <summary>purge: dead tasks whose last error is older than this.</summary>
+    /// <summary>purge: dead tasks whose last attempt was due before this.</summary>
     public DateTimeOffset? OlderThan { get; init; }
 
     /// <summary>Machine-readable output.</summary>

@@ -172,7 +172,7 @@ public sealed class CliTests
         }
 
         var none = await RunAsync(cluster, "purge", "--older-than", "2000-01-01");
-        Assert.Equal((TaskVerbs.Done, "purged 0 dead task(s) whose last error is older than 2000-01-01T00:00:00Z"), (none.Code, none.Out.Trim()));
+        Assert.Equal((TaskVerbs.Done, "purged 0 dead task(s) whose last attempt was due before 2000-01-01T00:00:00Z"), (none.Code, none.Out.Trim()));
 
         using var purged = Json(await RunAsync(cluster, "purge", "--older-than", DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"), "--json"));
         Assert.Equal(2, purged.RootElement.GetProperty("purged").GetInt32());
