@@ -57,6 +57,15 @@ public interface IDeferredTasks
     Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Cancels a task from app code, with the operator's semantics (one lifecycle edge, <c>cancel</c>): a waiting task is
+    /// removed at once; a running one gets its cancellation token signalled and is removed when its handler returns; a
+    /// dead one is not cancelled. See <see cref="IDeferredTaskOperator.CancelAsync"/>.
+    /// </summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Deletes a stored task that is not running (pending, failed or dead). Returns false when the task is not
     /// stored; throws <see cref="InvalidOperationException"/> while an attempt is running.
     /// </summary>

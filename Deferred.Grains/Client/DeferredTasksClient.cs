@@ -81,6 +81,9 @@ internal sealed class DeferredTasksClient(
     public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
         Unwrapped(Grain(taskId).RetryDeadAsync(), cancellationToken);
 
+    public Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Unwrapped(Grain(taskId).CancelAsync(), cancellationToken);
+
     public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
         Unwrapped(Grain(taskId).DeleteAsync(), cancellationToken);
 
