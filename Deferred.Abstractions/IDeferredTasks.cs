@@ -43,6 +43,22 @@ public interface IDeferredTasks
     /// <exception cref="DeferredTaskIdConflictException">The id is stored for a different task (type or contents); nothing was stored.</exception>
     Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores many tasks in one commit and returns their ids in order, all or nothing: a bad item fails the call before
+    /// anything is stored, naming its index. Every task gets <paramref name="options"/> (delay, run time, attempts;
+    /// <see cref="DeferredTaskOptions.TaskId"/> is refused: ids are generated). Needs a store that commits many rows
+    /// at once (the default <c>Postgres</c> store); the stock store refuses with <see cref="NotSupportedException"/>.
+    /// </summary>
+    /// <typeparam name="TTask">The task type; a handler for each item's runtime type must be registered on the silos.</typeparam>
+    /// <param name="tasks">The tasks, at most <see cref="MaxBatchSize"/>; none may be null.</param>
+    /// <param name="options">Options for every task; null for defaults.</param>
+    /// <param name="cancellationToken">Cancels waiting; a token cancelled before the call stores nothing.</param>
+    /// <returns>The new ids, in the order of <paramref name="tasks"/>.</returns>
+    Task<IReadOnlyList<string>> EnqueueManyAsync<TTask>(IEnumerable<TTask> tasks, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>The most tasks one <see cref="EnqueueManyAsync{TTask}"/> call stores.</summary>
+    public const int MaxBatchSize = 10_000;
+
     /// <summary>Returns a stored task's state, or null when no such task is stored (it completed, or never existed).</summary>
     /// <param name="taskId">The task id.</param>
     /// <param name="cancellationToken">Cancels waiting for the answer.</param>

@@ -75,6 +75,29 @@ internal sealed class DeferredTasksClient(
         }
     }
 
+    public async Task<IReadOnlyList<string>> EnqueueManyAsync<TTask>(IEnumerable<TTask> tasks, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tasks);
+        var items = tasks.Select(t => (object?)t).ToArray();
+        BatchChecks.ThrowIfInvalid(items, options);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (items.Length == 0)
+        {
+            return [];
+        }
+
+        if (readiness is not null)
+        {
+            await readiness.WaitUntilActiveAsync(Options.EnqueueTimeout, time ?? TimeProvider.System, cancellationToken);
+        }
+
+        using var activity = DeferredTelemetry.ActivitySource.StartActivity("deferred.task.enqueue_many", ActivityKind.Producer);
+        activity?.SetTag("deferred.batch.size", items.Length);
+        var trace = TraceContext.Capture(activity ?? Activity.Current);
+        var request = new BatchRequest { Tasks = items!, Options = options, TraceParent = trace?.TraceParent, TraceState = trace?.TraceState, Baggage = trace?.Baggage };
+        return await Unwrapped(grains.GetGrain<IBatchEnqueueGrain>(0).EnqueueManyAsync(request), cancellationToken);
+    }
+
     public Task<DeferredTaskInfo?> GetAsync(string taskId, CancellationToken cancellationToken = default) =>
         Unwrapped(Grain(taskId).GetInfoAsync(), cancellationToken);
 

@@ -68,6 +68,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<DeferredRecovery>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
         services.AddSingleton<DirectEnqueuer>();
+        services.AddSingleton<BatchEnqueuer>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
 

@@ -54,6 +54,9 @@ internal interface IDirectTaskInserter
 {
     /// <summary>True when inserted; false when the id exists.</summary>
     Task<bool> InsertAsync(string taskId, TaskRecord record);
+
+    /// <summary>Inserts every row in one transaction, or none (then it throws).</summary>
+    Task InsertManyAsync(IReadOnlyList<(string TaskId, TaskRecord Record)> rows);
 }
 
 /// <summary>The Orleans grain-storage name under which the selected store holds task rows.</summary>

@@ -12,11 +12,15 @@ internal sealed class BenchOptions
     public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch"];
     public static readonly string[] AllScenarios = ["throughput", "latency", "recovery", "delayed"];
 
+    /// <summary>Scenarios run only when asked for: <c>batch</c> (the deferred system, EnqueueManyAsync in batches of 1,000).</summary>
+    public static readonly string[] ExtraScenarios = ["batch"];
+
     public const string Usage = """
         usage: Deferred.Benchmarks [options]            (scripts/bench.sh [options] builds and runs it)
           --quick                       small sizes; the whole run takes under 2 minutes
           --systems a,b,...             of deferred, deferred-stock, hangfire, pg-row, pg-batch (default: all)
-          --scenarios a,b,...           of throughput, latency, recovery, delayed (default: all)
+          --scenarios a,b,...           of throughput, latency, recovery, delayed (default: all), and batch
+                                        (deferred only: the throughput tasks enqueued by EnqueueManyAsync, 1,000 per call)
           --tasks N                     throughput tasks (quick 1500, full 50000)
           --latency-seconds S           length of the fixed-rate latency run (quick 3, full 60)
           --recovery-tasks N            rows pending at start-up (quick 1000, full 100000)
@@ -95,7 +99,7 @@ internal sealed class BenchOptions
             {
                 case "--quick": options.Quick = true; break;
                 case "--systems": options.Systems = reader.List(AllSystems); options.Restricted = true; break;
-                case "--scenarios": options.Scenarios = reader.List(AllScenarios); options.Restricted = true; break;
+                case "--scenarios": options.Scenarios = reader.List([.. AllScenarios, .. ExtraScenarios]); options.Restricted = true; break;
                 case "--tasks": tasks = reader.Int(1); break;
                 case "--latency-seconds": latencySeconds = reader.Int(1); break;
                 case "--recovery-tasks": recoveryTasks = reader.Int(1); break;

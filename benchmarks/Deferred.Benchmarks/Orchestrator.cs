@@ -28,6 +28,12 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
             {
                 foreach (var system in options.Systems)
                 {
+                    if (scenario == "batch" && system != "deferred")
+                    {
+                        Console.Error.WriteLine($"bench: {system} batch: only the deferred system has a batch enqueue in one commit, skipped");
+                        continue;
+                    }
+
                     if (system.StartsWith("pg-", StringComparison.Ordinal) && scenario != "throughput")
                     {
                         Console.Error.WriteLine($"bench: {system} {scenario}: not applicable (the database alone has no scheduler), skipped");
@@ -62,7 +68,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
         var serviceId = $"bench-{system}-{scenario}-{Guid.NewGuid():N}"[..40];
         switch (scenario)
         {
-            case "throughput":
+            case "throughput" or "batch":
                 return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system == "deferred" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
 
             case "latency":

@@ -43,7 +43,7 @@ static RunSpec ParseChild(string[] args)
         switch (option)
         {
             case "--system": system = reader.List(BenchOptions.AllSystems).Single(); break;
-            case "--scenario": scenario = reader.List([.. BenchOptions.AllScenarios, ChildRunner.RecoverySeed]).Single(); break;
+            case "--scenario": scenario = reader.List([.. BenchOptions.AllScenarios, .. BenchOptions.ExtraScenarios, ChildRunner.RecoverySeed]).Single(); break;
             case "--service-id": serviceId = reader.Value(); break;
             case "--tasks": tasks = reader.Int(0); break;
             case "--short-tasks": shortTasks = reader.Int(0); break;

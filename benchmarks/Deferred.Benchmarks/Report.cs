@@ -103,6 +103,7 @@ internal static class Report
                 "throughput" => $"throughput {options.ThroughputTasks:N0} tasks" +
                     (options.Systems.Contains("deferred") && options.ThroughputTasksDeferred != options.ThroughputTasks ? $" ({options.ThroughputTasksDeferred:N0} for `deferred`)" : ""),
                 "latency" => $"latency {options.LatencySeconds} s at half the measured maximum",
+                "batch" => $"batch {options.ThroughputTasksDeferred:N0} tasks enqueued 1,000 per call",
                 "recovery" => $"recovery {options.RecoveryTasks:N0} rows" +
                     (options.Systems.Contains("deferred") && options.RecoveryTasksDeferred != options.RecoveryTasks ? $" ({options.RecoveryTasksDeferred:N0} for `deferred`)" : ""),
                 _ => $"delayed {options.DelayedTasks:N0} tasks an hour ahead" +

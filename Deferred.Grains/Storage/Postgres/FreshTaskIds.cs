@@ -26,3 +26,26 @@ internal sealed class FreshTaskIds
 
     public bool TryConsume(string taskId) => _ids.TryRemove(taskId, out _);
 }
+
+/// <summary>
+/// Rows this silo has just inserted in a batch enqueue, kept until their activation reads them once: the read is
+/// answered from here instead of the database. Safe because every write is conditional on the version: should a row
+/// have changed meanwhile, the activation's first write finds the conflict and reads it again.
+/// </summary>
+internal sealed class JustInsertedRows
+{
+    private const int Capacity = 100_000;
+    private readonly ConcurrentDictionary<string, TaskRow> _rows = new(StringComparer.Ordinal);
+
+    public void Add(TaskRow row)
+    {
+        if (_rows.Count >= Capacity)
+        {
+            _rows.Clear();
+        }
+
+        _rows[row.TaskId] = row;
+    }
+
+    public bool TryConsume(string taskId, out TaskRow row) => _rows.TryRemove(taskId, out row!);
+}

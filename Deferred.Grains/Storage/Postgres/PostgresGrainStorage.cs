@@ -17,6 +17,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
 {
     private readonly TaskBatcher _batcher;
     private readonly FreshTaskIds _freshIds;
+    private readonly JustInsertedRows _justInserted = new();
 
     public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options, FreshTaskIds freshIds)
     {
@@ -28,6 +29,15 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     {
         var state = Check(grainState);
         var taskId = grainId.Key.ToString()!;
+        if (_justInserted.TryConsume(taskId, out var inserted))
+        {
+            // A row this silo inserted in a batch a moment ago: its first read needs no round trip.
+            state.State = inserted.State;
+            state.ETag = inserted.Version.ToString(CultureInfo.InvariantCulture);
+            state.RecordExists = true;
+            return;
+        }
+
         if (_freshIds.TryConsume(taskId))
         {
             // A task id this silo generated a moment ago: there is no row to read.
@@ -88,6 +98,17 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
 
     /// <summary>Inserts a new task's row without an activation. False when the id exists.</summary>
     public Task<bool> InsertNewAsync(string taskId, TaskRecord state) => _batcher.InsertAsync(new TaskRow(taskId, state, 0));
+
+    /// <summary>Inserts many new tasks' rows in one transaction, all or none.</summary>
+    public async Task InsertManyAsync(IReadOnlyList<(string TaskId, TaskRecord Record)> rows)
+    {
+        var taskRows = rows.Select(r => new TaskRow(r.TaskId, r.Record, 1)).ToList();
+        await _batcher.InsertAllAsync(taskRows);
+        foreach (var row in taskRows)
+        {
+            _justInserted.Add(row);
+        }
+    }
 
     /// <summary>Row operations queued for the next batches.</summary>
     public int Backlog => _batcher.Queued;

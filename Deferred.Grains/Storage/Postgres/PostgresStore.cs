@@ -27,6 +27,8 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
 
     public Task<bool> InsertAsync(string taskId, TaskRecord record) => storage.InsertNewAsync(taskId, record);
 
+    public Task InsertManyAsync(IReadOnlyList<(string TaskId, TaskRecord Record)> rows) => storage.InsertManyAsync(rows);
+
     public void NoteNewTaskId(string taskId) => freshIds.Add(taskId);
 
     public int? Backlog => storage.Backlog;

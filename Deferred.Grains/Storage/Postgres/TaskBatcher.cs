@@ -52,6 +52,34 @@ internal sealed class TaskBatcher : IAsyncDisposable
     /// <summary>True when deleted; false when the stored version was not <paramref name="expectedVersion"/> or no row exists.</summary>
     public Task<bool> DeleteAsync(string taskId, int expectedVersion) => Enqueue(new DeleteOp(taskId, expectedVersion));
 
+    /// <summary>
+    /// Inserts <paramref name="rows"/> with one statement in one transaction of its own (not through the queue): all of
+    /// them, or, when any id exists already, none (then it throws).
+    /// </summary>
+    public async Task InsertAllAsync(List<TaskRow> rows)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(InsertCommand(rows.Select(r => new InsertOp(r)).ToList()));
+        var inserted = 0;
+        await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                inserted++;
+            }
+        }
+
+        if (inserted != rows.Count)
+        {
+            await transaction.RollbackAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"{rows.Count - inserted} of the batch's {rows.Count} task ids are stored already; nothing was stored.");
+        }
+
+        await transaction.CommitAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Operations queued and not yet sent.</summary>
     public int Queued => _queue.Reader.Count;
 

@@ -74,6 +74,9 @@ internal sealed class DeferredSystem(DeferredStore store, string connectionStrin
     public Task EnqueueAsync(int seq, TimeSpan? delay, CancellationToken cancellationToken) =>
         _tasks!.EnqueueAsync(new BenchTask { Seq = seq }, delay is null ? null : new DeferredTaskOptions { Delay = delay }, cancellationToken);
 
+    public Task EnqueueBatchAsync(int from, int count, CancellationToken cancellationToken) =>
+        _tasks!.EnqueueManyAsync(Enumerable.Range(from, count).Select(seq => new BenchTask { Seq = seq }), null, cancellationToken);
+
     public async Task<long> CountPendingAsync(CancellationToken cancellationToken)
     {
         // Both stores' tables, whichever exist: the database is this run's alone.

@@ -12,6 +12,10 @@ internal interface IBenchSystem : IAsyncDisposable
     /// <summary>Enqueues the no-op task number <paramref name="seq"/>, delayed or not; returns once it is stored.</summary>
     Task EnqueueAsync(int seq, TimeSpan? delay, CancellationToken cancellationToken);
 
+    /// <summary>Enqueues the no-op tasks <paramref name="from"/> .. <paramref name="from"/> + <paramref name="count"/> - 1 in one call and one commit.</summary>
+    Task EnqueueBatchAsync(int from, int count, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("This system has no batch enqueue.");
+
     /// <summary>Tasks still stored and not finished (for "until all are done": the completion must be stored too).</summary>
     Task<long> CountPendingAsync(CancellationToken cancellationToken);
 

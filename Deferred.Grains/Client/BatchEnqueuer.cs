@@ -1,0 +1,115 @@
+using Deferred.Cluster;
+using Deferred.Diagnostics;
+using Deferred.Execution;
+using Deferred.Lifecycle;
+using Deferred.Options;
+using Deferred.Storage;
+using Deferred.Storage.Resilience;
+using Deferred.Wakeups;
+using Microsoft.Extensions.Options;
+using Orleans.Serialization;
+
+namespace Deferred.Client;
+
+/// <summary>
+/// Stores a batch of new tasks in one commit on this silo (all or nothing), then wakes the ones due soon. Every item
+/// is checked and serialized before anything is written, so a bad item fails the call naming its index.
+/// </summary>
+internal sealed class BatchEnqueuer(
+    IDeferredTaskStore store,
+    TaskTypeRegistry registry,
+    Serializer serializer,
+    StoreResilience resilience,
+    TaskResumer resumer,
+    IOptions<DeferredTasksOptions> options,
+    SiloIdentity silo,
+    TimeProvider time)
+{
+    private readonly DeferredTasksOptions _options = options.Value;
+
+    public async Task<IReadOnlyList<string>> EnqueueAsync(BatchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var inserter = store.DirectInsert
+            ?? throw new NotSupportedException(
+                $"EnqueueManyAsync needs a store that commits many tasks in one transaction; the {store.Name} store cannot. " +
+                "Use the Postgres store (Deferred:Store = Postgres), or enqueue the tasks one by one.");
+        BatchChecks.ThrowIfInvalid(request.Tasks, request.Options);
+        var now = Timestamps.Microseconds(time.GetUtcNow());
+        var runAt = TaskLifecycle.FirstRun(request.Options?.RunAt, request.Options?.Delay, now);
+        var trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null;
+        var rows = new (string TaskId, TaskRecord Record)[request.Tasks.Length];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var task = request.Tasks[i];
+            var registration = registry.Find(task.GetType())
+                ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name);
+            byte[] payload;
+            try
+            {
+                payload = registration.Serialize(serializer, task);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+#pragma warning disable CA2208 // Names the public API's parameter (IDeferredTasks.EnqueueManyAsync's tasks).
+                throw new ArgumentException($"tasks[{i}] ({task.GetType().Name}) cannot be serialized: {ex.Message}", "tasks", ex);
+#pragma warning restore CA2208
+            }
+
+            var newTask = new NewTask(registration.Name, payload, request.Options?.MaxAttempts ?? _options.DefaultMaxAttempts, runAt) { Trace = trace };
+            rows[i] = (DeferredTaskId.NewId(), TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!);
+        }
+
+        var result = await resilience.RunAsync(StoreWindow.Enqueue, rows[0].TaskId, $"batch of {rows.Length}", () => inserter.InsertManyAsync(rows));
+        if (!result.Applied)
+        {
+            if (result.Outcome == StoreOutcome.Unavailable)
+            {
+                throw new DeferredStoreUnavailableException(rows[0].TaskId, result.Waited);
+            }
+
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(result.Error!);
+        }
+
+        foreach (var (_, record) in rows)
+        {
+            DeferredTelemetry.Count(DeferredTelemetry.Enqueued, record.TaskType);
+        }
+
+        var ids = Array.ConvertAll(rows, r => r.TaskId);
+        if (runAt - now <= _options.TimerThreshold)
+        {
+            // Acknowledged once committed; the wake-ups follow in the background. A silo that dies first leaves rows it
+            // owns, which the sweep (or, while it lives, the stranded-task audit) resumes.
+            _ = Task.Run(() => resumer.ResumeAsync(ids, CancellationToken.None));
+        }
+
+        return ids;
+    }
+}
+
+/// <summary>The checks of a batch enqueue, made where it is called and again on the silo.</summary>
+internal static class BatchChecks
+{
+    public static void ThrowIfInvalid(IReadOnlyList<object?> tasks, DeferredTaskOptions? options)
+    {
+        if (tasks.Count > IDeferredTasks.MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tasks), tasks.Count, $"The batch holds {tasks.Count} tasks; at most {IDeferredTasks.MaxBatchSize} go in one call.");
+        }
+
+        for (var i = 0; i < tasks.Count; i++)
+        {
+            if (tasks[i] is null)
+            {
+                throw new ArgumentException($"tasks[{i}] is null; every task of a batch must be an object.", nameof(tasks));
+            }
+        }
+
+        DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+        if (options?.TaskId is not null)
+        {
+            throw new ArgumentException("DeferredTaskOptions.TaskId is set for a batch; every task of a batch gets a generated id.", nameof(options));
+        }
+    }
+}
