@@ -25,6 +25,7 @@ internal sealed class TaskRunner(
     IServiceScopeFactory scopes,
     ExecutionGate gate,
     RetrySchedule schedule,
+    TaskFilters filters,
     TimeProvider time,
     ErrorFormatter errors,
     IOptions<DeferredTasksOptions> options,
@@ -86,7 +87,7 @@ internal sealed class TaskRunner(
 
         // Off the grain scheduler: user code cannot touch the activation, and a handler that blocks a
         // thread does not hold up the grain's interleaved calls (GetAsync answers while it runs).
-        var handler = Task.Run(() => registration.InvokeAsync(scope.ServiceProvider, task, context, token.Token), CancellationToken.None);
+        var handler = Task.Run(() => filters.InvokeAsync(scope.ServiceProvider, registration, task, context, token.Token), CancellationToken.None);
         try
         {
             await handler.WaitAsync(token.Token);

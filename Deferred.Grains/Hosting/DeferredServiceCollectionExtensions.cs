@@ -63,6 +63,33 @@ public static class DeferredServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Adds <typeparamref name="TFilter"/> around every attempt on this silo (scoped: resolved from the attempt's scope,
+    /// like the handler). Filters run in registration order, the first registered outermost. See <see cref="IDeferredTaskFilter"/>.
+    /// </summary>
+    /// <typeparam name="TFilter">The filter.</typeparam>
+    /// <param name="services">The silo's services.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddDeferredTaskFilter<TFilter>(this IServiceCollection services)
+        where TFilter : class, IDeferredTaskFilter
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var types = services.FirstOrDefault(d => d.ServiceType == typeof(TaskFilterTypes))?.ImplementationInstance as TaskFilterTypes;
+        if (types is null)
+        {
+            types = new TaskFilterTypes();
+            services.AddSingleton(types);
+        }
+
+        if (!types.Types.Contains(typeof(TFilter)))
+        {
+            types.Types.Add(typeof(TFilter));
+            services.TryAddScoped<TFilter>();
+        }
+
+        return services;
+    }
+
+    /// <summary>
     /// Makes <see cref="IDeferredTasks"/> available on an Orleans client (silos get it from <c>AddDeferredTasks</c>).
     /// Tasks enqueued from a client run on the gateway silo that receives the call.
     /// </summary>

@@ -101,6 +101,8 @@ public static class DeferredSiloBuilderExtensions
         });
         services.AddSingleton<RetrySchedule>();
         services.AddSingleton<ErrorFormatter>();
+        services.TryAddSingleton(new TaskFilterTypes());
+        services.AddSingleton<TaskFilters>();
         services.AddSingleton<TaskRunner>();
         services.AddSingleton<TaskGrainContext>();
         services.AddSingleton<GracefulShutdown>();

@@ -45,6 +45,9 @@ public sealed record ProbeRun(string TaskId, int Attempt, SiloAddress Silo, Date
     /// <summary>The trace the handler ran in (<c>Activity.Current</c>), if any.</summary>
     public string? TraceId { get; init; }
 
+    /// <summary>The culture the handler ran in.</summary>
+    public string Culture { get; init; } = "";
+
     /// <summary>The baggage the handler saw.</summary>
     public IReadOnlyDictionary<string, string?> Baggage { get; init; } = new Dictionary<string, string?>();
 }
@@ -159,6 +162,7 @@ internal sealed class ProbeHandler(IOptions<ClusterOptions> cluster, ILocalSiloD
         probe.Enter(new ProbeRun(context.TaskId, context.Attempt, silo.SiloAddress, time.GetUtcNow(), task.Note, context.MaxAttempts)
         {
             TraceId = activity?.TraceId.ToHexString(),
+            Culture = System.Globalization.CultureInfo.CurrentCulture.Name,
             Baggage = activity?.Baggage.ToDictionary(b => b.Key, b => b.Value) ?? new Dictionary<string, string?>(),
         });
         try
