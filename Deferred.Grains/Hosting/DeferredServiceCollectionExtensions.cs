@@ -100,6 +100,7 @@ public static class DeferredServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
+        services.TryAddSingleton<DeferredTransactionalEnqueuer>();
         return services;
     }
 }

@@ -71,6 +71,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<BatchEnqueuer>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
+        services.TryAddSingleton<DeferredTransactionalEnqueuer>();
 
         if (!services.Any(d => d.ServiceType == typeof(IReminderTable)))
         {

@@ -53,6 +53,7 @@ public static class DeferredStoreExtensions
         services.TryAddSingleton<FreshTaskIds>();
         services.TryAddSingleton<PostgresGrainStorage>();
         services.TryAddSingleton<PostgresCatalog>();
+        services.TryAddSingleton<PostgresNewTaskSignal>();
         services.AddKeyedSingleton<IDeferredTaskStore, PostgresStore>(PostgresStore.StoreName);
     }
 

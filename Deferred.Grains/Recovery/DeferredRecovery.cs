@@ -43,6 +43,22 @@ internal sealed class DeferredRecovery(
     private readonly TaskCompletionSource<RecoveryReport> _startup = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _wake = new(0, 1);
 
+    /// <summary>Runs a sweep now (or right after the one under way), instead of at the next interval.</summary>
+    public void WakeNow()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already woken.
+            }
+        }
+    }
+
     /// <summary>When the last sweep finished without error; null before the first.</summary>
     public DateTimeOffset? LastSweepAt { get; private set; }
 
@@ -60,6 +76,9 @@ internal sealed class DeferredRecovery(
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         var watcher = WatchMembershipAsync(cancellationToken);
+
+        // Tasks committed by app code in its own transactions have no owner: the sweep adopts them, woken at once.
+        var listener = store.NewTasks?.ListenAsync(WakeNow, cancellationToken) ?? Task.CompletedTask;
         var backoff = resilience.Window(StoreWindow.Claim);
         var failures = 0;
         try
@@ -136,6 +155,7 @@ internal sealed class DeferredRecovery(
         {
             _startup.TrySetResult(LastReport ?? new RecoveryReport(0, 0, 0, 0, 0));
             await watcher.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await listener.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -31,6 +31,9 @@ internal interface IDeferredTaskStore
     /// </summary>
     IDirectTaskInserter? DirectInsert { get; }
 
+    /// <summary>Where the store can tell silos about tasks stored outside them (app transactions): the signal; otherwise null.</summary>
+    INewTaskSignal? NewTasks { get; }
+
     /// <summary>Row operations waiting to be sent, where the store queues them (group commit); null when it does not.</summary>
     int? Backlog { get; }
 
@@ -47,6 +50,17 @@ internal interface IDueTaskSource
     /// </summary>
     Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt)>> ListDueAsync(
         string owner, DateTimeOffset from, DateTimeOffset to, DateTimeOffset afterDue, string afterId, int pageSize, CancellationToken cancellationToken);
+}
+
+/// <summary>A signal that tasks were stored outside the silos (by app code in its own transaction).</summary>
+internal interface INewTaskSignal
+{
+    /// <summary>
+    /// Calls <paramref name="onNewTasks"/> whenever tasks of this service were committed outside the silos, until
+    /// <paramref name="cancellationToken"/> is cancelled. A lost connection is reopened with backoff; signals missed
+    /// meanwhile are covered by the periodic sweep.
+    /// </summary>
+    Task ListenAsync(Action onNewTasks, CancellationToken cancellationToken);
 }
 
 /// <summary>Inserts the row of a new task with a freshly generated id, without an activation.</summary>

@@ -34,6 +34,14 @@ internal static class SqlQueries
 
     public static string AppRole => Get("app-role");
 
+    public static string TasksInsertInAppTransaction => Get("tasks-insert-in-app-transaction");
+
+    public static string TasksNotify => Get("tasks-notify");
+
+    public static string TasksListen => Get("tasks-listen");
+
+    public static string TasksTableExists => Get("tasks-table-exists");
+
     public static string TasksListDue => Get("tasks-list-due");
 
     public static string TasksCountByStatus => Get("tasks-count-by-status");

@@ -65,6 +65,8 @@ public sealed class HealthCheckTests
 
         public int? Backlog => backlog;
 
+        public INewTaskSignal? NewTasks => null;
+
         public void NoteNewTaskId(string taskId)
         {
         }

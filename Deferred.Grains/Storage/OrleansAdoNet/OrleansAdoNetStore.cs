@@ -34,6 +34,8 @@ internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNe
 
     public int? Backlog => null;
 
+    public INewTaskSignal? NewTasks => null;
+
     public void NoteNewTaskId(string taskId)
     {
         // Every activation reads its row; nothing to note.

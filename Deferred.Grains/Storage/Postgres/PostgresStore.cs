@@ -8,7 +8,7 @@ namespace Deferred.Storage.Postgres;
 /// (<see cref="TaskBatcher"/>). Far tasks are only rows, woken by the due-time poller; a far task with a generated id
 /// is inserted without an activation.
 /// </summary>
-internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds) : IDeferredTaskStore, IDirectTaskInserter
+internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal) : IDeferredTaskStore, IDirectTaskInserter
 {
     /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
     public const string StoreName = nameof(Options.DeferredStore.Postgres);
@@ -32,6 +32,10 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
     public void NoteNewTaskId(string taskId) => freshIds.Add(taskId);
 
     public int? Backlog => storage.Backlog;
+
+    public INewTaskSignal NewTasks => signal;
+
+    INewTaskSignal? IDeferredTaskStore.NewTasks => NewTasks;
 
     IDueTaskSource? IDeferredTaskStore.DueTasks => DueTasks;
 

@@ -1,0 +1,2 @@
+-- A silo's listening connection: woken by tasks-notify.sql.
+LISTEN deferred_tasks;
