@@ -61,15 +61,7 @@ internal sealed class BatchEnqueuer(
         }
 
         var result = await resilience.RunAsync(StoreWindow.Enqueue, rows[0].TaskId, $"batch of {rows.Length}", () => inserter.InsertManyAsync(rows));
-        if (!result.Applied)
-        {
-            if (result.Outcome == StoreOutcome.Unavailable)
-            {
-                throw new DeferredStoreUnavailableException(rows[0].TaskId, result.Waited);
-            }
-
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(result.Error!);
-        }
+        result.ThrowUnlessApplied(rows[0].TaskId);
 
         foreach (var (_, record) in rows)
         {

@@ -65,15 +65,7 @@ internal sealed class DirectEnqueuer(
                 inserted = await inserter.InsertAsync(taskId, record) || tries > 1;
             },
             cancellationToken);
-        if (result.Outcome == StoreOutcome.Unavailable)
-        {
-            throw new DeferredStoreUnavailableException(taskId, result.Waited);
-        }
-
-        if (!result.Applied)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(result.Error!);
-        }
+        result.ThrowUnlessApplied(taskId);
 
         if (!inserted)
         {

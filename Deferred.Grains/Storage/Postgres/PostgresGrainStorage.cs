@@ -16,12 +16,16 @@ namespace Deferred.Storage.Postgres;
 internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
 {
     private readonly TaskBatcher _batcher;
+    private readonly Npgsql.NpgsqlDataSource _dataSource;
+    private readonly string _serviceId;
     private readonly FreshTaskIds _freshIds;
     private readonly JustInsertedRows _justInserted = new();
 
     public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options, FreshTaskIds freshIds)
     {
-        _batcher = new TaskBatcher(database.DataSource, cluster.Value.ServiceId, options.Value);
+        _dataSource = database.DataSource;
+        _serviceId = cluster.Value.ServiceId;
+        _batcher = new TaskBatcher(_dataSource, _serviceId, options.Value);
         _freshIds = freshIds;
     }
 
@@ -102,8 +106,8 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     /// <summary>Inserts many new tasks' rows in one transaction, all or none.</summary>
     public async Task InsertManyAsync(IReadOnlyList<(string TaskId, TaskRecord Record)> rows)
     {
-        var taskRows = rows.Select(r => new TaskRow(r.TaskId, r.Record, 1)).ToList();
-        await _batcher.InsertAllAsync(taskRows);
+        var taskRows = rows.Select(r => new TaskRow(r.TaskId, r.Record, 1)).ToArray();
+        await TaskRowStatements.InsertAllAsync(_dataSource, _serviceId, taskRows);
         foreach (var row in taskRows)
         {
             _justInserted.Add(row);

@@ -4,7 +4,6 @@ using Deferred.Diagnostics;
 using Deferred.Lifecycle;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Deferred.Storage.Postgres;
 
@@ -51,34 +50,6 @@ internal sealed class TaskBatcher : IAsyncDisposable
 
     /// <summary>True when deleted; false when the stored version was not <paramref name="expectedVersion"/> or no row exists.</summary>
     public Task<bool> DeleteAsync(string taskId, int expectedVersion) => Enqueue(new DeleteOp(taskId, expectedVersion));
-
-    /// <summary>
-    /// Inserts <paramref name="rows"/> with one statement in one transaction of its own (not through the queue): all of
-    /// them, or, when any id exists already, none (then it throws).
-    /// </summary>
-    public async Task InsertAllAsync(List<TaskRow> rows)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(InsertCommand(rows.Select(r => new InsertOp(r)).ToList()));
-        var inserted = 0;
-        await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                inserted++;
-            }
-        }
-
-        if (inserted != rows.Count)
-        {
-            await transaction.RollbackAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"{rows.Count - inserted} of the batch's {rows.Count} task ids are stored already; nothing was stored.");
-        }
-
-        await transaction.CommitAsync().ConfigureAwait(false);
-    }
 
     /// <summary>Operations queued and not yet sent.</summary>
     public int Queued => _queue.Reader.Count;
@@ -212,7 +183,7 @@ internal sealed class TaskBatcher : IAsyncDisposable
             {
                 while (await reader.ReadAsync().ConfigureAwait(false))
                 {
-                    var row = ReadRow(reader);
+                    var row = TaskRowStatements.ReadRow(reader);
                     readRows[row.TaskId] = row;
                 }
 
@@ -270,97 +241,16 @@ internal sealed class TaskBatcher : IAsyncDisposable
         }
     }
 
-    private NpgsqlBatchCommand ReadCommand(List<ReadOp> ops)
-    {
-        var command = new NpgsqlBatchCommand(SqlQueries.TasksRead);
-        command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("task_ids", ops.Select(o => o.TaskId).Distinct(StringComparer.Ordinal).ToArray());
-        return command;
-    }
+    private NpgsqlBatchCommand ReadCommand(List<ReadOp> ops) =>
+        TaskRowStatements.Read(_serviceId, ops.Select(o => o.TaskId).Distinct(StringComparer.Ordinal).ToArray());
 
-    private NpgsqlBatchCommand InsertCommand(List<InsertOp> ops)
-    {
-        var command = new NpgsqlBatchCommand(SqlQueries.TasksInsert);
-        var states = ops.Select(o => o.Row.State).ToArray();
-        command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("task_ids", ops.Select(o => o.Row.TaskId).ToArray());
-        command.Parameters.AddWithValue("task_types", states.Select(s => s.TaskType).ToArray());
-        AddMutable(command, states);
-        command.Parameters.AddWithValue("enqueued_ats", states.Select(s => s.EnqueuedAt).ToArray());
-        command.Parameters.AddWithValue("payloads", states.Select(s => s.Payload).ToArray());
-        AddText(command, "trace_parents", states.Select(s => s.TraceParent));
-        AddText(command, "trace_states", states.Select(s => s.TraceState));
-        AddText(command, "baggages", states.Select(s => s.Baggage));
-        return command;
-    }
+    private NpgsqlBatchCommand InsertCommand(List<InsertOp> ops) => TaskRowStatements.Insert(_serviceId, ops.Select(o => o.Row).ToArray());
 
-    private NpgsqlBatchCommand UpdateCommand(List<UpdateOp> ops)
-    {
-        var command = new NpgsqlBatchCommand(SqlQueries.TasksUpdate);
-        command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("task_ids", ops.Select(o => o.Row.TaskId).ToArray());
-        command.Parameters.AddWithValue("versions", ops.Select(o => o.ExpectedVersion).ToArray());
-        AddMutable(command, ops.Select(o => o.Row.State).ToArray());
-        return command;
-    }
+    private NpgsqlBatchCommand UpdateCommand(List<UpdateOp> ops) =>
+        TaskRowStatements.Update(_serviceId, ops.Select(o => o.Row).ToArray(), ops.Select(o => o.ExpectedVersion).ToArray());
 
-    private NpgsqlBatchCommand DeleteCommand(List<DeleteOp> ops)
-    {
-        var command = new NpgsqlBatchCommand(SqlQueries.TasksDelete);
-        command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("task_ids", ops.Select(o => o.TaskId).ToArray());
-        command.Parameters.AddWithValue("versions", ops.Select(o => o.ExpectedVersion).ToArray());
-        return command;
-    }
-
-    private static void AddText(NpgsqlBatchCommand command, string name, IEnumerable<string?> values) =>
-        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.ToArray() });
-
-    /// <summary>The columns an update may change, shared by insert and update.</summary>
-    private static void AddMutable(NpgsqlBatchCommand command, TaskRecord[] states)
-    {
-        command.Parameters.AddWithValue("statuses", states.Select(s => s.Status.ToString()).ToArray());
-        command.Parameters.AddWithValue("attempts", states.Select(s => s.Attempts).ToArray());
-        command.Parameters.AddWithValue("max_attempts", states.Select(s => s.MaxAttempts).ToArray());
-        command.Parameters.AddWithValue("next_run_ats", states.Select(s => s.NextRunAt.ToUniversalTime()).ToArray());
-        command.Parameters.AddWithValue("has_reminders", states.Select(s => s.HasReminder).ToArray());
-        command.Parameters.Add(new NpgsqlParameter("last_errors", NpgsqlDbType.Array | NpgsqlDbType.Text)
-        {
-            Value = states.Select(s => TaskRow.ErrorJson(s.LastError)).ToArray(),
-        });
-        command.Parameters.Add(new NpgsqlParameter("owners", NpgsqlDbType.Array | NpgsqlDbType.Text)
-        {
-            Value = states.Select(s => s.Owner).ToArray(),
-        });
-        command.Parameters.Add(new NpgsqlParameter("running_sinces", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
-        {
-            Value = states.Select(s => s.RunningSince?.ToUniversalTime()).ToArray(),
-        });
-        command.Parameters.AddWithValue("interruptions", states.Select(s => s.Interruptions).ToArray());
-    }
-
-    private static TaskRow ReadRow(NpgsqlDataReader reader)
-    {
-        var state = new TaskRecord
-        {
-            TaskType = reader.GetString(1),
-            Status = Enum.TryParse<DeferredTaskStatus>(reader.GetString(2), out var status) ? status : DeferredTaskStatus.Dead,
-            Attempts = reader.GetInt32(3),
-            MaxAttempts = reader.GetInt32(4),
-            EnqueuedAt = reader.GetFieldValue<DateTimeOffset>(5),
-            NextRunAt = reader.GetFieldValue<DateTimeOffset>(6),
-            HasReminder = reader.GetBoolean(7),
-            Payload = reader.GetFieldValue<byte[]>(8),
-            LastError = reader.IsDBNull(9) ? null : TaskRow.ParseError(reader.GetString(9)),
-            Owner = reader.IsDBNull(11) ? null : reader.GetString(11),
-            RunningSince = reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
-            Interruptions = reader.GetInt32(13),
-            TraceParent = reader.IsDBNull(14) ? null : reader.GetString(14),
-            TraceState = reader.IsDBNull(15) ? null : reader.GetString(15),
-            Baggage = reader.IsDBNull(16) ? null : reader.GetString(16),
-        };
-        return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
-    }
+    private NpgsqlBatchCommand DeleteCommand(List<DeleteOp> ops) =>
+        TaskRowStatements.Delete(_serviceId, ops.Select(o => o.TaskId).ToArray(), ops.Select(o => o.ExpectedVersion).ToArray());
 
     public async ValueTask DisposeAsync()
     {

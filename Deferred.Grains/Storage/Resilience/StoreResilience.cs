@@ -13,6 +13,23 @@ namespace Deferred.Storage.Resilience;
 internal readonly record struct StoreResult(StoreOutcome Outcome, Exception? Error, TimeSpan Waited, Task? StillRunning = null)
 {
     public bool Applied => Outcome == StoreOutcome.Applied;
+
+    /// <summary>
+    /// For a caller that waits on the write (an enqueue, an operator's action): returns when applied; otherwise throws
+    /// <see cref="DeferredStoreUnavailableException"/> for an unreachable store, or the error itself.
+    /// </summary>
+    public void ThrowUnlessApplied(string taskId)
+    {
+        if (Outcome == StoreOutcome.Unavailable)
+        {
+            throw new DeferredStoreUnavailableException(taskId, Waited);
+        }
+
+        if (!Applied)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(Error!);
+        }
+    }
 }
 
 /// <summary>

@@ -1,0 +1,136 @@
+using Deferred.Lifecycle;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Deferred.Storage.Postgres;
+
+/// <summary>
+/// The array-parameter statements over <c>deferred_tasks</c> rows (<c>tasks-read/insert/update/delete.sql</c>) and the
+/// reading of a row: what <see cref="TaskBatcher"/> sends for many tasks at once, and the one-transaction batch insert.
+/// </summary>
+internal static class TaskRowStatements
+{
+    public static NpgsqlBatchCommand Read(string serviceId, string[] taskIds)
+    {
+        var command = new NpgsqlBatchCommand(SqlQueries.TasksRead);
+        command.Parameters.AddWithValue("service_id", serviceId);
+        command.Parameters.AddWithValue("task_ids", taskIds);
+        return command;
+    }
+
+    /// <summary>Inserts the rows; an existing id inserts nothing and is missing from RETURNING.</summary>
+    public static NpgsqlBatchCommand Insert(string serviceId, TaskRow[] rows)
+    {
+        var command = new NpgsqlBatchCommand(SqlQueries.TasksInsert);
+        var states = Array.ConvertAll(rows, r => r.State);
+        command.Parameters.AddWithValue("service_id", serviceId);
+        command.Parameters.AddWithValue("task_ids", Array.ConvertAll(rows, r => r.TaskId));
+        command.Parameters.AddWithValue("task_types", Array.ConvertAll(states, s => s.TaskType));
+        AddMutable(command, states);
+        command.Parameters.AddWithValue("enqueued_ats", Array.ConvertAll(states, s => s.EnqueuedAt));
+        command.Parameters.AddWithValue("payloads", Array.ConvertAll(states, s => s.Payload));
+        AddText(command, "trace_parents", Array.ConvertAll(states, s => s.TraceParent));
+        AddText(command, "trace_states", Array.ConvertAll(states, s => s.TraceState));
+        AddText(command, "baggages", Array.ConvertAll(states, s => s.Baggage));
+        return command;
+    }
+
+    /// <summary>Updates the rows still at <paramref name="versions"/>; the others are missing from RETURNING.</summary>
+    public static NpgsqlBatchCommand Update(string serviceId, TaskRow[] rows, int[] versions)
+    {
+        var command = new NpgsqlBatchCommand(SqlQueries.TasksUpdate);
+        command.Parameters.AddWithValue("service_id", serviceId);
+        command.Parameters.AddWithValue("task_ids", Array.ConvertAll(rows, r => r.TaskId));
+        command.Parameters.AddWithValue("versions", versions);
+        AddMutable(command, Array.ConvertAll(rows, r => r.State));
+        return command;
+    }
+
+    /// <summary>Deletes the rows still at <paramref name="versions"/>.</summary>
+    public static NpgsqlBatchCommand Delete(string serviceId, string[] taskIds, int[] versions)
+    {
+        var command = new NpgsqlBatchCommand(SqlQueries.TasksDelete);
+        command.Parameters.AddWithValue("service_id", serviceId);
+        command.Parameters.AddWithValue("task_ids", taskIds);
+        command.Parameters.AddWithValue("versions", versions);
+        return command;
+    }
+
+    /// <summary>
+    /// Inserts <paramref name="rows"/> with one statement in one transaction of its own (not through the batcher's
+    /// queue): all of them, or, when any id exists already, none (then it throws).
+    /// </summary>
+    public static async Task InsertAllAsync(NpgsqlDataSource dataSource, string serviceId, TaskRow[] rows)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Insert(serviceId, rows));
+        var inserted = 0;
+        await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                inserted++;
+            }
+        }
+
+        if (inserted != rows.Length)
+        {
+            await transaction.RollbackAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"{rows.Length - inserted} of the batch's {rows.Length} task ids are stored already; nothing was stored.");
+        }
+
+        await transaction.CommitAsync().ConfigureAwait(false);
+    }
+
+    private static void AddText(NpgsqlBatchCommand command, string name, string?[] values) =>
+        command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values });
+
+    /// <summary>The columns an update may change, shared by insert and update.</summary>
+    private static void AddMutable(NpgsqlBatchCommand command, TaskRecord[] states)
+    {
+        command.Parameters.AddWithValue("statuses", states.Select(s => s.Status.ToString()).ToArray());
+        command.Parameters.AddWithValue("attempts", states.Select(s => s.Attempts).ToArray());
+        command.Parameters.AddWithValue("max_attempts", states.Select(s => s.MaxAttempts).ToArray());
+        command.Parameters.AddWithValue("next_run_ats", states.Select(s => s.NextRunAt.ToUniversalTime()).ToArray());
+        command.Parameters.AddWithValue("has_reminders", states.Select(s => s.HasReminder).ToArray());
+        command.Parameters.Add(new NpgsqlParameter("last_errors", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = states.Select(s => TaskRow.ErrorJson(s.LastError)).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter("owners", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = states.Select(s => s.Owner).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter("running_sinces", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+        {
+            Value = states.Select(s => s.RunningSince?.ToUniversalTime()).ToArray(),
+        });
+        command.Parameters.AddWithValue("interruptions", states.Select(s => s.Interruptions).ToArray());
+    }
+
+    /// <summary>A row as tasks-read.sql returns it.</summary>
+    public static TaskRow ReadRow(NpgsqlDataReader reader)
+    {
+        var state = new TaskRecord
+        {
+            TaskType = reader.GetString(1),
+            Status = Enum.TryParse<DeferredTaskStatus>(reader.GetString(2), out var status) ? status : DeferredTaskStatus.Dead,
+            Attempts = reader.GetInt32(3),
+            MaxAttempts = reader.GetInt32(4),
+            EnqueuedAt = reader.GetFieldValue<DateTimeOffset>(5),
+            NextRunAt = reader.GetFieldValue<DateTimeOffset>(6),
+            HasReminder = reader.GetBoolean(7),
+            Payload = reader.GetFieldValue<byte[]>(8),
+            LastError = reader.IsDBNull(9) ? null : TaskRow.ParseError(reader.GetString(9)),
+            Owner = reader.IsDBNull(11) ? null : reader.GetString(11),
+            RunningSince = reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
+            Interruptions = reader.GetInt32(13),
+            TraceParent = reader.IsDBNull(14) ? null : reader.GetString(14),
+            TraceState = reader.IsDBNull(15) ? null : reader.GetString(15),
+            Baggage = reader.IsDBNull(16) ? null : reader.GetString(16),
+        };
+        return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
+    }
+}
