@@ -28,4 +28,13 @@ public sealed record DeferredTaskOptions
     /// <see cref="DeferredTaskId.Validate"/> for the rules.
     /// </summary>
     [Id(3)] public string? TaskId { get; init; }
+
+    /// <summary>
+    /// Tasks with the same ordering key run one at a time, in the order their enqueues were acknowledged, across the
+    /// cluster. A failed task holds its key (the ones behind it wait) until it succeeds or dies; a dead task keeps
+    /// holding it until an operator retries, cancels or deletes it. Null (default): the task runs independently.
+    /// 1 to <see cref="DeferredTaskOptionsValidation.MaxOrderingKeyLength"/> characters. Only the default store
+    /// orders tasks; the stock store refuses keyed tasks. See docs/semantics.md.
+    /// </summary>
+    [Id(4)] public string? OrderingKey { get; init; }
 }

@@ -12,10 +12,13 @@ public static class DeferredTaskOptionsValidation
     /// </summary>
     public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(36_500);
 
+    /// <summary>The longest <see cref="DeferredTaskOptions.OrderingKey"/>: 200 characters.</summary>
+    public const int MaxOrderingKeyLength = 200;
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad option; does nothing for null.</summary>
     /// <param name="options">The options to check.</param>
     /// <exception cref="ArgumentOutOfRangeException">Delay is negative, or MaxAttempts is below 1.</exception>
-    /// <exception cref="ArgumentException">Delay and RunAt are both set, or TaskId is malformed.</exception>
+    /// <exception cref="ArgumentException">Delay and RunAt are both set, TaskId is malformed, or OrderingKey is empty, blank or too long.</exception>
     public static void ThrowIfInvalid(DeferredTaskOptions? options)
     {
         if (options is null)
@@ -46,6 +49,12 @@ public static class DeferredTaskOptionsValidation
         if (options.MaxAttempts is { } max && max < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(DeferredTaskOptions.MaxAttempts), max, $"DeferredTaskOptions.MaxAttempts is {max}; it must be at least 1.");
+        }
+
+        if (options.OrderingKey is { } key && (key.Length == 0 || key.Length > MaxOrderingKeyLength || string.IsNullOrWhiteSpace(key)))
+        {
+            var shown = key.Length > 40 ? key[..40] + "…" : key;
+            throw new ArgumentException($"DeferredTaskOptions.OrderingKey '{shown}' ({key.Length} characters) is not valid: it must be 1 to {MaxOrderingKeyLength} characters and not blank. Use null for a task without ordering.", nameof(DeferredTaskOptions.OrderingKey));
         }
 
         if (options.TaskId is not null && DeferredTaskId.Validate(options.TaskId) is { } problem)

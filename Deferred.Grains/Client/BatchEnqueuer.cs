@@ -23,7 +23,8 @@ internal sealed class BatchEnqueuer(
     TaskResumer resumer,
     IOptions<DeferredTasksOptions> options,
     SiloIdentity silo,
-    TimeProvider time)
+    TimeProvider time,
+    CarriedRequestContext carried)
 {
     private readonly DeferredTasksOptions _options = options.Value;
 
@@ -38,6 +39,7 @@ internal sealed class BatchEnqueuer(
         var now = Timestamps.Microseconds(time.GetUtcNow());
         var runAt = TaskLifecycle.FirstRun(request.Options?.RunAt, request.Options?.Delay, now);
         var trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null;
+        var context = carried.Capture();
         var rows = new (string TaskId, TaskRecord Record)[request.Tasks.Length];
         for (var i = 0; i < rows.Length; i++)
         {
@@ -56,7 +58,12 @@ internal sealed class BatchEnqueuer(
 #pragma warning restore CA2208
             }
 
-            var newTask = new NewTask(registration.Name, payload, request.Options?.MaxAttempts ?? _options.DefaultMaxAttempts, runAt) { Trace = trace };
+            var newTask = new NewTask(registration.Name, payload, request.Options?.MaxAttempts ?? _options.DefaultMaxAttempts, runAt)
+            {
+                Trace = trace,
+                OrderingKey = request.Options?.OrderingKey,
+                RequestContext = context,
+            };
             rows[i] = (DeferredTaskId.NewId(), TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!);
         }
 

@@ -82,6 +82,8 @@ public sealed class DeferredTransactionalEnqueuer
             insert.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)trace?.TraceParent ?? DBNull.Value });
             insert.Parameters.Add(new NpgsqlParameter("trace_state", NpgsqlDbType.Text) { Value = (object?)trace?.TraceState ?? DBNull.Value });
             insert.Parameters.Add(new NpgsqlParameter("baggage", NpgsqlDbType.Text) { Value = (object?)trace?.Baggage ?? DBNull.Value });
+            insert.Parameters.Add(new NpgsqlParameter("ordering_key", NpgsqlDbType.Text) { Value = (object?)options?.OrderingKey ?? DBNull.Value });
+            insert.Parameters.Add(new NpgsqlParameter("request_context", NpgsqlDbType.Bytea) { Value = (object?)_services.GetService<CarriedRequestContext>()?.Capture() ?? DBNull.Value });
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 

@@ -26,6 +26,7 @@ internal sealed class DirectEnqueuer(
     IOptions<DeferredTasksOptions> options,
     SiloIdentity silo,
     TimeProvider time,
+    CarriedRequestContext carried,
     ILogger<DirectEnqueuer> logger)
 {
     private readonly DeferredTasksOptions _options = options.Value;
@@ -47,7 +48,12 @@ internal sealed class DirectEnqueuer(
 
         var registration = registry.Find(task.GetType())
             ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name);
-        var newTask = new NewTask(registration.Name, registration.Serialize(serializer, task), taskOptions.MaxAttempts ?? _options.DefaultMaxAttempts, runAt) { Trace = trace };
+        var newTask = new NewTask(registration.Name, registration.Serialize(serializer, task), taskOptions.MaxAttempts ?? _options.DefaultMaxAttempts, runAt)
+        {
+            Trace = trace,
+            OrderingKey = taskOptions.OrderingKey,
+            RequestContext = carried.Capture(),
+        };
         var record = TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!;
         var taskId = DeferredTaskId.NewId();
 

@@ -40,6 +40,9 @@ internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : ID
     /// <summary>True once the silo has begun to stop: no attempt starts from then on.</summary>
     public bool IsStopping => _noNewStarts.IsCancellationRequested;
 
+    /// <summary>Cancelled when the silo begins to stop: waits for a start end then.</summary>
+    public CancellationToken NoNewStarts => _noNewStarts.Token;
+
     /// <summary>Cancelled when the shutdown grace period is over; every handler's token is linked to it.</summary>
     public CancellationToken RunningCancelled => _cancelRunning.Token;
 

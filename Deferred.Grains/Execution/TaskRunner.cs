@@ -26,6 +26,7 @@ internal sealed class TaskRunner(
     ExecutionGate gate,
     RetrySchedule schedule,
     TaskFilters filters,
+    CarriedRequestContext carried,
     TimeProvider time,
     ErrorFormatter errors,
     IOptions<DeferredTasksOptions> options,
@@ -87,7 +88,14 @@ internal sealed class TaskRunner(
 
         // Off the grain scheduler: user code cannot touch the activation, and a handler that blocks a
         // thread does not hold up the grain's interleaved calls (GetAsync answers while it runs).
-        var handler = Task.Run(() => filters.InvokeAsync(scope.ServiceProvider, registration, task, context, token.Token), CancellationToken.None);
+        var handler = Task.Run(
+            () =>
+            {
+                // In the attempt's own flow: the entries the enqueuing code carried, seen by filters and the handler.
+                carried.Restore(state.RequestContext);
+                return filters.InvokeAsync(scope.ServiceProvider, registration, task, context, token.Token);
+            },
+            CancellationToken.None);
         try
         {
             await handler.WaitAsync(token.Token);

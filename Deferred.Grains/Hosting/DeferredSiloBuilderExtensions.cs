@@ -52,6 +52,9 @@ public static class DeferredSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeferredDatabase>();
         services.AddSingleton<StoreResilience>();
+        services.AddSingleton<CarriedRequestContext>();
+        services.AddSingleton<OrderingTurns>();
+        services.AddSingleton<ConcurrencyLimits>();
 
         // Both built-in stores are registered (lazily: only the selected one is built), so Deferred:Store can pick one.
         builder.AddDeferredPostgresStoreServices();

@@ -39,15 +39,22 @@ internal static class TaskLifecycle
             TraceParent = task.Trace?.TraceParent,
             TraceState = task.Trace?.TraceState,
             Baggage = task.Trace?.Baggage,
+            OrderingKey = task.OrderingKey,
+            RequestContext = task.RequestContext,
         };
         return new(Edge.Enqueue, null, record, Write.Insert, Then.Schedule);
     }
 
+    /// <summary>The refusal of start for a keyed task that does not hold its ordering key.</summary>
+    public const string KeyHeldRefusal = "waiting for its ordering key";
+
     /// <summary>
     /// start: Pending or Failed → Running. A watched attempt stores the in-flight marker first; an unwatched one writes
-    /// only when another silo is named as owner. Refused before the task is due ("not due").
+    /// only when another silo is named as owner. Refused before the task is due ("not due"), and for a task with an
+    /// ordering key that it does not hold (<paramref name="holdsKey"/> false: a task of its key enqueued before it is
+    /// still stored, or another task holds the key), with <see cref="KeyHeldRefusal"/>.
     /// </summary>
-    public static Transition Start(TaskRecord? current, string owner, bool watched, DateTimeOffset now)
+    public static Transition Start(TaskRecord? current, string owner, bool watched, DateTimeOffset now, bool holdsKey = true)
     {
         if (Guard(Edge.Start, current) is { } refused)
         {
@@ -57,6 +64,11 @@ internal static class TaskLifecycle
         if (current!.NextRunAt > now)
         {
             return Transition.Refuse(Edge.Start, current, "not due");
+        }
+
+        if (current.OrderingKey is not null && !holdsKey)
+        {
+            return Transition.Refuse(Edge.Start, current, KeyHeldRefusal);
         }
 
         var write = watched || current.Owner != owner ? Write.Update : Write.None;

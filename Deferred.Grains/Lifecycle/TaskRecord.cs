@@ -65,6 +65,18 @@ internal sealed record TaskRecord
     public string? Baggage { get; init; }
 
     /// <summary>
+    /// The ordering key (<see cref="DeferredTaskOptions.OrderingKey"/>): the task starts only when no task of the same key
+    /// enqueued before it is still stored, and only while it holds the key. Null for unordered tasks.
+    /// </summary>
+    public string? OrderingKey { get; init; }
+
+    /// <summary>
+    /// The carried Orleans <c>RequestContext</c> entries (<c>DeferredTasksOptions.CarriedRequestContextKeys</c>),
+    /// Orleans-serialized; restored around every attempt. Null when none were carried.
+    /// </summary>
+    public byte[]? RequestContext { get; init; }
+
+    /// <summary>
     /// Set only in memory, by a store that could not read the row: why. Such a record stands in for the row until
     /// <see cref="TaskLifecycle.MarkUnreadable"/> stores it as a dead task; it is never stored itself.
     /// </summary>

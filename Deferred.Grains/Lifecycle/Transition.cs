@@ -61,6 +61,12 @@ internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts,
 {
     /// <summary>The trace context of the enqueue, carried into every attempt.</summary>
     public TraceCarrier? Trace { get; init; }
+
+    /// <summary>The ordering key, if any (<see cref="DeferredTaskOptions.OrderingKey"/>).</summary>
+    public string? OrderingKey { get; init; }
+
+    /// <summary>The carried RequestContext entries, serialized; null when none.</summary>
+    public byte[]? RequestContext { get; init; }
 }
 
 /// <summary>A W3C trace context as text: what is stored with a task so its attempts continue the enqueuer's trace.</summary>

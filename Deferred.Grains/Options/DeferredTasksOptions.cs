@@ -163,6 +163,39 @@ public sealed class DeferredTasksOptions
 
     /// <summary>The longest stored stack trace, in characters. Default 4,000.</summary>
     public int MaxStoredStackTraceLength { get; set; } = 4_000;
+
+    /// <summary>
+    /// Concurrency limits per task type, keyed by the type's stored name (its <c>[Alias]</c> or full name, or the name
+    /// given to <c>AddDeferredTaskHandler</c>). Empty by default: a type's attempts are bounded only by
+    /// <see cref="MaxConcurrentTasks"/>. <c>AddDeferredConcurrencyLimit&lt;TTask&gt;</c> fills it from code; in
+    /// configuration: <c>Deferred:ConcurrencyLimits:&lt;type name&gt;:PerSilo</c> and <c>…:Cluster</c>.
+    /// </summary>
+    public Dictionary<string, DeferredConcurrencyLimit> ConcurrencyLimits { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Orleans <c>RequestContext</c> keys whose values travel with a task: read when it is enqueued (the enqueuing
+    /// code's RequestContext), stored with it, and set again around every attempt (filters and handler see them).
+    /// Empty by default (nothing is stored). Values must be Orleans-serializable, as RequestContext values already are.
+    /// Silo-wide: every task carries the keys that are set when it is enqueued.
+    /// </summary>
+    public IList<string> CarriedRequestContextKeys { get; set; } = [];
+}
+
+/// <summary>
+/// How many attempts of one task type may run at once. Each bound is optional; set both and both hold. Attempts over a
+/// bound wait (in memory, without using an execution slot) until an attempt of the type ends.
+/// </summary>
+public sealed class DeferredConcurrencyLimit
+{
+    /// <summary>The most attempts of the type running at once on one silo. Null: no bound per silo.</summary>
+    public int? PerSilo { get; set; }
+
+    /// <summary>
+    /// The most attempts of the type running at once in the whole cluster (every silo of the service). Held by leases
+    /// in <c>deferred_concurrency_leases</c>: one database round trip to take a lease and one to give it back per
+    /// attempt; a dead silo's leases are freed by the next sweep after membership declares it dead. Null: no bound.
+    /// </summary>
+    public int? Cluster { get; set; }
 }
 
 /// <summary>The task stores Deferred can run on.</summary>

@@ -5,11 +5,17 @@ using Orleans.Runtime;
 namespace Deferred.Options;
 
 /// <summary>Checks <see cref="DeferredTasksOptions"/> when the silo starts and names the option to fix.</summary>
-internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options) : IConfigurationValidator
+internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options, IEnumerable<Execution.TaskRegistration> registrations) : IConfigurationValidator
 {
     public void ValidateConfiguration()
     {
         var problems = Validate(options.Value);
+        var known = registrations.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var type in options.Value.ConcurrencyLimits.Keys.Where(t => !known.Contains(t)))
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(DeferredTasksOptions.ConcurrencyLimits)} names task type '{type}', which has no handler on this silo; use the stored name of a registered type ({string.Join(", ", known.Order(StringComparer.Ordinal))})");
+        }
+
         if (problems.Count > 0)
         {
             throw new OrleansConfigurationException(
@@ -72,6 +78,31 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         if (o.ShutdownGracePeriod < TimeSpan.Zero)
         {
             problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ShutdownGracePeriod)} is {o.ShutdownGracePeriod}; it must not be negative");
+        }
+
+        foreach (var (type, limit) in o.ConcurrencyLimits)
+        {
+            if (limit is null)
+            {
+                problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConcurrencyLimits)}['{type}'] is null; remove it or set PerSilo or Cluster");
+                continue;
+            }
+
+            foreach (var (name, value) in new[] { (nameof(limit.PerSilo), limit.PerSilo), (nameof(limit.Cluster), limit.Cluster) })
+            {
+                if (value is < 1)
+                {
+                    problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConcurrencyLimits)}['{type}'].{name} is {value}; it must be at least 1 (or unset for no bound)");
+                }
+            }
+        }
+
+        foreach (var key in o.CarriedRequestContextKeys)
+        {
+            if (string.IsNullOrWhiteSpace(key))
+            {
+                problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.CarriedRequestContextKeys)} contains a blank key; remove it");
+            }
         }
 
         if (o.DuePollInterval >= o.TimerThreshold)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Deferred.Diagnostics;
+using Deferred.Execution;
 using Deferred.Options;
 using Deferred.Cluster;
 using Deferred.Storage;
@@ -35,6 +36,7 @@ internal sealed class DeferredRecovery(
     IClusterMembershipService membership,
     SiloIdentity silo,
     LocalTasks local,
+    ConcurrencyLimits limits,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<DeferredRecovery> logger) : SiloBackgroundWork
@@ -164,6 +166,9 @@ internal sealed class DeferredRecovery(
     {
         int found = 0, pages = 0, resumed = 0, skipped = 0, errors = 0;
         var view = new OwnerView(silo.Address, membership.CurrentSnapshot);
+
+        // Concurrency leases of gone silos first: the same rule as adoption, so a dead silo's slots end with it.
+        await limits.ReleaseGoneAsync(view.IsOrphaned, cancellationToken);
 
         // The next page is claimed while this one is resumed, so claim round trips overlap resumption.
         await using var claims = store.Catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken).GetAsyncEnumerator(cancellationToken);

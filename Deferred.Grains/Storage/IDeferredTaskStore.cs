@@ -34,6 +34,12 @@ internal interface IDeferredTaskStore
     /// <summary>Where the store can tell silos about tasks stored outside them (app transactions): the signal; otherwise null.</summary>
     INewTaskSignal? NewTasks { get; }
 
+    /// <summary>
+    /// True when the store can order tasks by <see cref="DeferredTaskOptions.OrderingKey"/> (it can find the stored
+    /// tasks of a key in enqueue order); a store that cannot refuses keyed tasks at enqueue.
+    /// </summary>
+    bool OrdersTasks { get; }
+
     /// <summary>Row operations waiting to be sent, where the store queues them (group commit); null when it does not.</summary>
     int? Backlog { get; }
 

@@ -38,6 +38,18 @@ internal static class SqlQueries
 
     public static string TasksNotify => Get("tasks-notify");
 
+    public static string OrderingTake => Get("ordering-take");
+
+    public static string OrderingRelease => Get("ordering-release");
+
+    public static string LeasesTake => Get("leases-take");
+
+    public static string LeasesRelease => Get("leases-release");
+
+    public static string LeasesListHolders => Get("leases-list-holders");
+
+    public static string LeasesReleaseHolders => Get("leases-release-holders");
+
     public static string TasksListen => Get("tasks-listen");
 
     public static string TasksTableExists => Get("tasks-table-exists");

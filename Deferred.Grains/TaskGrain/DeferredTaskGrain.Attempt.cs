@@ -20,7 +20,23 @@ internal sealed partial class DeferredTaskGrain
         try
         {
             await _row.RefreshIfStaleAsync();
-            var start = TaskLifecycle.Start(Current, c.Me, _watched && c.Options.QuarantineAfterInterruptions > 0, c.Time.GetUtcNow());
+            _waitingForKey = false;
+            var watched = _watched && c.Options.QuarantineAfterInterruptions > 0;
+            var start = TaskLifecycle.Start(Current, c.Me, watched, c.Time.GetUtcNow());
+            if (!start.Refused && !c.Gate.IsStopping && Current!.OrderingKey is { } key)
+            {
+                start = TaskLifecycle.Start(Current, c.Me, watched, c.Time.GetUtcNow(), await TakeKeyAsync(key, cancellationToken));
+                if (start.Refusal == TaskLifecycle.KeyHeldRefusal)
+                {
+                    // An earlier task of the key is still stored, or another task holds it: look again when a task of
+                    // the key ends on this silo (WakeAsync), or after a short backoff (it may end on another silo).
+                    c.Ordering.Wait(key, TaskId);
+                    _waitingForKey = true;
+                    ArmTimer(TaskPhase.Waiting, RunDueAsync, OrderingTurns.Backoff(_keyWaits++));
+                    return;
+                }
+            }
+
             if (start.Refused || c.Gate.IsStopping)
             {
                 // Not due yet (a timer can fire a little early), not live any more, or the silo is stopping: then the
@@ -53,6 +69,48 @@ internal sealed partial class DeferredTaskGrain
         }
     }
 
+    /// <summary>True when this task holds its ordering key; false while it must wait (or the store cannot be asked).</summary>
+    private async Task<bool> TakeKeyAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!await c.Ordering.TryTakeAsync(key, TaskId, cancellationToken))
+            {
+                return false;
+            }
+        }
+        catch (Exception ex) when (Storage.Resilience.StoreFailures.IsUnavailable(ex))
+        {
+            c.Resilience.Unreachable(ex);
+            return false;
+        }
+
+        _keyWaits = 0;
+        StopWaitingForKey();
+        return true;
+    }
+
+    private void StopWaitingForKey()
+    {
+        if (Current?.OrderingKey is { } key)
+        {
+            c.Ordering.StopWaiting(key, TaskId);
+        }
+    }
+
+    public Task WakeAsync()
+    {
+        // Interleaved, on the activation's scheduler: no await, so nothing runs between the check and the re-arm.
+        if (_waitingForKey && _timer is not null && !Busy)
+        {
+            _timer.Dispose();
+            _timer = null;
+            ArmTimer(TaskPhase.Waiting, RunDueAsync, TimeSpan.Zero);
+        }
+
+        return Task.CompletedTask;
+    }
+
     private async Task<AttemptOutcome> AttemptAsync(Transition start, ExecutionGate.Reservation reservation, CancellationToken cancellationToken)
     {
         var (prepared, unreadable) = c.Runner.Prepare(start.Before!);
@@ -62,8 +120,18 @@ internal sealed partial class DeferredTaskGrain
         }
 
         _phase = TaskPhase.Running;
+        using var cancel = new CancellationTokenSource();
+        _attemptCancel = cancel;
+        IDisposable? limit = null;
         try
         {
+            if (c.Limits.IsLimited(start.Before!.TaskType))
+            {
+                // Before the start permit: an attempt waiting for its type's limit holds nothing other types need.
+                using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, cancel.Token, c.Gate.NoNewStarts);
+                limit = await c.Limits.AcquireAsync(start.Before.TaskType, TaskId, waitEnds.Token);
+            }
+
             await reservation.StartAsync(cancellationToken);
 
             // Stored holding a start permit, not a slot: the marker's round trip overlaps running attempts.
@@ -73,8 +141,6 @@ internal sealed partial class DeferredTaskGrain
             }
 
             await reservation.EnterAsync(cancellationToken);
-            using var cancel = new CancellationTokenSource();
-            _attemptCancel = cancel;
             return await c.Runner.RunAsync(TaskId, Current!, prepared!, cancellationToken, cancel.Token);
         }
         catch (OperationCanceledException) when (!reservation.HoldsSlot)
@@ -83,6 +149,7 @@ internal sealed partial class DeferredTaskGrain
         }
         finally
         {
+            limit?.Dispose();
             _attemptCancel = null;
             reservation.Dispose();
         }

@@ -14,6 +14,13 @@ internal sealed partial class DeferredTaskGrain
     private async Task AfterAsync(Transition edge)
     {
         DeferredLog.TaskTransition(c.Logger, TaskId, edge);
+        if (edge.Write == Write.Delete && edge.Before?.OrderingKey is { } key)
+        {
+            // The row is gone, so the key is free already; this tidies the hold and wakes the tasks behind it here.
+            c.Ordering.StopWaiting(key, TaskId);
+            c.Ordering.ReleaseAsync(key, TaskId).Ignore();
+        }
+
         if (edge.Then == Then.Schedule)
         {
             await ScheduleAsync();

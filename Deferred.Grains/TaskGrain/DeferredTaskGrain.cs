@@ -36,6 +36,10 @@ internal sealed partial class DeferredTaskGrain(
     private bool _watched;
     private int _startFailures;
 
+    // Looks in a row that found the task's ordering key held, and whether the timer armed is such a wait.
+    private int _keyWaits;
+    private bool _waitingForKey;
+
     // The running attempt's cancel switch (an operator's cancel), and whether one was asked for.
     private CancellationTokenSource? _attemptCancel;
     private bool _cancelRequested;
@@ -76,13 +80,14 @@ internal sealed partial class DeferredTaskGrain(
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         CancelTimer();
+        StopWaitingForKey();
         c.Local.Remove(TaskId);
         return Task.CompletedTask;
     }
 
     public async Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request)
     {
-        var task = EnqueueRequests.Validate(TaskId, request, c.Registry, c.Serializer, c.Options.DefaultMaxAttempts, c.Now);
+        var task = EnqueueRequests.Validate(TaskId, request, c.Registry, c.Serializer, c.Options.DefaultMaxAttempts, c.Now, c.Store, c.Carried);
         if (Current is { } known && !_row.Stale)
         {
             // Idempotent fast path: answers a repeated enqueue even while an attempt runs.

@@ -11,7 +11,7 @@ internal static class EnqueueRequests
     /// Validates <paramref name="request"/> for the task <paramref name="taskId"/> and serializes its task; throws an
     /// exception naming the bad value, before anything is stored.
     /// </summary>
-    public static NewTask Validate(string taskId, DeferredEnqueueRequest request, TaskTypeRegistry registry, Serializer serializer, int defaultMaxAttempts, DateTimeOffset now)
+    public static NewTask Validate(string taskId, DeferredEnqueueRequest request, TaskTypeRegistry registry, Serializer serializer, int defaultMaxAttempts, DateTimeOffset now, Storage.IDeferredTaskStore store, CarriedRequestContext carried)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Task is null)
@@ -30,6 +30,7 @@ internal static class EnqueueRequests
             throw new ArgumentException($"DeferredTaskOptions.TaskId '{requestedId}' does not match the grain key '{taskId}'.", nameof(request));
         }
 
+        ThrowIfUnordered(request.Options, store);
         var registration = registry.Find(request.Task.GetType())
             ?? throw new DeferredTaskTypeNotRegisteredException(request.Task.GetType().FullName ?? request.Task.GetType().Name);
 
@@ -39,7 +40,18 @@ internal static class EnqueueRequests
         return new NewTask(registration.Name, payload, options?.MaxAttempts ?? defaultMaxAttempts, TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now))
         {
             Trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null,
+            OrderingKey = options?.OrderingKey,
+            RequestContext = carried.Capture(),
         };
+    }
+
+    /// <summary>Refuses a keyed task on a store that cannot order tasks, naming the key and the store.</summary>
+    public static void ThrowIfUnordered(DeferredTaskOptions? options, Storage.IDeferredTaskStore store)
+    {
+        if (options?.OrderingKey is { } key && !store.OrdersTasks)
+        {
+            throw new NotSupportedException($"DeferredTaskOptions.OrderingKey '{key}' needs a store that orders tasks; the '{store.Name}' store does not (it keeps tasks as JSON without an index by key). Use the default store (UseDeferredPostgresStore), or enqueue without an ordering key.");
+        }
     }
 
     /// <summary>

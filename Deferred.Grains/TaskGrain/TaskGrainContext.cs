@@ -25,6 +25,9 @@ internal sealed class TaskGrainContext(
     SiloIdentity silo,
     LocalTasks local,
     StoreResilience resilience,
+    OrderingTurns ordering,
+    ConcurrencyLimits limits,
+    CarriedRequestContext carried,
     ILogger<DeferredTaskGrain> logger)
 {
     public IDeferredTaskStore Store { get; } = store;
@@ -46,6 +49,15 @@ internal sealed class TaskGrainContext(
     public StoreResilience Resilience { get; } = resilience;
 
     public ILogger Logger { get; } = logger;
+
+    /// <summary>Turns of ordering keys: whether a keyed task may start.</summary>
+    public OrderingTurns Ordering { get; } = ordering;
+
+    /// <summary>The per-type concurrency limits an attempt waits for before its start permit.</summary>
+    public ConcurrencyLimits Limits { get; } = limits;
+
+    /// <summary>The RequestContext entries stored with a task at enqueue.</summary>
+    public CarriedRequestContext Carried { get; } = carried;
 
     /// <summary>This silo as a task owner.</summary>
     public string Me => silo.Owner;

@@ -20,4 +20,11 @@ internal interface IRecoverableTask : IGrainWithStringKey
     /// an in-flight marker before it starts, so a task that takes silos down is counted and quarantined.
     /// </summary>
     Task<bool> AdoptAsync();
+
+    /// <summary>
+    /// A task of this task's ordering key ended on this silo: a task waiting for its key looks again now rather than
+    /// after its backoff. Does nothing otherwise.
+    /// </summary>
+    [AlwaysInterleave]
+    Task WakeAsync();
 }

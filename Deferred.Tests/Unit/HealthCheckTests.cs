@@ -67,6 +67,8 @@ public sealed class HealthCheckTests
 
         public INewTaskSignal? NewTasks => null;
 
+        public bool OrdersTasks => false;
+
         public void NoteNewTaskId(string taskId)
         {
         }

@@ -36,6 +36,9 @@ internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNe
 
     public INewTaskSignal? NewTasks => null;
 
+    // Task rows are JSON in orleansstorage: there is no index to find a key's tasks in enqueue order.
+    public bool OrdersTasks => false;
+
     public void NoteNewTaskId(string taskId)
     {
         // Every activation reads its row; nothing to note.

@@ -37,6 +37,8 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
 
     INewTaskSignal? IDeferredTaskStore.NewTasks => NewTasks;
 
+    public bool OrdersTasks => true;
+
     IDueTaskSource? IDeferredTaskStore.DueTasks => DueTasks;
 
     IDirectTaskInserter? IDeferredTaskStore.DirectInsert => DirectInsert;

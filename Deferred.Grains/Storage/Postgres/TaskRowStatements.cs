@@ -32,6 +32,8 @@ internal static class TaskRowStatements
         AddText(command, "trace_parents", Array.ConvertAll(states, s => s.TraceParent));
         AddText(command, "trace_states", Array.ConvertAll(states, s => s.TraceState));
         AddText(command, "baggages", Array.ConvertAll(states, s => s.Baggage));
+        AddText(command, "ordering_keys", Array.ConvertAll(states, s => s.OrderingKey));
+        command.Parameters.Add(new NpgsqlParameter("request_contexts", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = Array.ConvertAll(states, s => s.RequestContext) });
         return command;
     }
 
@@ -130,6 +132,8 @@ internal static class TaskRowStatements
             TraceParent = reader.IsDBNull(14) ? null : reader.GetString(14),
             TraceState = reader.IsDBNull(15) ? null : reader.GetString(15),
             Baggage = reader.IsDBNull(16) ? null : reader.GetString(16),
+            OrderingKey = reader.IsDBNull(17) ? null : reader.GetString(17),
+            RequestContext = reader.IsDBNull(18) ? null : reader.GetFieldValue<byte[]>(18),
         };
         return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
     }

@@ -1,0 +1,244 @@
+using System.Collections.Frozen;
+using Deferred.Cluster;
+using Deferred.Options;
+using Deferred.Storage;
+using Deferred.Storage.Resilience;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Configuration;
+
+namespace Deferred.Execution;
+
+/// <summary>
+/// The per-type concurrency limits (<see cref="DeferredTasksOptions.ConcurrencyLimits"/>): before an attempt of a limited
+/// type takes its start permit, it takes a permit of its type on this silo (<see cref="DeferredConcurrencyLimit.PerSilo"/>,
+/// a local semaphore) and then a lease on one of the type's cluster slots (<see cref="DeferredConcurrencyLimit.Cluster"/>,
+/// a row in <c>deferred_concurrency_leases</c>); it gives both back when its handler returns. Unlimited types pay one
+/// dictionary lookup. The sweep frees the leases of silos that are gone (<see cref="ReleaseGoneAsync"/>).
+/// </summary>
+internal sealed class ConcurrencyLimits : IDisposable
+{
+    private readonly FrozenDictionary<string, TypeLimit> _types;
+
+    public ConcurrencyLimits(IOptions<DeferredTasksOptions> options, DeferredDatabase database, IOptions<ClusterOptions> cluster, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
+    {
+        var store = new LeaseStore(database, cluster.Value.ServiceId, silo, resilience, time);
+        _types = options.Value.ConcurrencyLimits
+            .Where(static l => l.Value is { PerSilo: > 0 } or { Cluster: > 0 })
+            .ToFrozenDictionary(static l => l.Key, l => new TypeLimit(l.Key, l.Value.PerSilo, l.Value.Cluster, store, time), StringComparer.Ordinal);
+        Store = store;
+    }
+
+    private LeaseStore Store { get; }
+
+    /// <summary>True when <paramref name="taskType"/> has a limit on this silo.</summary>
+    public bool IsLimited(string taskType) => _types.ContainsKey(taskType);
+
+    /// <summary>True when any type has a cluster-wide limit on this silo.</summary>
+    public bool AnyClusterLimit => _types.Values.Any(static t => t.Cluster is not null);
+
+    /// <summary>
+    /// Waits until an attempt of <paramref name="taskType"/> may run under the type's limits, and returns what it holds
+    /// (dispose it when the handler has returned); null, at once, for a type without limits. Throws
+    /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> is cancelled first.
+    /// </summary>
+    public ValueTask<IDisposable?> AcquireAsync(string taskType, string taskId, CancellationToken cancellationToken) =>
+        _types.TryGetValue(taskType, out var limit) ? limit.AcquireAsync(taskId, cancellationToken) : ValueTask.FromResult<IDisposable?>(null);
+
+    /// <summary>Attempts of <paramref name="taskType"/> holding their permits on this silo (for tests and diagnostics).</summary>
+    public int Running(string taskType) => _types.TryGetValue(taskType, out var limit) ? limit.Running : 0;
+
+    /// <summary>Frees every lease held by a silo that <paramref name="isGone"/> says has gone; returns how many silos.</summary>
+    public Task<int> ReleaseGoneAsync(Func<string, bool> isGone, CancellationToken cancellationToken) => Store.ReleaseGoneAsync(isGone, cancellationToken);
+
+    public void Dispose()
+    {
+        foreach (var limit in _types.Values)
+        {
+            limit.Dispose();
+        }
+    }
+
+    private sealed class TypeLimit(string taskType, int? perSilo, int? cluster, LeaseStore store, TimeProvider time) : IDisposable
+    {
+        private readonly SemaphoreSlim? _perSilo = perSilo is { } n ? new SemaphoreSlim(n, n) : null;
+
+        // One attempt of the type at a time asks the database for a slot; the others queue behind it here.
+        private readonly SemaphoreSlim _asking = new(1, 1);
+        private TaskCompletionSource _freed = NewSignal();
+        private int _running;
+
+        public int? Cluster => cluster;
+
+        public int Running => Volatile.Read(ref _running);
+
+        public async ValueTask<IDisposable?> AcquireAsync(string taskId, CancellationToken cancellationToken)
+        {
+            if (_perSilo is not null)
+            {
+                await _perSilo.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            int? slot = null;
+            try
+            {
+                if (cluster is { } limit)
+                {
+                    slot = await TakeSlotAsync(taskId, limit, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                _perSilo?.Release();
+                throw;
+            }
+
+            Interlocked.Increment(ref _running);
+            return new Held(this, slot);
+        }
+
+        private async Task<int> TakeSlotAsync(string taskId, int limit, CancellationToken cancellationToken)
+        {
+            await _asking.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                for (var waits = 0; ; waits++)
+                {
+                    var freed = Volatile.Read(ref _freed).Task;
+                    if (await store.TryTakeAsync(taskType, limit, taskId, cancellationToken).ConfigureAwait(false) is { } slot)
+                    {
+                        return slot;
+                    }
+
+                    // Every slot is taken: look again when an attempt of the type ends here, or after a short wait (one
+                    // may have ended on another silo).
+                    await freed.WaitAsync(OrderingTurns.Backoff(waits), time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+            finally
+            {
+                _asking.Release();
+            }
+        }
+
+        private void Release(int? slot)
+        {
+            Interlocked.Decrement(ref _running);
+            _perSilo?.Release();
+            if (slot is { } taken)
+            {
+                _ = ReleaseSlotAsync(taken);
+            }
+        }
+
+        private async Task ReleaseSlotAsync(int slot)
+        {
+            await store.ReleaseAsync(taskType, slot).ConfigureAwait(false);
+            Interlocked.Exchange(ref _freed, NewSignal()).TrySetResult();
+        }
+
+        private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Dispose()
+        {
+            _perSilo?.Dispose();
+            _asking.Dispose();
+        }
+
+        private sealed class Held(TypeLimit limit, int? slot) : IDisposable
+        {
+            private int _released;
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _released, 1) == 0)
+                {
+                    limit.Release(slot);
+                }
+            }
+        }
+    }
+
+    /// <summary>The statements over <c>deferred_concurrency_leases</c>.</summary>
+    private sealed class LeaseStore(DeferredDatabase database, string serviceId, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
+    {
+        /// <summary>The slot taken, or null when none is free (or the database could not be reached: then it is asked again).</summary>
+        public async Task<int?> TryTakeAsync(string taskType, int limit, string taskId, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesTake);
+                command.Parameters.AddWithValue("service_id", serviceId);
+                command.Parameters.AddWithValue("task_type", taskType);
+                command.Parameters.AddWithValue("limit", limit);
+                command.Parameters.AddWithValue("holder", silo.Owner);
+                command.Parameters.AddWithValue("task_id", taskId);
+                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is int slot ? slot : null;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                resilience.Unreachable(ex);
+                return null;
+            }
+        }
+
+        /// <summary>Gives a slot back; while the database is unreachable, keeps trying (a lease must not stay taken).</summary>
+        public async Task ReleaseAsync(string taskType, int slot)
+        {
+            for (var failures = 1; ; failures++)
+            {
+                try
+                {
+                    await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesRelease);
+                    command.Parameters.AddWithValue("service_id", serviceId);
+                    command.Parameters.AddWithValue("task_type", taskType);
+                    command.Parameters.AddWithValue("slot", slot);
+                    command.Parameters.AddWithValue("holder", silo.Owner);
+                    await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+                {
+                    // Until the database is back. Should this silo stop meanwhile, the sweep frees its leases once it is dead.
+                    resilience.Unreachable(ex);
+                    await Task.Delay(resilience.Window(StoreWindow.Outcome).Backoff(failures), time).ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The silo is being disposed: its leases are freed by the sweep of another silo once it is dead.
+                    return;
+                }
+            }
+        }
+
+        public async Task<int> ReleaseGoneAsync(Func<string, bool> isGone, CancellationToken cancellationToken)
+        {
+            var gone = new List<string>();
+            await using (var list = database.DataSource.CreateCommand(SqlQueries.LeasesListHolders))
+            {
+                list.Parameters.AddWithValue("service_id", serviceId);
+                await using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var holder = reader.GetString(0);
+                    if (holder != silo.Owner && isGone(holder))
+                    {
+                        gone.Add(holder);
+                    }
+                }
+            }
+
+            if (gone.Count == 0)
+            {
+                return 0;
+            }
+
+            await using var release = database.DataSource.CreateCommand(SqlQueries.LeasesReleaseHolders);
+            release.Parameters.AddWithValue("service_id", serviceId);
+            release.Parameters.AddWithValue("holders", gone.ToArray());
+            await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return gone.Count;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using Deferred.Storage;
+using Deferred.Storage.Resilience;
+using Deferred.Wakeups;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Configuration;
+
+namespace Deferred.Execution;
+
+/// <summary>
+/// Turns of ordering keys (<see cref="DeferredTaskOptions.OrderingKey"/>): whether a keyed task may start now, and the
+/// wake-up of the tasks behind it. A keyed task starts only when it holds its key (<c>ordering-take.sql</c>: no
+/// earlier task of the key is stored, and no other task holds the key); it gives the key back once its row is deleted.
+/// Tasks waiting for a key on this silo are woken as soon as a task of that key ends here; tasks of the key on other
+/// silos look again on their own (a short backoff, at most <see cref="MaxWait"/>).
+/// </summary>
+internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterOptions> cluster, IGrainFactory grains, StoreResilience resilience)
+{
+    /// <summary>The longest a task waiting for its key goes without looking again.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
+
+    private readonly string _serviceId = cluster.Value.ServiceId;
+
+    // key → the ids of the tasks on this silo waiting for it.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _waiting = new(StringComparer.Ordinal);
+
+    /// <summary>How long the <paramref name="waits"/>-th wait in a row for a key lasts: 50 ms doubling, at most <see cref="MaxWait"/>, with jitter.</summary>
+    public static TimeSpan Backoff(int waits)
+    {
+        var ms = Math.Min(MaxWait.TotalMilliseconds, 50 * Math.Pow(2, Math.Min(waits, 10)));
+        return TimeSpan.FromMilliseconds(ms * (0.8 + (0.2 * Random.Shared.NextDouble())));
+    }
+
+    /// <summary>True when task <paramref name="taskId"/> holds <paramref name="key"/> (now, or already): it may start.</summary>
+    public async Task<bool> TryTakeAsync(string key, string taskId, CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.OrderingTake);
+        command.Parameters.AddWithValue("service_id", _serviceId);
+        command.Parameters.AddWithValue("ordering_key", key);
+        command.Parameters.AddWithValue("task_id", taskId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>Notes that <paramref name="taskId"/> waits on this silo for <paramref name="key"/>.</summary>
+    public void Wait(string key, string taskId) => _waiting.GetOrAdd(key, static _ => new(StringComparer.Ordinal)).TryAdd(taskId, 0);
+
+    /// <summary>Forgets that <paramref name="taskId"/> waits for <paramref name="key"/>.</summary>
+    public void StopWaiting(string key, string taskId)
+    {
+        if (_waiting.TryGetValue(key, out var tasks) && tasks.TryRemove(taskId, out _) && tasks.IsEmpty)
+        {
+            _waiting.TryRemove(new KeyValuePair<string, ConcurrentDictionary<string, byte>>(key, tasks));
+        }
+    }
+
+    /// <summary>Tasks waiting on this silo, all keys together (a gauge for tests and diagnostics).</summary>
+    public int Waiting => _waiting.Values.Sum(static t => t.Count);
+
+    /// <summary>
+    /// After the row of <paramref name="taskId"/> was deleted: gives <paramref name="key"/> back and wakes the tasks of the
+    /// key waiting on this silo. Best effort: a hold whose row is gone is free anyway (<c>ordering-take.sql</c>).
+    /// </summary>
+    public async Task ReleaseAsync(string key, string taskId)
+    {
+        try
+        {
+            await using var command = database.DataSource.CreateCommand(SqlQueries.OrderingRelease);
+            command.Parameters.AddWithValue("service_id", _serviceId);
+            command.Parameters.AddWithValue("ordering_key", key);
+            command.Parameters.AddWithValue("task_id", taskId);
+            await command.ExecuteNonQueryAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            resilience.Unreachable(ex);
+        }
+
+        if (_waiting.TryGetValue(key, out var tasks))
+        {
+            foreach (var waiting in tasks.Keys)
+            {
+                grains.GetGrain<IRecoverableTask>(waiting).WakeAsync().Ignore();
+            }
+        }
+    }
+}
