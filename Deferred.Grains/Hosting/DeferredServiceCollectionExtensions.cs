@@ -90,6 +90,41 @@ public static class DeferredServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Bounds how many attempts of <typeparamref name="TTask"/> run at once: on each silo (<paramref name="perSilo"/>, a
+    /// local semaphore) and in the whole cluster (<paramref name="cluster"/>, leases in the database that hold while silos
+    /// join and die). Attempts over a bound wait in memory, holding no execution slot. Register the handler first when
+    /// it names the type explicitly. The same as setting <c>DeferredTasksOptions.ConcurrencyLimits</c>.
+    /// </summary>
+    /// <typeparam name="TTask">The task type.</typeparam>
+    /// <param name="services">The silo's services.</param>
+    /// <param name="perSilo">The most attempts running at once on one silo; null for no bound per silo.</param>
+    /// <param name="cluster">The most attempts running at once in the cluster; null for no cluster-wide bound.</param>
+    /// <returns>The services.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is below 1, or neither is given.</exception>
+    public static IServiceCollection AddDeferredConcurrencyLimit<TTask>(this IServiceCollection services, int? perSilo = null, int? cluster = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        if (perSilo is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(perSilo), perSilo, $"The per-silo concurrency limit of task type {typeof(TTask).Name} is {perSilo}; it must be at least 1 (or null for no bound).");
+        }
+
+        if (cluster is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cluster), cluster, $"The cluster-wide concurrency limit of task type {typeof(TTask).Name} is {cluster}; it must be at least 1 (or null for no bound).");
+        }
+
+        if (perSilo is null && cluster is null)
+        {
+            throw new ArgumentOutOfRangeException(nameof(perSilo), $"No concurrency limit was given for task type {typeof(TTask).Name}; set perSilo, cluster or both.");
+        }
+
+        var name = services.Select(d => d.ImplementationInstance).OfType<TaskRegistration<TTask>>().FirstOrDefault()?.Name ?? TaskRegistration.NameOf(typeof(TTask));
+        services.Configure<Deferred.Options.DeferredTasksOptions>(o => o.ConcurrencyLimits[name] = new Deferred.Options.DeferredConcurrencyLimit { PerSilo = perSilo, Cluster = cluster });
+        return services;
+    }
+
+    /// <summary>
     /// Makes <see cref="IDeferredTasks"/> available on an Orleans client (silos get it from <c>AddDeferredTasks</c>).
     /// Tasks enqueued from a client run on the gateway silo that receives the call.
     /// </summary>

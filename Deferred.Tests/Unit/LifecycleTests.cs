@@ -839,6 +839,33 @@ public sealed class LifecycleTests
         Assert.Equal("not stored", TaskLifecycle.Cancel(null, running: false).Refusal);
     }
 
+    [Fact]
+    public void A_keyed_task_starts_only_while_it_holds_its_key_and_an_unkeyed_one_ignores_the_key_check()
+    {
+        var keyed = Stored(DeferredTaskStatus.Pending) with { OrderingKey = "customer-42" };
+
+        var waiting = TaskLifecycle.Start(keyed, Me, watched: false, Now, holdsKey: false);
+        Assert.Equal(TaskLifecycle.KeyHeldRefusal, waiting.Refusal);
+        AssertNothingChanges(waiting);
+
+        Assert.False(TaskLifecycle.Start(keyed, Me, watched: false, Now, holdsKey: true).Refused);
+        Assert.False(TaskLifecycle.Start(Stored(DeferredTaskStatus.Pending), Me, watched: false, Now, holdsKey: false).Refused);
+
+        // "Not due" is decided first: a task that is not due does not ask for its key.
+        Assert.Equal("not due", TaskLifecycle.Start(keyed with { NextRunAt = Now.AddMinutes(1) }, Me, false, Now, holdsKey: false).Refusal);
+    }
+
+    [Fact]
+    public void Enqueue_stores_the_ordering_key_and_the_carried_context()
+    {
+        var task = new NewTask("demo.task", [1], 3, Aligned) { OrderingKey = "k", RequestContext = [9, 9] };
+
+        var record = TaskLifecycle.Enqueue(null, task, Me, Now).After!;
+
+        Assert.Equal("k", record.OrderingKey);
+        Assert.Equal([9, 9], record.RequestContext);
+    }
+
     // ---- helpers ----
 
     /// <summary>

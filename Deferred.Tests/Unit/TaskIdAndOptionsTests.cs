@@ -58,4 +58,31 @@ public sealed class TaskIdAndOptionsTests
         DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions());
         DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { RunAt = DateTimeOffset.UnixEpoch, MaxAttempts = 1 });
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-3)]
+    public void A_concurrency_limit_below_one_is_a_problem_naming_the_type_and_value(int value)
+    {
+        var options = new Deferred.Options.DeferredTasksOptions { ConnectionString = "Host=x" };
+        options.ConcurrencyLimits["email.send"] = new Deferred.Options.DeferredConcurrencyLimit { PerSilo = value };
+
+        var problems = Deferred.Options.DeferredTasksOptionsValidator.Validate(options);
+
+        Assert.Contains(problems, p => p.Contains($"ConcurrencyLimits['email.send'].PerSilo is {value}"));
+    }
+
+    [Fact]
+    public void A_blank_carried_request_context_key_is_a_problem()
+    {
+        var options = new Deferred.Options.DeferredTasksOptions { ConnectionString = "Host=x", CarriedRequestContextKeys = ["tenant", " "] };
+
+        Assert.Contains(Deferred.Options.DeferredTasksOptionsValidator.Validate(options), p => p.Contains("CarriedRequestContextKeys contains a blank key"));
+    }
+
+    [Fact]
+    public void An_ordering_key_at_the_limit_is_accepted()
+    {
+        DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = new string('k', DeferredTaskOptionsValidation.MaxOrderingKeyLength) });
+    }
 }
