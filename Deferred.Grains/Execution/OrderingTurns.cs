@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
-using Deferred.Wakeups;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
@@ -9,13 +8,13 @@ using Orleans.Configuration;
 namespace Deferred.Execution;
 
 /// <summary>
-/// Turns of ordering keys (<see cref="DeferredTaskOptions.OrderingKey"/>): whether a keyed task may start now, and the
-/// wake-up of the tasks behind it. A keyed task starts only when it holds its key (<c>ordering-take.sql</c>: no
+/// Turns of ordering keys (<see cref="DeferredTaskOptions.OrderingKey"/>): whether a keyed task may start now, and
+/// which tasks wait for a key on this silo. A keyed task starts only when it holds its key (<c>ordering-take.sql</c>: no
 /// earlier task of the key is stored, and no other task holds the key); it gives the key back once its row is deleted.
-/// Tasks waiting for a key on this silo are woken as soon as a task of that key ends here; tasks of the key on other
+/// The grain wakes the tasks waiting for a key here as soon as a task of that key ends here; tasks of the key on other
 /// silos look again on their own (a short backoff, at most <see cref="MaxWait"/>).
 /// </summary>
-internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterOptions> cluster, IGrainFactory grains, StoreResilience resilience)
+internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterOptions> cluster, StoreResilience resilience)
 {
     /// <summary>The longest a task waiting for its key goes without looking again.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
@@ -58,9 +57,12 @@ internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterO
     /// <summary>Tasks waiting on this silo, all keys together (a gauge for tests and diagnostics).</summary>
     public int Waiting => _waiting.Values.Sum(static t => t.Count);
 
+    /// <summary>The ids of the tasks on this silo waiting for <paramref name="key"/> (the grain wakes them when a task of the key ends).</summary>
+    public IReadOnlyCollection<string> WaitingFor(string key) => _waiting.TryGetValue(key, out var tasks) ? [.. tasks.Keys] : [];
+
     /// <summary>
-    /// After the row of <paramref name="taskId"/> was deleted: gives <paramref name="key"/> back and wakes the tasks of the
-    /// key waiting on this silo. Best effort: a hold whose row is gone is free anyway (<c>ordering-take.sql</c>).
+    /// After the row of <paramref name="taskId"/> was deleted: gives <paramref name="key"/> back. Best effort: a hold
+    /// whose row is gone is free anyway (<c>ordering-take.sql</c>).
     /// </summary>
     public async Task ReleaseAsync(string key, string taskId)
     {
@@ -75,14 +77,6 @@ internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterO
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
             resilience.Unreachable(ex);
-        }
-
-        if (_waiting.TryGetValue(key, out var tasks))
-        {
-            foreach (var waiting in tasks.Keys)
-            {
-                grains.GetGrain<IRecoverableTask>(waiting).WakeAsync().Ignore();
-            }
         }
     }
 }

@@ -2,6 +2,7 @@ using Deferred.Diagnostics;
 using Deferred.Execution;
 using Deferred.Lifecycle;
 using Deferred.Storage.Resilience;
+using Deferred.Wakeups;
 using Orleans.Runtime;
 
 namespace Deferred.TaskGrain;
@@ -16,8 +17,14 @@ internal sealed partial class DeferredTaskGrain
         DeferredLog.TaskTransition(c.Logger, TaskId, edge);
         if (edge.Write == Write.Delete && edge.Before?.OrderingKey is { } key)
         {
-            // The row is gone, so the key is free already; this tidies the hold and wakes the tasks behind it here.
+            // The row is gone, so the key is free already: the tasks of the key waiting here look again now, and the hold
+            // is tidied away.
             c.Ordering.StopWaiting(key, TaskId);
+            foreach (var waiting in c.Ordering.WaitingFor(key))
+            {
+                GrainFactory.GetGrain<IRecoverableTask>(waiting).WakeAsync().Ignore();
+            }
+
             c.Ordering.ReleaseAsync(key, TaskId).Ignore();
         }
 
