@@ -4,7 +4,10 @@
 # seconds later) and one PostgreSQL restart during the run. At the end every acknowledged task must have
 # completed: the last line is
 #   chaos: acknowledged=N completed_distinct=M lost=L duplicates=D kills=K db_restarts=R elapsed_ms=T
-# and the exit status is non-zero unless lost=0.
+# and the exit status is non-zero unless lost=0. Before it, each duplicate completion is attributed to the
+# at-least-once point that produced it (docs/semantics.md, "Where a task can run twice"), from the silo process id
+# and time the sample ledger records with every completion and the times of the kills and the database restart:
+#   chaos.sh: duplicates by cause: silo-killed-before-delete=A silo-exited-before-delete=B db-restart=C other=D
 #
 #   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S]
 #
@@ -89,18 +92,22 @@ while kill -0 "$CLIENT" 2>/dev/null; do
   for i in 0 1 2; do
     if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
       log "silo $i exited on its own (see $OUT/silo$i.log); starting it again"
+      echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) exit ${PIDS[$i]}" >>"$OUT/events.txt"
       start_silo "$i"
     fi
   done
   if (( db_restarts == 0 && now >= db_restart_after )); then
     log "restarting PostgreSQL"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) db-stop 0" >>"$OUT/events.txt"
     pg stop >/dev/null 2>&1; sleep 3; DEFERRED_PG_NO_MIGRATE=1 pg start >/dev/null 2>&1
+    echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) db-start 0" >>"$OUT/events.txt"
     db_restarts=1
   elif (( now >= next_kill )); then
     victim=$((RANDOM % 3))
     log "SIGKILL silo $victim (pid ${PIDS[$victim]}); restarting it in 2 s"
     kill -9 "${PIDS[$victim]}" 2>/dev/null || true
     date -u +%H:%M:%S.%3N >>"$OUT/kills.txt"
+    echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) kill ${PIDS[$victim]}" >>"$OUT/events.txt"
     wait "${PIDS[$victim]}" 2>/dev/null || true
     kills=$((kills + 1))
     sleep 2
@@ -134,6 +141,52 @@ while true; do
   sleep 2
 done
 elapsed=$(( $(date +%s%3N) - started ))
+
+# Duplicates by cause. A task that completed twice has its first completion in the ledger with the silo's process id;
+# - silo-killed-before-delete: that process was SIGKILLed within 10 s after it: the handler had finished (the ledger row
+#   is its effect) but the delete of the task's row had not committed, so the adopting silo ran it again;
+# - silo-exited-before-delete: the same, for a silo that exited on its own (declared dead by the cluster, e.g. during
+#   the database restart);
+# - db-restart: the first completion is within 30 s of the database restart and its silo lived on;
+# - other: none of these (each one is a finding: see docs/semantics.md).
+touch "$OUT/events.txt"
+read -r dup_killed dup_exited dup_db dup_other < <(pg psql -tA -F ' ' <<SQL | tail -n 1
+CREATE TEMP TABLE events (at timestamptz, kind text, pid integer);
+\copy events FROM '$OUT/events.txt' WITH (DELIMITER ' ')
+WITH firsts AS (
+    SELECT DISTINCT ON (task_id) task_id, silo_pid, completed_at
+    FROM demo_completions
+    WHERE run_id = '$RUN'
+      AND task_id IN (SELECT task_id FROM demo_completions WHERE run_id = '$RUN' GROUP BY task_id HAVING count(*) > 1)
+    ORDER BY task_id, completed_at
+), extra AS (
+    SELECT f.task_id, f.silo_pid, f.completed_at,
+           (SELECT count(*) - 1 FROM demo_completions c WHERE c.run_id = '$RUN' AND c.task_id = f.task_id) AS runs
+    FROM firsts f
+), caused AS (
+    SELECT runs,
+           CASE
+               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'kill' AND e.pid = x.silo_pid
+                            AND e.at BETWEEN x.completed_at AND x.completed_at + interval '10 seconds') THEN 'killed'
+               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'exit' AND e.pid = x.silo_pid
+                            AND e.at BETWEEN x.completed_at AND x.completed_at + interval '60 seconds') THEN 'exited'
+               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind LIKE 'db-%'
+                            AND e.at BETWEEN x.completed_at - interval '30 seconds' AND x.completed_at + interval '30 seconds') THEN 'db'
+               ELSE 'other'
+           END AS cause
+    FROM extra x
+)
+SELECT coalesce(sum(runs) FILTER (WHERE cause = 'killed'), 0), coalesce(sum(runs) FILTER (WHERE cause = 'exited'), 0),
+       coalesce(sum(runs) FILTER (WHERE cause = 'db'), 0), coalesce(sum(runs) FILTER (WHERE cause = 'other'), 0)
+FROM caused;
+SQL
+) || true
+log "duplicates by cause: silo-killed-before-delete=${dup_killed:-?} silo-exited-before-delete=${dup_exited:-?} db-restart=${dup_db:-?} other=${dup_other:-?}"
+pg psql -tA -F ' ' >"$OUT/duplicates.txt" 2>/dev/null <<SQL || true
+SELECT task_id, silo_pid, attempt, completed_at FROM demo_completions
+WHERE run_id = '$RUN' AND task_id IN (SELECT task_id FROM demo_completions WHERE run_id = '$RUN' GROUP BY task_id HAVING count(*) > 1)
+ORDER BY task_id, completed_at;
+SQL
 interrupted=$(cat "$OUT"/silo*.log | grep -c "was found in flight after its silo went away" || true)
 log "kills=$kills; attempts found in flight after a kill: $interrupted; dead tasks: $dead; logs in $OUT"
 

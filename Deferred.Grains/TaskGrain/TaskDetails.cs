@@ -37,6 +37,7 @@ internal static class TaskDetails
             PayloadBytes = record.Payload.Length,
             PayloadJson = json,
             PayloadType = registration?.TaskType.FullName,
+            OrderingKey = record.OrderingKey,
         };
     }
 }

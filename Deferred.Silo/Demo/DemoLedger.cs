@@ -28,12 +28,14 @@ internal sealed class DemoLedger(DeferredDatabase database)
         _created = true;
     }
 
-    public async Task RecordAsync(string taskId, string runId, CancellationToken cancellationToken)
+    public async Task RecordAsync(string taskId, string runId, int attempt, CancellationToken cancellationToken)
     {
         await EnsureCreatedAsync(cancellationToken);
         await using var command = database.DataSource.CreateCommand(RecordSql);
         command.Parameters.AddWithValue("task_id", taskId);
         command.Parameters.AddWithValue("run_id", runId);
+        command.Parameters.AddWithValue("silo_pid", Environment.ProcessId);
+        command.Parameters.AddWithValue("attempt", attempt);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -60,7 +62,7 @@ internal sealed class DemoTaskHandler(DemoLedger ledger) : IDeferredTaskHandler<
             throw new DemoFailureException($"Demo task {context.TaskId} fails its first attempt on purpose.");
         }
 
-        await ledger.RecordAsync(context.TaskId, task.RunId, cancellationToken);
+        await ledger.RecordAsync(context.TaskId, task.RunId, context.Attempt, cancellationToken);
     }
 
     // The default schedule waits 11-25 s before the first retry; the demo shows retries without the wait.

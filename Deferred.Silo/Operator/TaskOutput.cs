@@ -72,7 +72,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
             Write(new DetailsDocument(
                 info.TaskId, info.TaskType, info.Status, info.Attempts, info.MaxAttempts, info.EnqueuedAt, info.NextRunAt,
                 info.Interruptions, info.LastError, details.Owner, details.RunningSince, details.PayloadType, details.PayloadBytes,
-                Payload(details.PayloadJson)));
+                Payload(details.PayloadJson), details.OrderingKey));
             return;
         }
 
@@ -87,6 +87,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
             ("owner", details.Owner ?? "- (released)"),
             ("running since", details.RunningSince is { } since ? Time(since) : "-"),
             ("interruptions", info.Interruptions.ToString(CultureInfo.InvariantCulture)),
+            ("ordering key", details.OrderingKey ?? "-"),
             ("payload type", details.PayloadType ?? "- (no handler on the silo)"),
             ("payload bytes", details.PayloadBytes.ToString(CultureInfo.InvariantCulture)),
         };
@@ -201,7 +202,8 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
         DateTimeOffset? RunningSince,
         string? PayloadType,
         int PayloadBytes,
-        JsonNode? Payload);
+        JsonNode? Payload,
+        string? OrderingKey);
 
     /// <summary><c>stats --json</c>.</summary>
     private sealed record CountsDocument(long Total, IReadOnlyDictionary<string, long> ByStatus, IReadOnlyList<DeferredTaskCount> Counts);

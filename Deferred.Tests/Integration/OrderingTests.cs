@@ -182,6 +182,8 @@ public sealed class OrderingTests
         await Eventually.True(() => Task.FromResult(turns.Waiting == 1), "the task behind to wait for its key");
         Assert.DoesNotContain(log.Starts, s => s.Index == 1);
         Assert.Equal(DeferredTaskStatus.Pending, (await cluster.Client.GetAsync(behind))!.Status);
+        var ops = cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
+        Assert.Equal("k", (await ops.ShowAsync(behind))!.OrderingKey);
 
         Assert.True(await cluster.Client.DeleteAsync(dead));
 
@@ -232,6 +234,32 @@ public sealed class OrderingTests
         await Eventually.True(() => Task.FromResult(log.Successes.Count == 20), "the batch to run");
         Assert.Equal(Enumerable.Range(0, 20), log.SucceededIndexes("batch"));
         Assert.Equal(0, log.Overlaps);
+    }
+
+    [Fact]
+    public async Task Tasks_enqueued_in_app_transactions_keep_their_key_order_with_tasks_enqueued_by_silos()
+    {
+        await using var cluster = await StartAsync();
+        var log = OrderLog.For(cluster.ServiceId);
+        var enqueuer = cluster.Cluster.Client.ServiceProvider.GetRequiredService<DeferredTransactionalEnqueuer>();
+        await using var app = NpgsqlDataSource.Create(cluster.Database.ConnectionString);
+        for (var i = 0; i < 6; i++)
+        {
+            if (i % 2 == 0)
+            {
+                await using var connection = await app.OpenConnectionAsync();
+                await using var transaction = await connection.BeginTransactionAsync();
+                await enqueuer.EnqueueAsync(transaction, new OrderedTask { Key = "mixed", Index = i }, Key("mixed"));
+                await transaction.CommitAsync();
+            }
+            else
+            {
+                await cluster.Client.EnqueueAsync(new OrderedTask { Key = "mixed", Index = i }, Key("mixed"));
+            }
+        }
+
+        await Eventually.True(() => Task.FromResult(log.Successes.Count == 6), "the six tasks to run");
+        Assert.Equal(Enumerable.Range(0, 6), log.SucceededIndexes("mixed"));
     }
 
     [Theory]

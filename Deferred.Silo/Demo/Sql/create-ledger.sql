@@ -1,4 +1,5 @@
--- The sample's ledger, demo_completions: one row per completed attempt of a sample task (DemoTask), written by
+-- The sample's ledger, demo_completions: one row per completed attempt of a sample task (DemoTask), with the process
+-- id of the silo that ran it and the attempt number, written by
 -- the demo and chaos runs and read by scripts/chaos.sh and the README's crash test. It belongs to Deferred.Silo,
 -- not to Deferred's schema (migration 0010 dropped the copy that 0006 used to create).
 --
@@ -19,10 +20,18 @@ BEGIN
         (
             task_id      text        NOT NULL,
             run_id       text        NOT NULL,
-            completed_at timestamptz NOT NULL DEFAULT now()
+            completed_at timestamptz NOT NULL DEFAULT now(),
+            silo_pid     integer,
+            attempt      integer
         );
 
         CREATE INDEX IF NOT EXISTS ix_demo_completions_task ON demo_completions (task_id);
+    END IF;
+
+    -- Ledgers created before the process id and attempt were recorded (scripts/chaos.sh attributes duplicates by them).
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'demo_completions' AND column_name = 'silo_pid') THEN
+        PERFORM pg_advisory_xact_lock(x'44656d6f4c646772'::bigint);
+        ALTER TABLE demo_completions ADD COLUMN IF NOT EXISTS silo_pid integer, ADD COLUMN IF NOT EXISTS attempt integer;
     END IF;
 END
 $$;

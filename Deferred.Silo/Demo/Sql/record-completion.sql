@@ -1,1 +1,1 @@
-INSERT INTO demo_completions (task_id, run_id) VALUES (@task_id, @run_id);
+INSERT INTO demo_completions (task_id, run_id, silo_pid, attempt) VALUES (@task_id, @run_id, @silo_pid, @attempt);
