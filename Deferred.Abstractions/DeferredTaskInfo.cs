@@ -34,4 +34,10 @@ public sealed record DeferredTaskInfo
     /// <see cref="DeferredTaskStatus.Dead"/>.
     /// </summary>
     [Id(8)] public int Interruptions { get; init; }
+
+    /// <summary>
+    /// For <see cref="DeferredTaskStatus.Completed"/> (an enqueue of a recently completed caller-chosen id): when the task
+    /// left the store. Null otherwise.
+    /// </summary>
+    [Id(9)] public DateTimeOffset? CompletedAt { get; init; }
 }

@@ -17,4 +17,10 @@ public enum DeferredTaskStatus
 
     /// <summary>Out of attempts, given up by its retry policy, or unreadable; kept for an operator and never re-run automatically.</summary>
     Dead = 3,
+
+    /// <summary>
+    /// Not stored any more: the task left the store (completed, or was cancelled or deleted) a short while ago. Reported
+    /// only by an enqueue of its caller-chosen id within <c>DeferredTasksOptions.CompletedIdRetention</c>.
+    /// </summary>
+    Completed = 4,
 }

@@ -7,7 +7,8 @@
 # and the exit status is non-zero unless lost=0. Before it, each duplicate completion is attributed to the
 # at-least-once point that produced it (docs/semantics.md, "Where a task can run twice"), from the silo process id
 # and time the sample ledger records with every completion and the times of the kills and the database restart:
-#   chaos.sh: duplicates by cause: silo-killed-before-delete=A silo-exited-before-delete=B db-restart=C other=D
+#   chaos.sh: duplicates by cause: silo-killed-before-delete=A silo-exited-before-delete=B
+#             enqueue-retried-after-completion=C db-restart=D other=E
 #
 #   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S]
 #
@@ -142,46 +143,50 @@ while true; do
 done
 elapsed=$(( $(date +%s%3N) - started ))
 
-# Duplicates by cause. A task that completed twice has its first completion in the ledger with the silo's process id;
-# - silo-killed-before-delete: that process was SIGKILLed within 10 s after it: the handler had finished (the ledger row
-#   is its effect) but the delete of the task's row had not committed, so the adopting silo ran it again;
-# - silo-exited-before-delete: the same, for a silo that exited on its own (declared dead by the cluster, e.g. during
-#   the database restart);
-# - db-restart: the first completion is within 30 s of the database restart and its silo lived on;
-# - other: none of these (each one is a finding: see docs/semantics.md).
-touch "$OUT/events.txt"
-read -r dup_killed dup_exited dup_db dup_other < <(pg psql -tA -F ' ' <<SQL | tail -n 1
+# Duplicates by cause: each completion after a task's first is set against the completion before it (process id
+# and time, from the sample ledger), the kills, exits and database restart of the run, and the ids the client sent
+# again after a failed call:
+# - silo-killed-before-delete: the previous run's silo was SIGKILLed within 10 s after it completed: the handler had
+#   finished (the ledger row is its effect) but the delete of the task's row had not committed (delayed, if the
+#   database was down, by the outcome window's backoff), so the adopting silo ran it again;
+# - silo-exited-before-delete: the same, for a silo that exited on its own (declared dead by the cluster);
+# - enqueue-retried-after-completion: the client's enqueue call failed (its gateway was killed, a timeout) although
+#   the task had been stored; it completed and its row was deleted before the client sent the same id again, which
+#   then stored a new task (the idempotency window: while stored, see docs/semantics.md);
+# - db-restart: within 30 s of the database restart, none of the above;
+# - other: none of these (each one is a finding).
+touch "$OUT/events.txt" "$OUT/acks.txt.retried"
+read -r dup_killed dup_exited dup_retried dup_db dup_other < <(pg psql -tA -F ' ' <<SQL | tail -n 1
 CREATE TEMP TABLE events (at timestamptz, kind text, pid integer);
 \copy events FROM '$OUT/events.txt' WITH (DELIMITER ' ')
-WITH firsts AS (
-    SELECT DISTINCT ON (task_id) task_id, silo_pid, completed_at
+CREATE TEMP TABLE retried (task_id text);
+\copy retried FROM '$OUT/acks.txt.retried'
+WITH runs AS (
+    SELECT task_id, completed_at,
+           lag(silo_pid) OVER w AS previous_pid, lag(completed_at) OVER w AS previous_at
     FROM demo_completions
     WHERE run_id = '$RUN'
-      AND task_id IN (SELECT task_id FROM demo_completions WHERE run_id = '$RUN' GROUP BY task_id HAVING count(*) > 1)
-    ORDER BY task_id, completed_at
-), extra AS (
-    SELECT f.task_id, f.silo_pid, f.completed_at,
-           (SELECT count(*) - 1 FROM demo_completions c WHERE c.run_id = '$RUN' AND c.task_id = f.task_id) AS runs
-    FROM firsts f
+    WINDOW w AS (PARTITION BY task_id ORDER BY completed_at)
 ), caused AS (
-    SELECT runs,
-           CASE
-               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'kill' AND e.pid = x.silo_pid
-                            AND e.at BETWEEN x.completed_at AND x.completed_at + interval '10 seconds') THEN 'killed'
-               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'exit' AND e.pid = x.silo_pid
-                            AND e.at BETWEEN x.completed_at AND x.completed_at + interval '60 seconds') THEN 'exited'
+    SELECT CASE
+               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'kill' AND e.pid = r.previous_pid
+                            AND e.at BETWEEN r.previous_at AND r.previous_at + interval '10 seconds') THEN 'killed'
+               WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'exit' AND e.pid = r.previous_pid
+                            AND e.at BETWEEN r.previous_at AND r.previous_at + interval '60 seconds') THEN 'exited'
+               WHEN EXISTS (SELECT 1 FROM retried x WHERE x.task_id = r.task_id) THEN 'retried'
                WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind LIKE 'db-%'
-                            AND e.at BETWEEN x.completed_at - interval '30 seconds' AND x.completed_at + interval '30 seconds') THEN 'db'
+                            AND e.at BETWEEN r.previous_at - interval '30 seconds' AND r.previous_at + interval '30 seconds') THEN 'db'
                ELSE 'other'
            END AS cause
-    FROM extra x
+    FROM runs r
+    WHERE r.previous_at IS NOT NULL
 )
-SELECT coalesce(sum(runs) FILTER (WHERE cause = 'killed'), 0), coalesce(sum(runs) FILTER (WHERE cause = 'exited'), 0),
-       coalesce(sum(runs) FILTER (WHERE cause = 'db'), 0), coalesce(sum(runs) FILTER (WHERE cause = 'other'), 0)
+SELECT count(*) FILTER (WHERE cause = 'killed'), count(*) FILTER (WHERE cause = 'exited'),
+       count(*) FILTER (WHERE cause = 'retried'), count(*) FILTER (WHERE cause = 'db'), count(*) FILTER (WHERE cause = 'other')
 FROM caused;
 SQL
 ) || true
-log "duplicates by cause: silo-killed-before-delete=${dup_killed:-?} silo-exited-before-delete=${dup_exited:-?} db-restart=${dup_db:-?} other=${dup_other:-?}"
+log "duplicates by cause: silo-killed-before-delete=${dup_killed:-?} silo-exited-before-delete=${dup_exited:-?} enqueue-retried-after-completion=${dup_retried:-?} db-restart=${dup_db:-?} other=${dup_other:-?}"
 pg psql -tA -F ' ' >"$OUT/duplicates.txt" 2>/dev/null <<SQL || true
 SELECT task_id, silo_pid, attempt, completed_at FROM demo_completions
 WHERE run_id = '$RUN' AND task_id IN (SELECT task_id FROM demo_completions WHERE run_id = '$RUN' GROUP BY task_id HAVING count(*) > 1)

@@ -84,6 +84,8 @@ public sealed class DeferredTransactionalEnqueuer
             insert.Parameters.Add(new NpgsqlParameter("baggage", NpgsqlDbType.Text) { Value = (object?)trace?.Baggage ?? DBNull.Value });
             insert.Parameters.Add(new NpgsqlParameter("ordering_key", NpgsqlDbType.Text) { Value = (object?)options?.OrderingKey ?? DBNull.Value });
             insert.Parameters.Add(new NpgsqlParameter("request_context", NpgsqlDbType.Bytea) { Value = (object?)_services.GetService<CarriedRequestContext>()?.Capture() ?? DBNull.Value });
+            insert.Parameters.AddWithValue("caller_id", options?.TaskId is not null);
+            insert.Parameters.AddWithValue("completed_id_retention", (_services.GetService<IOptions<Options.DeferredTasksOptions>>()?.Value ?? new Options.DeferredTasksOptions()).CompletedIdRetention);
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 

@@ -54,6 +54,7 @@ public static class DeferredStoreExtensions
         services.TryAddSingleton<PostgresGrainStorage>();
         services.TryAddSingleton<PostgresCatalog>();
         services.TryAddSingleton<PostgresNewTaskSignal>();
+        services.TryAddSingleton<PostgresCompletedIds>();
         services.AddKeyedSingleton<IDeferredTaskStore, PostgresStore>(PostgresStore.StoreName);
     }
 

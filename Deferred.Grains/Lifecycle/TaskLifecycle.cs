@@ -41,6 +41,7 @@ internal static class TaskLifecycle
             Baggage = task.Trace?.Baggage,
             OrderingKey = task.OrderingKey,
             RequestContext = task.RequestContext,
+            CallerChosenId = task.CallerChosenId,
         };
         return new(Edge.Enqueue, null, record, Write.Insert, Then.Schedule);
     }

@@ -77,6 +77,12 @@ internal sealed record TaskRecord
     public byte[]? RequestContext { get; init; }
 
     /// <summary>
+    /// True when the caller chose the task's id (<see cref="DeferredTaskOptions.TaskId"/>): when its row is deleted the
+    /// default store remembers the id for <c>CompletedIdRetention</c>, so a repeated enqueue does not run it again.
+    /// </summary>
+    public bool CallerChosenId { get; init; }
+
+    /// <summary>
     /// Set only in memory, by a store that could not read the row: why. Such a record stands in for the row until
     /// <see cref="TaskLifecycle.MarkUnreadable"/> stores it as a dead task; it is never stored itself.
     /// </summary>

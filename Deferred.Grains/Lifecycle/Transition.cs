@@ -67,6 +67,9 @@ internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts,
 
     /// <summary>The carried RequestContext entries, serialized; null when none.</summary>
     public byte[]? RequestContext { get; init; }
+
+    /// <summary>True when the caller chose the id (an idempotent enqueue).</summary>
+    public bool CallerChosenId { get; init; }
 }
 
 /// <summary>A W3C trace context as text: what is stored with a task so its attempts continue the enqueuer's trace.</summary>

@@ -165,6 +165,16 @@ public sealed class DeferredTasksOptions
     public int MaxStoredStackTraceLength { get; set; } = 4_000;
 
     /// <summary>
+    /// How long the default store remembers the id of a task whose caller chose it (<c>DeferredTaskOptions.TaskId</c>)
+    /// after its row was deleted (completed, cancelled or deleted by an operator). An enqueue of that id meanwhile stores
+    /// nothing and reports the task as <c>Completed</c>, so a caller that repeats an enqueue it saw fail (its gateway
+    /// died, a timeout) after the task ran does not run it twice. Default 10 minutes; zero turns it off (then the id
+    /// is free as soon as the row is gone). Costs a row insert in the same statement as the delete, only for
+    /// caller-chosen ids. The stock store does not remember ids.
+    /// </summary>
+    public TimeSpan CompletedIdRetention { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// Concurrency limits per task type, keyed by the type's stored name (its <c>[Alias]</c> or full name, or the name
     /// given to <c>AddDeferredTaskHandler</c>). Empty by default: a type's attempts are bounded only by
     /// <see cref="MaxConcurrentTasks"/>. <c>AddDeferredConcurrencyLimit&lt;TTask&gt;</c> fills it from code; in

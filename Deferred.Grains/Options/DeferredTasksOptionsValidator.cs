@@ -75,6 +75,11 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         Positive(nameof(o.DefaultTaskTimeout), o.DefaultTaskTimeout);
         Positive(nameof(o.AbandonAfter), o.AbandonAfter);
         Positive(nameof(o.SweepInterval), o.SweepInterval);
+        if (o.CompletedIdRetention < TimeSpan.Zero)
+        {
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.CompletedIdRetention)} is {o.CompletedIdRetention}; it must not be negative (zero turns it off)");
+        }
+
         if (o.ShutdownGracePeriod < TimeSpan.Zero)
         {
             problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ShutdownGracePeriod)} is {o.ShutdownGracePeriod}; it must not be negative");

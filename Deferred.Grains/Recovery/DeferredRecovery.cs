@@ -169,6 +169,10 @@ internal sealed class DeferredRecovery(
 
         // Concurrency leases of gone silos first: the same rule as adoption, so a dead silo's slots end with it.
         await limits.ReleaseGoneAsync(view.IsOrphaned, cancellationToken);
+        if (store.CompletedIds is { } completed)
+        {
+            await completed.ForgetExpiredAsync(cancellationToken);
+        }
 
         // The next page is claimed while this one is resumed, so claim round trips overlap resumption.
         await using var claims = store.Catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken).GetAsyncEnumerator(cancellationToken);

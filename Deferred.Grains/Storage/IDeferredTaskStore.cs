@@ -43,6 +43,9 @@ internal interface IDeferredTaskStore
     /// <summary>Row operations waiting to be sent, where the store queues them (group commit); null when it does not.</summary>
     int? Backlog { get; }
 
+    /// <summary>Where the store remembers the ids of completed caller-id tasks (<c>CompletedIdRetention</c>): those ids; otherwise null.</summary>
+    ICompletedTaskIds? CompletedIds { get; }
+
     /// <summary>A hint that <paramref name="taskId"/> was generated here a moment ago, so its activation need not read a row.</summary>
     void NoteNewTaskId(string taskId);
 }
@@ -84,4 +87,14 @@ internal static class TaskStorage
 {
     /// <summary>The provider name the task grain's persistent state uses.</summary>
     public const string ProviderName = "deferred-tasks";
+}
+
+/// <summary>The ids of caller-id tasks that left the store a short while ago, as a store remembers them.</summary>
+internal interface ICompletedTaskIds
+{
+    /// <summary>When the task <paramref name="taskId"/> left the store, if within the retention; otherwise null.</summary>
+    Task<DateTimeOffset?> CompletedAtAsync(string taskId);
+
+    /// <summary>Forgets the ids older than the retention (a bounded number per call); returns how many.</summary>
+    Task<int> ForgetExpiredAsync(CancellationToken cancellationToken);
 }

@@ -44,6 +44,10 @@ internal static class SqlQueries
 
     public static string LeasesTake => Get("leases-take");
 
+    public static string CompletedIdRead => Get("completed-id-read");
+
+    public static string CompletedIdsForget => Get("completed-ids-forget");
+
     public static string LeasesRelease => Get("leases-release");
 
     public static string LeasesListHolders => Get("leases-list-holders");

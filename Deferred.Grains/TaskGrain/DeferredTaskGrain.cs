@@ -108,7 +108,19 @@ internal sealed partial class DeferredTaskGrain(
             var result = await _row.ApplyAsync(enqueue, StoreWindow.Enqueue, OnFailure.Revert);
             if (!result.Applied && !IsOurs(enqueue.After!))
             {
-                return Current is { } raced ? EnqueueRequests.Existing(TaskId, raced, task, Busy) : throw NotStored(result);
+                if (Current is { } raced)
+                {
+                    return EnqueueRequests.Existing(TaskId, raced, task, Busy);
+                }
+
+                if (result.Outcome == StoreOutcome.VersionConflict && task.CallerChosenId && c.Store.CompletedIds is { } completed
+                    && await completed.CompletedAtAsync(TaskId) is { } completedAt)
+                {
+                    // The id's task completed a moment ago (CompletedIdRetention): a repeated enqueue, not a new task.
+                    return EnqueueRequests.Completed(TaskId, task, completedAt);
+                }
+
+                throw NotStored(result);
             }
 
             Report(enqueue);

@@ -42,8 +42,20 @@ internal static class EnqueueRequests
             Trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null,
             OrderingKey = options?.OrderingKey,
             RequestContext = carried.Capture(),
+            CallerChosenId = options?.TaskId is not null,
         };
     }
+
+    /// <summary>The answer to an enqueue of a caller's id whose task completed at <paramref name="completedAt"/>, within the retention.</summary>
+    public static DeferredEnqueueResult Completed(string taskId, NewTask requested, DateTimeOffset completedAt) =>
+        new(new DeferredTaskInfo
+        {
+            TaskId = taskId,
+            TaskType = requested.TaskType,
+            Status = DeferredTaskStatus.Completed,
+            MaxAttempts = requested.MaxAttempts,
+            CompletedAt = completedAt,
+        }, Created: false);
 
     /// <summary>Refuses a keyed task on a store that cannot order tasks, naming the key and the store.</summary>
     public static void ThrowIfUnordered(DeferredTaskOptions? options, Storage.IDeferredTaskStore store)

@@ -99,6 +99,9 @@ internal static class ChaosClientCommand
         var clock = Stopwatch.StartNew();
         long acknowledged = 0, failedCalls = 0;
         await using var log = new StreamWriter(ackLog, append: true) { AutoFlush = false };
+
+        // The ids sent again after a failed call: scripts/chaos.sh tells the duplicates they cause from the others.
+        await using var retriedLog = new StreamWriter(ackLog + ".retried", append: true) { AutoFlush = true };
         var logLock = new SemaphoreSlim(1, 1);
         var progress = ReportAsync();
 
@@ -118,6 +121,7 @@ internal static class ChaosClientCommand
 
                     var options = new DeferredTaskOptions { TaskId = $"chaos-{runId}-{i}" };
                     var backoff = TimeSpan.FromMilliseconds(100);
+                    var retried = false;
                     while (true)
                     {
                         try
@@ -140,6 +144,20 @@ internal static class ChaosClientCommand
                         {
                             // Not acknowledged (silo killed mid-call, database down, timeout): same id again.
                             Interlocked.Increment(ref failedCalls);
+                            if (!retried)
+                            {
+                                retried = true;
+                                await logLock.WaitAsync(ct);
+                                try
+                                {
+                                    await retriedLog.WriteLineAsync(options.TaskId);
+                                }
+                                finally
+                                {
+                                    logLock.Release();
+                                }
+                            }
+
                             await Task.Delay(backoff, ct);
                             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
                         }

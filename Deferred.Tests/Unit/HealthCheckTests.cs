@@ -69,6 +69,8 @@ public sealed class HealthCheckTests
 
         public bool OrdersTasks => false;
 
+        public ICompletedTaskIds? CompletedIds => null;
+
         public void NoteNewTaskId(string taskId)
         {
         }

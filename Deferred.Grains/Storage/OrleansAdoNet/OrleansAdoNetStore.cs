@@ -39,6 +39,9 @@ internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNe
     // Task rows are JSON in orleansstorage: there is no index to find a key's tasks in enqueue order.
     public bool OrdersTasks => false;
 
+    // Rows are deleted by Orleans' own statement: no id is remembered.
+    public ICompletedTaskIds? CompletedIds => null;
+
     public void NoteNewTaskId(string taskId)
     {
         // Every activation reads its row; nothing to note.

@@ -8,7 +8,7 @@ namespace Deferred.Storage.Postgres;
 /// (<see cref="TaskBatcher"/>). Far tasks are only rows, woken by the due-time poller; a far task with a generated id
 /// is inserted without an activation.
 /// </summary>
-internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal) : IDeferredTaskStore, IDirectTaskInserter
+internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal, PostgresCompletedIds completedIds) : IDeferredTaskStore, IDirectTaskInserter
 {
     /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
     public const string StoreName = nameof(Options.DeferredStore.Postgres);
@@ -38,6 +38,10 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
     INewTaskSignal? IDeferredTaskStore.NewTasks => NewTasks;
 
     public bool OrdersTasks => true;
+
+    public ICompletedTaskIds CompletedIds => completedIds;
+
+    ICompletedTaskIds? IDeferredTaskStore.CompletedIds => CompletedIds;
 
     IDueTaskSource? IDeferredTaskStore.DueTasks => DueTasks;
 

@@ -30,6 +30,7 @@ internal sealed class TaskBatcher : IAsyncDisposable
     private readonly Channel<StoreOp> _queue = Channel.CreateUnbounded<StoreOp>(new UnboundedChannelOptions { SingleReader = false });
     private readonly Task[] _flushers;
     private int _inFlight;
+    private readonly TimeSpan _completedIdRetention;
 
     public TaskBatcher(NpgsqlDataSource dataSource, string serviceId, DeferredTasksOptions options)
     {
@@ -37,6 +38,7 @@ internal sealed class TaskBatcher : IAsyncDisposable
         _serviceId = serviceId;
         _maxBatch = options.StoreMaxBatchSize;
         _linger = options.StoreBatchLinger;
+        _completedIdRetention = options.CompletedIdRetention;
         _flushers = Enumerable.Range(0, options.StoreMaxBatchesInFlight).Select(_ => Task.Run(FlushLoopAsync)).ToArray();
     }
 
@@ -244,13 +246,13 @@ internal sealed class TaskBatcher : IAsyncDisposable
     private NpgsqlBatchCommand ReadCommand(List<ReadOp> ops) =>
         TaskRowStatements.Read(_serviceId, ops.Select(o => o.TaskId).Distinct(StringComparer.Ordinal).ToArray());
 
-    private NpgsqlBatchCommand InsertCommand(List<InsertOp> ops) => TaskRowStatements.Insert(_serviceId, ops.Select(o => o.Row).ToArray());
+    private NpgsqlBatchCommand InsertCommand(List<InsertOp> ops) => TaskRowStatements.Insert(_serviceId, ops.Select(o => o.Row).ToArray(), _completedIdRetention);
 
     private NpgsqlBatchCommand UpdateCommand(List<UpdateOp> ops) =>
         TaskRowStatements.Update(_serviceId, ops.Select(o => o.Row).ToArray(), ops.Select(o => o.ExpectedVersion).ToArray());
 
     private NpgsqlBatchCommand DeleteCommand(List<DeleteOp> ops) =>
-        TaskRowStatements.Delete(_serviceId, ops.Select(o => o.TaskId).ToArray(), ops.Select(o => o.ExpectedVersion).ToArray());
+        TaskRowStatements.Delete(_serviceId, ops.Select(o => o.TaskId).ToArray(), ops.Select(o => o.ExpectedVersion).ToArray(), _completedIdRetention > TimeSpan.Zero);
 
     public async ValueTask DisposeAsync()
     {

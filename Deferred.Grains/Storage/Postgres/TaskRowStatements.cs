@@ -19,7 +19,7 @@ internal static class TaskRowStatements
     }
 
     /// <summary>Inserts the rows; an existing id inserts nothing and is missing from RETURNING.</summary>
-    public static NpgsqlBatchCommand Insert(string serviceId, TaskRow[] rows)
+    public static NpgsqlBatchCommand Insert(string serviceId, TaskRow[] rows, TimeSpan completedIdRetention)
     {
         var command = new NpgsqlBatchCommand(SqlQueries.TasksInsert);
         var states = Array.ConvertAll(rows, r => r.State);
@@ -34,6 +34,8 @@ internal static class TaskRowStatements
         AddText(command, "baggages", Array.ConvertAll(states, s => s.Baggage));
         AddText(command, "ordering_keys", Array.ConvertAll(states, s => s.OrderingKey));
         command.Parameters.Add(new NpgsqlParameter("request_contexts", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = Array.ConvertAll(states, s => s.RequestContext) });
+        command.Parameters.AddWithValue("caller_ids", Array.ConvertAll(states, s => s.CallerChosenId));
+        command.Parameters.AddWithValue("completed_id_retention", completedIdRetention);
         return command;
     }
 
@@ -48,13 +50,14 @@ internal static class TaskRowStatements
         return command;
     }
 
-    /// <summary>Deletes the rows still at <paramref name="versions"/>.</summary>
-    public static NpgsqlBatchCommand Delete(string serviceId, string[] taskIds, int[] versions)
+    /// <summary>Deletes the rows still at <paramref name="versions"/>; remembers the caller-chosen ids among them when <paramref name="rememberCompleted"/>.</summary>
+    public static NpgsqlBatchCommand Delete(string serviceId, string[] taskIds, int[] versions, bool rememberCompleted)
     {
         var command = new NpgsqlBatchCommand(SqlQueries.TasksDelete);
         command.Parameters.AddWithValue("service_id", serviceId);
         command.Parameters.AddWithValue("task_ids", taskIds);
         command.Parameters.AddWithValue("versions", versions);
+        command.Parameters.AddWithValue("remember_completed", rememberCompleted);
         return command;
     }
 
@@ -67,7 +70,8 @@ internal static class TaskRowStatements
         await using var connection = await dataSource.OpenConnectionAsync().ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync().ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(Insert(serviceId, rows));
+        // Batches carry generated ids only, never checked against completed ids.
+        batch.BatchCommands.Add(Insert(serviceId, rows, TimeSpan.Zero));
         var inserted = 0;
         await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
         {
@@ -134,6 +138,7 @@ internal static class TaskRowStatements
             Baggage = reader.IsDBNull(16) ? null : reader.GetString(16),
             OrderingKey = reader.IsDBNull(17) ? null : reader.GetString(17),
             RequestContext = reader.IsDBNull(18) ? null : reader.GetFieldValue<byte[]>(18),
+            CallerChosenId = reader.GetBoolean(19),
         };
         return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
     }
