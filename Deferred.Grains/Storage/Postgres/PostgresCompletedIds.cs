@@ -27,11 +27,24 @@ internal sealed class PostgresCompletedIds(DeferredDatabase database, IOptions<C
         return await command.ExecuteScalarAsync() is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
     }
 
+    /// <summary>Rows one statement forgets at most (completed-ids-forget.sql), so no statement holds many row locks.</summary>
+    private const int Chunk = 10_000;
+
     public async Task<int> ForgetExpiredAsync(CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(SqlQueries.CompletedIdsForget);
-        command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("completed_id_retention", _retention);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        // Chunk by chunk until a chunk comes back short: the sweep keeps up with any completion rate.
+        var forgotten = 0;
+        while (true)
+        {
+            await using var command = database.DataSource.CreateCommand(SqlQueries.CompletedIdsForget);
+            command.Parameters.AddWithValue("service_id", _serviceId);
+            command.Parameters.AddWithValue("completed_id_retention", _retention);
+            var chunk = await command.ExecuteNonQueryAsync(cancellationToken);
+            forgotten += chunk;
+            if (chunk < Chunk)
+            {
+                return forgotten;
+            }
+        }
     }
 }
