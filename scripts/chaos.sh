@@ -146,7 +146,8 @@ elapsed=$(( $(date +%s%3N) - started ))
 # Duplicates by cause: each completion after a task's first is set against the completion before it (process id
 # and time, from the sample ledger), the kills, exits and database restart of the run, and the ids the client sent
 # again after a failed call:
-# - silo-killed-before-delete: the previous run's silo was SIGKILLed within 10 s after it completed: the handler had
+# - silo-killed-before-delete: the previous run's silo was SIGKILLed within 10 s after it completed (or up to 2 s
+#   before: the ledger's time is when its insert began, and a commit sent just before the kill still lands): the handler had
 #   finished (the ledger row is its effect) but the delete of the task's row had not committed (delayed, if the
 #   database was down, by the outcome window's backoff), so the adopting silo ran it again;
 # - silo-exited-before-delete: the same, for a silo that exited on its own (declared dead by the cluster);
@@ -170,9 +171,9 @@ WITH runs AS (
 ), caused AS (
     SELECT CASE
                WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'kill' AND e.pid = r.previous_pid
-                            AND e.at BETWEEN r.previous_at AND r.previous_at + interval '10 seconds') THEN 'killed'
+                            AND e.at BETWEEN r.previous_at - interval '2 seconds' AND r.previous_at + interval '10 seconds') THEN 'killed'
                WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind = 'exit' AND e.pid = r.previous_pid
-                            AND e.at BETWEEN r.previous_at AND r.previous_at + interval '60 seconds') THEN 'exited'
+                            AND e.at BETWEEN r.previous_at - interval '2 seconds' AND r.previous_at + interval '60 seconds') THEN 'exited'
                WHEN EXISTS (SELECT 1 FROM retried x WHERE x.task_id = r.task_id) THEN 'retried'
                WHEN EXISTS (SELECT 1 FROM events e WHERE e.kind LIKE 'db-%'
                             AND e.at BETWEEN r.previous_at - interval '30 seconds' AND r.previous_at + interval '30 seconds') THEN 'db'
