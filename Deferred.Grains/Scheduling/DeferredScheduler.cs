@@ -63,20 +63,24 @@ internal sealed class DeferredScheduler(
         var store = stores.Required;
         var backoff = resilience.Window(StoreWindow.Claim);
         var failures = 0;
+
+        // An idle silo only asks when the next occurrence is (one cheap read a second); it claims when one is due
+        // within the wait, or when woken.
+        var claim = true;
         while (!stopping.IsCancellationRequested)
         {
             TimeSpan wait;
             try
             {
-                var fired = await PassAsync(store, stopping);
-                failures = 0;
-                if (fired == PassLimit)
+                if (claim && await PassAsync(store, stopping) == PassLimit)
                 {
                     continue;
                 }
 
                 var (nextAt, now) = await store.NextDueAsync(_code.Keys, _taskTypes, stopping);
+                failures = 0;
                 wait = nextAt is { } next ? Clamp(next - now) : MaxWait;
+                claim = nextAt is not null && wait < MaxWait;
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -85,6 +89,7 @@ internal sealed class DeferredScheduler(
             catch (Exception ex)
             {
                 wait = backoff.Backoff(++failures);
+                claim = true;
                 if (StoreFailures.Classify(ex) == StoreOutcome.Unavailable)
                 {
                     // An outage is logged once, by the resilience policy.
@@ -98,7 +103,7 @@ internal sealed class DeferredScheduler(
 
             try
             {
-                await _wake.WaitAsync(wait, stopping);
+                claim |= await _wake.WaitAsync(wait, stopping);
             }
             catch (OperationCanceledException)
             {

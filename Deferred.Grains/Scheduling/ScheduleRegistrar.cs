@@ -21,7 +21,6 @@ internal sealed class ScheduleRegistrar(
     TaskTypeRegistry registry,
     StoreResilience resilience,
     IOptions<DeferredTasksOptions> options,
-    TimeProvider time,
     ILogger<ScheduleRegistrar> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly ScheduleRegistration[] _registrations = registrations.ToArray();
@@ -56,13 +55,17 @@ internal sealed class ScheduleRegistrar(
 
         foreach (var registration in _registrations)
         {
-            var definition = Definition(registration);
+            ScheduleDefinition? definition = null;
             ScheduleUpsert? upsert = null;
             var result = await resilience.RunAsync(
                 StoreWindow.SchemaCheck,
                 registration.Name,
                 "schedule registration",
-                async () => upsert = await stores.Store.UpsertAsync(definition, cancellationToken),
+                async () =>
+                {
+                    definition = Definition(registration, await stores.Store.NowAsync(cancellationToken));
+                    upsert = await stores.Store.UpsertAsync(definition, cancellationToken);
+                },
                 cancellationToken);
             if (!result.Applied)
             {
@@ -71,11 +74,11 @@ internal sealed class ScheduleRegistrar(
             }
 
             var outcome = upsert!.Created ? "created" : upsert.Changed ? "changed" : "unchanged";
-            DeferredLog.ScheduleRegistered(logger, registration.Name, registration.Spec.Describe(), definition.TaskType, outcome, upsert.NextAt);
+            DeferredLog.ScheduleRegistered(logger, registration.Name, registration.Spec.Describe(), definition!.TaskType, outcome, upsert.NextAt);
         }
     }
 
-    private ScheduleDefinition Definition(ScheduleRegistration registration)
+    private ScheduleDefinition Definition(ScheduleRegistration registration, DateTimeOffset now)
     {
         var taskType = registry.Find(registration.TaskType)!.Name;
         var maxAttempts = registration.Schedule.MaxAttempts ?? options.Value.DefaultMaxAttempts;
@@ -91,6 +94,6 @@ internal sealed class ScheduleRegistrar(
             maxAttempts,
             DeferredScheduleSource.Code,
             spec.Definition(taskType, maxAttempts),
-            spec.NextAfter(time.GetUtcNow()));
+            spec.NextAfter(now));
     }
 }

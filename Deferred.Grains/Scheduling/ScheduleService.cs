@@ -18,7 +18,6 @@ internal sealed class ScheduleService(
     Serializer serializer,
     DeferredScheduler scheduler,
     IOptions<DeferredTasksOptions> options,
-    TimeProvider time,
     ILogger<ScheduleService> logger)
 {
     public async Task SaveAsync(ScheduleRequest request, CancellationToken cancellationToken)
@@ -41,6 +40,7 @@ internal sealed class ScheduleService(
         }
 
         var maxAttempts = request.Schedule.MaxAttempts ?? options.Value.DefaultMaxAttempts;
+        var now = await store.NowAsync(cancellationToken);
         var definition = new ScheduleDefinition(
             request.Name,
             registration.Name,
@@ -52,7 +52,7 @@ internal sealed class ScheduleService(
             maxAttempts,
             DeferredScheduleSource.Runtime,
             spec.Definition(registration.Name, maxAttempts),
-            spec.NextAfter(time.GetUtcNow()));
+            spec.NextAfter(now));
         var upsert = await store.UpsertAsync(definition, cancellationToken)
             ?? throw new InvalidOperationException(
                 $"Schedule '{request.Name}' is registered in code (AddDeferredSchedule); it cannot be replaced at run time. Choose another name, or change the registration.");
@@ -121,7 +121,8 @@ internal sealed class ScheduleService(
             }
 
             var spec = ScheduleSpec.FromStored(row.Cron, row.IntervalMs, row.TimeZone, row.Missed);
-            if (await store.ResumeAsync(name, row.Version, spec.NextAfter(time.GetUtcNow()), cancellationToken))
+            var now = await store.NowAsync(cancellationToken);
+            if (await store.ResumeAsync(name, row.Version, spec.NextAfter(now), cancellationToken))
             {
                 DeferredLog.ScheduleChanged(logger, name, "resumed");
                 scheduler.WakeNow();

@@ -44,6 +44,9 @@ internal interface IDeferredScheduleStore
         Func<StoredSchedule, DateTimeOffset, ScheduleFiring> plan,
         CancellationToken cancellationToken);
 
+    /// <summary>The database's clock, against which every next occurrence is computed.</summary>
+    Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken);
+
     /// <summary>The earliest next occurrence among the schedules this silo can fire (null when none), and the database's clock.</summary>
     Task<(DateTimeOffset? NextAt, DateTimeOffset Now)> NextDueAsync(
         IReadOnlyCollection<string> codeNames, IReadOnlyCollection<string> taskTypes, CancellationToken cancellationToken);

@@ -90,6 +90,8 @@ internal static class SqlQueries
 
     public static string SchedulesNextDue => Get("schedules-next-due");
 
+    public static string SchedulesNow => Get("schedules-now");
+
     private static string Get(string name) =>
         All.TryGetValue(name, out var sql)
             ? sql

@@ -141,6 +141,14 @@ internal sealed class PostgresScheduleStore(DeferredDatabase database, IOptions<
         return (reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0), reader.GetFieldValue<DateTimeOffset>(1));
     }
 
+    public async Task<DateTimeOffset> NowAsync(CancellationToken cancellationToken)
+    {
+        await using var command = database.DataSource.CreateCommand(SqlQueries.SchedulesNow);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetFieldValue<DateTimeOffset>(0);
+    }
+
     private NpgsqlBatchCommand Advance(List<(StoredSchedule Schedule, ScheduleFiring Firing)> firings)
     {
         var command = new NpgsqlBatchCommand(SqlQueries.SchedulesAdvance);
