@@ -10,7 +10,7 @@ namespace Deferred.Storage.Postgres;
 /// <c>FOR UPDATE SKIP LOCKED</c>, inserts their occurrences into <c>deferred_tasks</c> with the same statement as every
 /// new task (<c>tasks-insert.sql</c>: an id that exists inserts nothing) and advances the rows, in one transaction.
 /// </summary>
-internal sealed class PostgresScheduleStore(DeferredDatabase database, IOptions<ClusterOptions> cluster) : IDeferredScheduleStore
+internal sealed class PostgresScheduleStore(DeferredDatabase database, PostgresGrainStorage storage, IOptions<ClusterOptions> cluster) : IDeferredScheduleStore
 {
     private readonly string _serviceId = cluster.Value.ServiceId;
 
@@ -124,6 +124,12 @@ internal sealed class PostgresScheduleStore(DeferredDatabase database, IOptions<
         }
 
         await transaction.CommitAsync(cancellationToken);
+        foreach (var row in rows.Where(r => inserted.Contains(r.TaskId)))
+        {
+            // Woken on this silo next: the activation's first read needs no round trip.
+            storage.NoteInserted(row);
+        }
+
         return firings
             .Select(f => new FiredSchedule(f.Schedule, f.Firing, f.Firing.Tasks.Select(t => t.TaskId).Where(inserted.Contains).ToArray()))
             .ToList();
