@@ -36,6 +36,12 @@ internal sealed class DeferredScheduler(
     /// <summary>The longest the loop sleeps, so schedules created on other silos are found within about a second.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The shortest wait after a pass that claimed nothing although a schedule is due: another silo holds it, and its pass
+    /// commits within milliseconds. Keeps the loop from spinning on the database meanwhile.
+    /// </summary>
+    public static readonly TimeSpan LockedWait = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Schedules claimed per pass; a full pass is followed by another at once.</summary>
     public const int PassLimit = 100;
 
@@ -72,7 +78,8 @@ internal sealed class DeferredScheduler(
             TimeSpan wait;
             try
             {
-                if (claim && await PassAsync(store, stopping) == PassLimit)
+                var claimed = claim ? await PassAsync(store, stopping) : -1;
+                if (claimed == PassLimit)
                 {
                     continue;
                 }
@@ -80,6 +87,11 @@ internal sealed class DeferredScheduler(
                 var (nextAt, now) = await store.NextDueAsync(_code.Keys, _taskTypes, stopping);
                 failures = 0;
                 wait = nextAt is { } next ? Clamp(next - now) : MaxWait;
+                if (wait == TimeSpan.Zero && claimed == 0)
+                {
+                    wait = LockedWait;
+                }
+
                 claim = nextAt is not null && wait < MaxWait;
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
