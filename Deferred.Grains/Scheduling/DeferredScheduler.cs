@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Deferred.Cluster;
 using Deferred.Diagnostics;
 using Deferred.Execution;
@@ -178,8 +179,13 @@ internal sealed class DeferredScheduler(
         {
             if (Payload(schedule, occurrence) is { } payload)
             {
-                var task = new NewTask(schedule.TaskType, payload, schedule.MaxAttempts, occurrence);
-                tasks.Add((ScheduleSpec.OccurrenceId(schedule.Name, occurrence), TaskLifecycle.Enqueue(null, task, silo.Owner, now).After!));
+                // A producer span per occurrence (a root: the loop runs in no trace), so its attempts share one trace.
+                var taskId = ScheduleSpec.OccurrenceId(schedule.Name, occurrence);
+                using var activity = DeferredTelemetry.ActivitySource.StartActivity("deferred.schedule.occurrence", ActivityKind.Producer);
+                activity?.SetTag("deferred.schedule.name", schedule.Name);
+                activity?.SetTag("deferred.task.id", taskId);
+                var task = new NewTask(schedule.TaskType, payload, schedule.MaxAttempts, occurrence) { Trace = TraceContext.Capture(activity) };
+                tasks.Add((taskId, TaskLifecycle.Enqueue(null, task, silo.Owner, now).After!));
             }
         }
 

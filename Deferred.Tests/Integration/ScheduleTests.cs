@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Deferred.Options;
 using Deferred.Tests.Infrastructure;
@@ -185,6 +188,51 @@ public sealed class ScheduleTests(ITestOutputHelper output) : StoreConformance
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         return (reader.GetFieldValue<DateTimeOffset>(0), reader.GetBoolean(1), reader.GetInt32(2));
+    }
+
+    [Fact]
+    public async Task An_occurrence_is_counted_and_its_attempts_run_in_the_trace_of_its_producer_span()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Deferred",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var counted = new ConcurrentQueue<string?>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Deferred" && instrument.Name == "deferred.schedule.occurrences")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "deferred.task.type")
+                {
+                    counted.Enqueue(tag.Value as string);
+                }
+            }
+        });
+        meters.Start();
+
+        await using var cluster = await StartAsync();
+        await cluster.Client.ScheduleAsync("traced", new ProbeTask(), DeferredSchedule.Every(TimeSpan.FromSeconds(1)));
+        await cluster.Probe.WaitAsync(_ => RunsOf(cluster.Probe, "traced").Count >= 1, "an occurrence");
+        var run = RunsOf(cluster.Probe, "traced")[0];
+
+        var producer = Assert.Single(spans, s => s.OperationName == "deferred.schedule.occurrence" && Equals(s.GetTagItem("deferred.task.id"), run.TaskId));
+        Assert.Equal((ActivityKind.Producer, "traced"), (producer.Kind, producer.GetTagItem("deferred.schedule.name")));
+        Assert.Equal(producer.TraceId.ToHexString(), run.TraceId);
+        Assert.Contains("deferred.tests.probe", counted);
     }
 
     [Fact]
