@@ -152,7 +152,7 @@ internal sealed class ScheduleSpec
             throw new FormatException(ex.Message, ex);
         }
 
-        return intervalMs is >= 1000
+        return intervalMs >= (long)DeferredSchedule.MinInterval.TotalMilliseconds
             ? new ScheduleSpec(null, null, intervalMs, Utc, TimeZoneInfo.Utc, policy)
             : throw new FormatException($"the stored interval {intervalMs} ms is not valid");
     }
