@@ -40,4 +40,26 @@ public interface IDeferredTaskOperator
 
     /// <summary>Deletes every dead task whose last attempt was due before <paramref name="olderThan"/> (a dead task keeps the due time of the attempt that ended it); returns how many.</summary>
     Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+
+    /// <summary>Every schedule of the service (code and runtime), by name. Empty on a store that cannot keep schedules.</summary>
+    Task<IReadOnlyList<DeferredScheduleInfo>> ListSchedulesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Pauses a schedule: no occurrence fires until it is resumed. The pause is stored, so it survives silo restarts
+    /// (also for a schedule registered in code). False when there is no such schedule.
+    /// </summary>
+    Task<bool> PauseScheduleAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Resumes a paused schedule at its first occurrence after now: occurrences that came due while it was paused are
+    /// skipped, whatever its missed-occurrence policy. True (and nothing changes) for a schedule that is not paused;
+    /// false when there is no such schedule.
+    /// </summary>
+    Task<bool> ResumeScheduleAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes a schedule (see <see cref="IDeferredTasks.UnscheduleAsync"/>): a schedule registered in code comes back at
+    /// the next start of a silo that registers it. False when there is no such schedule.
+    /// </summary>
+    Task<bool> RemoveScheduleAsync(string name, CancellationToken cancellationToken = default);
 }

@@ -88,4 +88,31 @@ public interface IDeferredTasks
     /// <param name="taskId">The task id.</param>
     /// <param name="cancellationToken">Cancels waiting for the answer.</param>
     Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Creates or replaces the runtime schedule <paramref name="name"/>: every occurrence of <paramref name="schedule"/>
+    /// stores a copy of <paramref name="task"/> as a task with the id <c>schedule:{name}:{occurrence}</c>, once per cluster.
+    /// The task is serialized now and stored with the schedule. Replacing keeps the next occurrence when the timing is
+    /// unchanged, and keeps a pause. Needs the default <c>Postgres</c> store; the stock store refuses with
+    /// <see cref="NotSupportedException"/>. See <c>docs/schedules.md</c>.
+    /// </summary>
+    /// <typeparam name="TTask">The task type; a handler for it must be registered on the silos.</typeparam>
+    /// <param name="name">1 to <see cref="DeferredSchedule.MaxNameLength"/> characters from <c>A-Z a-z 0-9 - _ .</c>, unique in the service.</param>
+    /// <param name="task">The task every occurrence runs. Must not be null.</param>
+    /// <param name="schedule">When it runs (<see cref="DeferredSchedule.Cron"/>, <see cref="DeferredSchedule.Every"/>).</param>
+    /// <param name="cancellationToken">Cancels waiting; a token cancelled before the call stores nothing.</param>
+    /// <exception cref="ArgumentException">The name, the cron expression, the time zone or the interval is bad (the message names it); nothing was stored.</exception>
+    /// <exception cref="InvalidOperationException">A schedule registered in code holds the name.</exception>
+    /// <exception cref="NotSupportedException">The silos use a store that cannot keep schedules.</exception>
+    /// <exception cref="DeferredTaskTypeNotRegisteredException">No silo handler is registered for the task's type.</exception>
+    Task ScheduleAsync<TTask>(string name, TTask task, DeferredSchedule schedule, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes the schedule <paramref name="name"/>: no occurrence fires after this returns (occurrences already stored
+    /// still run). False when there is no such schedule. A schedule registered in code comes back at the next start of a
+    /// silo that registers it; pause it (<see cref="IDeferredTaskOperator.PauseScheduleAsync"/>) to stop it for good.
+    /// </summary>
+    /// <param name="name">The schedule name.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    Task<bool> UnscheduleAsync(string name, CancellationToken cancellationToken = default);
 }

@@ -110,6 +110,32 @@ internal sealed class DeferredTasksClient(
     public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
         Unwrapped(Grain(taskId).DeleteAsync(), cancellationToken);
 
+    public async Task ScheduleAsync<TTask>(string name, TTask task, DeferredSchedule schedule, CancellationToken cancellationToken = default)
+    {
+        if (task is null)
+        {
+            throw new ArgumentNullException(nameof(task), $"The task of schedule '{name}' is null.");
+        }
+
+        ArgumentNullException.ThrowIfNull(schedule);
+
+        // Checked here (the cron syntax too), so bad input fails in the caller's process and nothing is sent or stored.
+        _ = Scheduling.ScheduleSpec.Parse(name, schedule);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (readiness is not null)
+        {
+            await readiness.WaitUntilActiveAsync(Options.EnqueueTimeout, time ?? TimeProvider.System, cancellationToken);
+        }
+
+        await grains.GetGrain<Scheduling.IScheduleGrain>(0).SaveAsync(new Scheduling.ScheduleRequest { Name = name, Task = task, Schedule = schedule }).WaitAsync(cancellationToken);
+    }
+
+    public Task<bool> UnscheduleAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Scheduling.ScheduleSpec.ThrowIfBadName(name);
+        return grains.GetGrain<Scheduling.IScheduleGrain>(0).RemoveAsync(name).WaitAsync(cancellationToken);
+    }
+
     private DeferredTasksOptions Options => options?.Value ?? new DeferredTasksOptions();
 
     /// <summary>

@@ -50,6 +50,9 @@ internal static class DeferredTelemetry
     /// <summary>Orphaned tasks adopted by this silo's sweep.</summary>
     public static readonly Counter<long> Adopted = Meter.CreateCounter<long>("deferred.tasks.adopted", "{task}", "Orphaned tasks adopted by the sweep.");
 
+    /// <summary>Occurrences of schedules stored as tasks by this silo's scheduler.</summary>
+    public static readonly Counter<long> ScheduleOccurrences = Meter.CreateCounter<long>("deferred.schedule.occurrences", "{occurrence}", "Occurrences of schedules stored as tasks (one per cluster) by this silo's scheduler.");
+
     public static readonly Histogram<double> QueueWait = Meter.CreateHistogram("deferred.task.queue_wait", "s", "From when an attempt was due (enqueue or retry time) to when its handler started.", advice: Seconds);
 
     public static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram("deferred.attempt.duration", "s", "How long handler attempts take.", advice: Seconds);

@@ -72,6 +72,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
         services.AddSingleton<DirectEnqueuer>();
         services.AddSingleton<BatchEnqueuer>();
+        services.AddDeferredScheduling();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         services.TryAddSingleton<DeferredTransactionalEnqueuer>();

@@ -56,6 +56,7 @@ public static class DeferredStoreExtensions
         services.TryAddSingleton<PostgresNewTaskSignal>();
         services.TryAddSingleton<PostgresCompletedIds>();
         services.AddKeyedSingleton<IDeferredTaskStore, PostgresStore>(PostgresStore.StoreName);
+        services.AddKeyedSingleton<IDeferredScheduleStore, PostgresScheduleStore>(PostgresStore.StoreName);
     }
 
     /// <summary>Registers the stock store under its name, with Orleans' ADO.NET grain storage; built only if selected.</summary>

@@ -41,6 +41,29 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
     public Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
         Operator.PurgeDeadAsync(olderThan).WaitAsync(cancellationToken);
 
+    public Task<IReadOnlyList<DeferredScheduleInfo>> ListSchedulesAsync(CancellationToken cancellationToken = default) =>
+        Schedules.ListAsync().WaitAsync(cancellationToken);
+
+    public Task<bool> PauseScheduleAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Scheduling.ScheduleSpec.ThrowIfBadName(name);
+        return Schedules.PauseAsync(name).WaitAsync(cancellationToken);
+    }
+
+    public Task<bool> ResumeScheduleAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Scheduling.ScheduleSpec.ThrowIfBadName(name);
+        return Schedules.ResumeAsync(name).WaitAsync(cancellationToken);
+    }
+
+    public Task<bool> RemoveScheduleAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Scheduling.ScheduleSpec.ThrowIfBadName(name);
+        return Schedules.RemoveAsync(name).WaitAsync(cancellationToken);
+    }
+
+    private Scheduling.IScheduleGrain Schedules => grains.GetGrain<Scheduling.IScheduleGrain>(0);
+
     private IDeferredTaskGrain Task(string taskId)
     {
         if (DeferredTaskId.Validate(taskId) is { } problem)

@@ -88,6 +88,26 @@ internal static class SqlQueries
 
     public static string MigrationsRecord => Get("migrations-record");
 
+    public static string SchedulesUpsert => Get("schedules-upsert");
+
+    public static string SchedulesRead => Get("schedules-read");
+
+    public static string SchedulesList => Get("schedules-list");
+
+    public static string SchedulesDelete => Get("schedules-delete");
+
+    public static string SchedulesPause => Get("schedules-pause");
+
+    public static string SchedulesResume => Get("schedules-resume");
+
+    public static string SchedulesClaimDue => Get("schedules-claim-due");
+
+    public static string SchedulesAdvance => Get("schedules-advance");
+
+    public static string SchedulesNextDue => Get("schedules-next-due");
+
+    public static string SchedulesNow => Get("schedules-now");
+
     private static string Get(string name) =>
         All.TryGetValue(name, out var sql)
             ? sql

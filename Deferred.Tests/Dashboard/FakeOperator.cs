@@ -116,6 +116,16 @@ internal sealed class FakeOperator : IDeferredTaskOperator
         return Task.FromResult(0);
     }
 
+    // The dashboard does not show schedules; the fake has none.
+    public Task<IReadOnlyList<DeferredScheduleInfo>> ListSchedulesAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<DeferredScheduleInfo>>([]);
+
+    public Task<bool> PauseScheduleAsync(string name, CancellationToken cancellationToken = default) => Task.FromResult(false);
+
+    public Task<bool> ResumeScheduleAsync(string name, CancellationToken cancellationToken = default) => Task.FromResult(false);
+
+    public Task<bool> RemoveScheduleAsync(string name, CancellationToken cancellationToken = default) => Task.FromResult(false);
+
     private static string Describe(DeferredTaskFilter filter) =>
         $"{filter.Status}|{filter.TaskType}|{filter.DueFrom:O}|{filter.DueBefore:O}|{filter.ErrorContains}";
 }

@@ -2,6 +2,7 @@ using Deferred.Options;
 using Deferred.Storage.Migrations;
 using Deferred.Tests.Infrastructure;
 using Npgsql;
+using Orleans.Hosting;
 using Xunit;
 
 namespace Deferred.Tests.Integration;
@@ -19,10 +20,16 @@ public sealed class RoleTests
             await DeferredRoles.CreateAppRoleAsync(database.ConnectionString, role, "app-password");
             var asRole = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = role, Password = "app-password" }.ConnectionString;
 
-            await using (var cluster = await DeferredTestCluster.StartAsync(o => o.ConnectionString = asRole, database: database))
+            await using (var cluster = await DeferredTestCluster.StartAsync(
+                o => o.ConnectionString = asRole,
+                configureSilo: silo => silo.AddDeferredSchedule("role-tick", DeferredSchedule.Every(TimeSpan.FromSeconds(1)), _ => new ProbeTask()),
+                database: database))
             {
                 var taskId = await cluster.Client.EnqueueAsync(new ProbeTask());
                 await cluster.Probe.WaitForRunsAsync(taskId, 1);
+
+                // Schedules (deferred_schedules) work under the role too.
+                await cluster.Probe.WaitAsync(runs => runs.Any(r => r.TaskId.StartsWith("schedule:role-tick:", StringComparison.Ordinal)), "an occurrence of a schedule under the app role");
                 await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task to complete under the app role");
             }
 

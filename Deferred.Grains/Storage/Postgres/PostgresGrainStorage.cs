@@ -114,6 +114,12 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A row this silo has just committed outside the batcher (a schedule's occurrence): its activation's first read is
+    /// answered from memory, as after a batch enqueue.
+    /// </summary>
+    public void NoteInserted(TaskRow row) => _justInserted.Add(row);
+
     /// <summary>Row operations queued for the next batches.</summary>
     public int Backlog => _batcher.Queued;
 

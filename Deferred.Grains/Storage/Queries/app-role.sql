@@ -29,6 +29,8 @@ BEGIN
     EXECUTE format('GRANT SELECT ON TABLE orleansquery, deferred_schema_version TO %I', r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION writetostorage, upsert_reminder_row, delete_reminder_row, update_i_am_alive_time, '
                    'insert_membership_version, insert_membership, update_membership, deferred_try_jsonb, deferred_try_timestamptz TO %I', r);
+    -- Periodic tasks (docs/schedules.md).
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE deferred_schedules TO %I', r);
 END
 $$;
 
