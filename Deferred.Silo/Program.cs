@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 // Commands:
 //   (none)                 run a silo until Ctrl-C
-//   migrate                apply the database migrations and exit
+//   migrate                apply the database migrations and exit; --script [--from N] prints them as SQL instead
 //   demo --tasks N [...]   run a silo, enqueue N sample tasks, wait until none is pending (see DemoCommand)
 //   chaos-client [...]     an Orleans client that enqueues a paced stream of sample tasks (see ChaosClientCommand)
 //   tasks VERB [...]       an Orleans client that lists, shows, retries, cancels, deletes, purges or counts tasks (see TasksCommand)
@@ -26,6 +26,30 @@ switch (command)
 
     case "migrate":
     {
+        if (rest.Contains("--script"))
+        {
+            // For a DBA: the SQL, to review and apply; nothing is connected to. --from N: the database's version.
+            var from = 0;
+            var at = Array.IndexOf(rest, "--from");
+            if (at >= 0 && (at + 1 >= rest.Length || !int.TryParse(rest[at + 1], System.Globalization.CultureInfo.InvariantCulture, out from)))
+            {
+                Console.Error.WriteLine("migrate --script: --from needs the database's schema version (a whole number; 0 for an empty database).");
+                return 2;
+            }
+
+            try
+            {
+                Console.Out.Write(DeferredSchema.Script(from));
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                Console.Error.WriteLine($"migrate --script: {ex.Message.Split(Environment.NewLine)[0]}");
+                return 2;
+            }
+
+            return 0;
+        }
+
         var configuration = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)

@@ -20,13 +20,26 @@ internal sealed class GracefulShutdown(
     SiloIdentity silo,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
+    IOptions<Microsoft.Extensions.Hosting.HostOptions> host,
     ILogger<GracefulShutdown> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly DeferredTasksOptions _options = options.Value;
 
     public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(GracefulShutdown), ServiceLifecycleStage.Active, _ => Task.CompletedTask, StopAsync);
+        lifecycle.Subscribe(nameof(GracefulShutdown), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private Task StartAsync(CancellationToken cancellationToken)
+    {
+        // The host stops waiting for the silo after its own ShutdownTimeout: a shorter one cuts the drain off.
+        var needed = _options.ShutdownGracePeriod + _options.AbandonAfter;
+        if (host.Value.ShutdownTimeout < needed)
+        {
+            DeferredLog.ShutdownTimeoutTooShort(logger, host.Value.ShutdownTimeout.TotalSeconds, _options.ShutdownGracePeriod.TotalSeconds, _options.AbandonAfter.TotalSeconds);
+        }
+
+        return Task.CompletedTask;
+    }
 
     private async Task StopAsync(CancellationToken cancellationToken)
     {

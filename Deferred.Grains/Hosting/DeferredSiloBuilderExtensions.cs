@@ -26,16 +26,36 @@ public static class DeferredSiloBuilderExtensions
     /// <c>UseDeferredOrleansAdoNetStore()</c>), the ADO.NET reminder service on the same database (unless a reminder
     /// service is already configured), recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
     /// <c>services.AddDeferredTaskHandler&lt;TTask, THandler&gt;()</c>.
-    /// The database must be migrated first (<c>Deferred.Silo migrate</c>); the silo refuses to start otherwise.
+    /// The database must be migrated first (<c>DeferredSchema.MigrateAsync</c>, or
+    /// <see cref="DeferredTasksOptions.ApplyMigrationsOnStart"/>); the silo refuses to start otherwise.
     /// </summary>
     /// <param name="builder">The silo builder.</param>
     /// <param name="configure">Sets <see cref="DeferredTasksOptions"/>; at least the connection string.</param>
     /// <returns>The builder.</returns>
-    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Action<DeferredTasksOptions>? configure = null)
+    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Action<DeferredTasksOptions>? configure = null) =>
+        builder.AddDeferredTasks(configuration: null, configure);
+
+    /// <summary>
+    /// Adds durable deferred tasks (see the other overload) with <see cref="DeferredTasksOptions"/> bound from
+    /// <paramref name="configuration"/>, typically <c>builder.Configuration.GetSection("Deferred")</c>: every option by its
+    /// name (<c>ConnectionString</c>, <c>Store</c>, <c>MaxConcurrentTasks</c>, <c>ConcurrencyLimits:&lt;type&gt;:Cluster</c>,
+    /// ...; in environment variables <c>Deferred__ConnectionString</c> and so on). <paramref name="configure"/> runs after
+    /// the binding, so code wins over configuration.
+    /// </summary>
+    /// <param name="builder">The silo builder.</param>
+    /// <param name="configuration">The configuration section to bind; null binds nothing.</param>
+    /// <param name="configure">Sets options after the binding; null for none.</param>
+    /// <returns>The builder.</returns>
+    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Microsoft.Extensions.Configuration.IConfiguration? configuration, Action<DeferredTasksOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         var options = services.AddOptions<DeferredTasksOptions>();
+        if (configuration is not null)
+        {
+            options.Bind(configuration);
+        }
+
         if (configure is not null)
         {
             options.Configure(configure);

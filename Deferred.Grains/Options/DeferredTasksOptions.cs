@@ -165,6 +165,16 @@ public sealed class DeferredTasksOptions
     public int MaxStoredStackTraceLength { get; set; } = 4_000;
 
     /// <summary>
+    /// Apply the embedded migrations when the silo starts, before it checks the schema (under the migrator's advisory
+    /// lock, so silos starting together wait for each other; each migration in its own transaction). Default false:
+    /// then the database must be migrated beforehand (<c>DeferredSchema.MigrateAsync</c> in a deployment step, the
+    /// <c>migrate</c> command, or the SQL of <c>DeferredSchema.Script()</c> applied by a DBA), and the silo's role needs
+    /// no DDL rights. On, the silo's role must be allowed to create and alter tables: convenient for development and
+    /// small deployments, a wider grant than running needs.
+    /// </summary>
+    public bool ApplyMigrationsOnStart { get; set; }
+
+    /// <summary>
     /// How long the default store remembers the id of a task whose caller chose it (<c>DeferredTaskOptions.TaskId</c>)
     /// after its row was deleted (completed, cancelled or deleted by an operator). An enqueue of that id meanwhile stores
     /// nothing and reports the task as <c>Completed</c>, so a caller that repeats an enqueue it saw fail (its gateway

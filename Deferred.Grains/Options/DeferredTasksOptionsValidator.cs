@@ -5,11 +5,17 @@ using Orleans.Runtime;
 namespace Deferred.Options;
 
 /// <summary>Checks <see cref="DeferredTasksOptions"/> when the silo starts and names the option to fix.</summary>
-internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options, IEnumerable<Execution.TaskRegistration> registrations) : IConfigurationValidator
+internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options, IEnumerable<Execution.TaskRegistration> registrations, Orleans.Serialization.Serializer serializer) : IConfigurationValidator
 {
     public void ValidateConfiguration()
     {
         var problems = Validate(options.Value);
+        foreach (var registration in registrations.Where(r => !serializer.CanSerialize(r.TaskType)))
+        {
+            // Found now rather than at the first enqueue (CodecNotFoundException), naming the type.
+            problems.Add($"task type {registration.TaskType.FullName} (handler registered with AddDeferredTaskHandler) has no Orleans serializer; mark it [GenerateSerializer] with [Id(n)] on its members, in an assembly the Orleans code generator runs on (Microsoft.Orleans.Sdk)");
+        }
+
         var known = registrations.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var type in options.Value.ConcurrencyLimits.Keys.Where(t => !known.Contains(t)))
         {
@@ -29,7 +35,7 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(o.ConnectionString))
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConnectionString)} is not set; set it in code or as Deferred:ConnectionString (environment: Deferred__ConnectionString or DEFERRED_PG_CONNECTION)");
+            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConnectionString)} is not set; set it in AddDeferredTasks(o => o.ConnectionString = ...) or, when AddDeferredTasks binds configuration, as Deferred:ConnectionString (environment: Deferred__ConnectionString)");
         }
 
         void AtLeast(string name, int value, int min)

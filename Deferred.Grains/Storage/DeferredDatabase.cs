@@ -17,7 +17,7 @@ internal sealed class DeferredDatabase : IAsyncDisposable, IDisposable
         if (string.IsNullOrWhiteSpace(connectionString))
         {
             throw new OrleansConfigurationException(
-                "DeferredTasksOptions.ConnectionString is not set; set it in code or as Deferred:ConnectionString (environment: Deferred__ConnectionString or DEFERRED_PG_CONNECTION).");
+                "DeferredTasksOptions.ConnectionString is not set; set it in AddDeferredTasks(o => o.ConnectionString = ...) or, when AddDeferredTasks binds configuration, as Deferred:ConnectionString (environment: Deferred__ConnectionString).");
         }
 
         NpgsqlConnectionStringBuilder builder;

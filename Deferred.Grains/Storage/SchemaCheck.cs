@@ -3,6 +3,8 @@ using Deferred.Diagnostics;
 using Deferred.Storage.Migrations;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
+using Deferred.Options;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Runtime;
 
@@ -14,31 +16,67 @@ namespace Deferred.Storage;
 /// unreachable only for a moment (restarting, failing over) is waited for (<see cref="StoreWindow.SchemaCheck"/>), so a
 /// silo restarted during a database restart still comes up.
 /// </summary>
-internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience resilience, ILogger<SchemaCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
+internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience resilience, IOptions<DeferredTasksOptions> options, ILogger<SchemaCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
+    /// <summary>What every schema message says about migrating: the ways a package user has.</summary>
+    internal const string HowToMigrate =
+        "Migrate with DeferredSchema.MigrateAsync(connectionString) in a deployment step, set DeferredTasksOptions.ApplyMigrationsOnStart " +
+        "(Deferred:ApplyMigrationsOnStart) to let the silo do it, or apply the SQL of DeferredSchema.Script() (the sample host prints it with `migrate --script`)";
+
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(SchemaCheck), ServiceLifecycleStage.RuntimeInitialize, CheckAsync);
 
     private async Task CheckAsync(CancellationToken cancellationToken)
     {
+        if (options.Value.ApplyMigrationsOnStart)
+        {
+            await MigrateAsync(cancellationToken);
+        }
+
         var version = 0;
         var result = await resilience.RunAsync(StoreWindow.SchemaCheck, "silo", "schema check", async () => version = await ReadVersionAsync(cancellationToken), cancellationToken);
         if (!result.Applied)
         {
             throw new InvalidOperationException(
                 $"Deferred could not read its schema version from PostgreSQL ({StoreFailures.Describe(result.Error!)}). Check DeferredTasksOptions.ConnectionString " +
-                "(Deferred:ConnectionString or DEFERRED_PG_CONNECTION) and that the server is running; `scripts/postgres.sh start` starts the local one.",
+                "(Deferred:ConnectionString when AddDeferredTasks binds configuration) and that the server is running.",
                 result.Error);
         }
 
         if (version < DeferredSchema.LatestVersion)
         {
             throw new InvalidOperationException(
-                $"The Deferred database schema is at version {version}; this build needs {DeferredSchema.LatestVersion}. " +
-                "Apply the migrations first: `scripts/postgres.sh start` for the local instance, or `dotnet Deferred.Silo.dll migrate` with the same connection string.");
+                $"The Deferred database schema is at version {version}; this build needs {DeferredSchema.LatestVersion}. {HowToMigrate}.");
+        }
+
+        if (version > DeferredSchema.LatestVersion)
+        {
+            // A newer build has migrated (a rolling upgrade): migrations only add, so this build runs on, and says so.
+            DeferredLog.SchemaAhead(logger, version, DeferredSchema.LatestVersion);
         }
 
         DeferredLog.SchemaReady(logger, version);
+    }
+
+    private async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        var connectionString = options.Value.ConnectionString!;
+        try
+        {
+            var result = await resilience.RunAsync(StoreWindow.SchemaCheck, "silo", "migration on start", () => DeferredSchema.MigrateAsync(connectionString, logger, cancellationToken), cancellationToken);
+            if (!result.Applied)
+            {
+                throw result.Error!;
+            }
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new InvalidOperationException(
+                $"DeferredTasksOptions.ApplyMigrationsOnStart is on, but the silo's database role may not change the schema ({ex.MessageText}). " +
+                "Nothing was half-applied (each migration runs in its own transaction). Grant the role the right to create tables, or turn " +
+                "ApplyMigrationsOnStart off and migrate with a role that has it: DeferredSchema.MigrateAsync(connectionString), or the SQL of DeferredSchema.Script().",
+                ex);
+        }
     }
 
     private Task<int> ReadVersionAsync(CancellationToken cancellationToken) => ReadVersionAsync(database, cancellationToken);

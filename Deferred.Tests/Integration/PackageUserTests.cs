@@ -1,0 +1,156 @@
+using Deferred.Options;
+using Deferred.Storage.Migrations;
+using Deferred.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Hosting;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+/// <summary>A task type that Orleans cannot serialize (no [GenerateSerializer]).</summary>
+public sealed class NotSerializableTask
+{
+    public int Value { get; set; }
+}
+
+internal sealed class NotSerializableHandler : IDeferredTaskHandler<NotSerializableTask>
+{
+    public Task ExecuteAsync(NotSerializableTask task, DeferredTaskContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>What a user of the packages needs beyond the repository: migrating, configuration, early errors.</summary>
+public sealed class PackageUserTests
+{
+    [Fact]
+    public async Task A_silo_with_ApplyMigrationsOnStart_migrates_an_empty_database_and_runs_tasks()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: false);
+
+        await using var cluster = await DeferredTestCluster.StartAsync(o => o.ApplyMigrationsOnStart = true, database: database);
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask());
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+
+        Assert.Equal(DeferredSchema.LatestVersion, await database.ScalarAsync<int>("SELECT max(version) FROM deferred_schema_version"));
+    }
+
+    [Fact]
+    public async Task ApplyMigrationsOnStart_under_a_role_without_ddl_rights_fails_the_start_saying_what_to_do_and_applies_nothing()
+    {
+        // A login role that may connect but not create anything (PostgreSQL 15 grants no CREATE on public to PUBLIC).
+        var role = "deferred_noddl_" + Guid.NewGuid().ToString("N")[..8];
+        await using var database = await TestDatabase.CreateAsync(migrate: false);
+        await database.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD 'app-password'");
+        await database.ExecuteAsync($"REVOKE CREATE ON SCHEMA public FROM {role}");
+        var asRole = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = role, Password = "app-password" }.ConnectionString;
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(
+            o =>
+            {
+                o.ConnectionString = asRole;
+                o.ApplyMigrationsOnStart = true;
+            },
+            database: database));
+
+        var message = SchemaTestsText.Flatten(error);
+        Assert.Contains("ApplyMigrationsOnStart is on, but the silo's database role may not change the schema", message);
+        Assert.Contains("DeferredSchema.MigrateAsync", message);
+        Assert.False(await database.ScalarAsync<bool>("SELECT to_regclass('deferred_schema_version') IS NOT NULL"));
+        Assert.False(await database.ScalarAsync<bool>("SELECT to_regclass('deferred_tasks') IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task The_migration_script_for_a_dba_brings_an_empty_database_to_the_latest_version_like_the_migrator()
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: false);
+        var script = DeferredSchema.Script();
+        Assert.All(DeferredSchema.Migrations, m => Assert.Contains($"-- {m.Name} (sha256 {m.Checksum})", script));
+
+        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(script, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(DeferredSchema.LatestVersion, await database.ScalarAsync<int>("SELECT max(version) FROM deferred_schema_version"));
+        Assert.Empty(await DeferredSchema.MigrateAsync(database.ConnectionString));
+        Assert.DoesNotContain("BEGIN;", DeferredSchema.Script(DeferredSchema.LatestVersion));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => DeferredSchema.Script(DeferredSchema.LatestVersion + 1));
+        Assert.Contains($"is {DeferredSchema.LatestVersion + 1}", error.Message);
+    }
+
+    [Fact]
+    public void AddDeferredTasks_binds_a_configuration_section_and_code_wins()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Deferred:ConnectionString"] = "Host=db;Database=app",
+            ["Deferred:Store"] = "OrleansAdoNet",
+            ["Deferred:MaxConcurrentTasks"] = "7",
+            ["Deferred:ShutdownGracePeriod"] = "00:00:03",
+            ["Deferred:ApplyMigrationsOnStart"] = "true",
+            ["Deferred:ConcurrencyLimits:mail.send:Cluster"] = "4",
+            ["Deferred:CarriedRequestContextKeys:0"] = "tenant",
+        }).Build();
+        var services = new ServiceCollection();
+
+        new Builder(services, configuration).AddDeferredTasks(configuration.GetSection("Deferred"), o => o.MaxConcurrentTasks = 9);
+
+        var options = services.BuildServiceProvider().GetRequiredService<IOptions<DeferredTasksOptions>>().Value;
+        Assert.Equal("Host=db;Database=app", options.ConnectionString);
+        Assert.Equal(DeferredStore.OrleansAdoNet, options.Store);
+        Assert.Equal(9, options.MaxConcurrentTasks);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.ShutdownGracePeriod);
+        Assert.True(options.ApplyMigrationsOnStart);
+        Assert.Equal(4, options.ConcurrencyLimits["mail.send"].Cluster);
+        Assert.Equal(["tenant"], options.CarriedRequestContextKeys);
+    }
+
+    [Fact]
+    public async Task A_task_type_without_an_orleans_serializer_fails_the_silo_start_naming_the_type()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(
+            configureSilo: silo => silo.Services.AddDeferredTaskHandler<NotSerializableTask, NotSerializableHandler>()));
+
+        var message = SchemaTestsText.Flatten(error);
+        Assert.Contains($"task type {typeof(NotSerializableTask).FullName}", message);
+        Assert.Contains("[GenerateSerializer]", message);
+    }
+
+    private sealed class Builder(IServiceCollection services, IConfiguration configuration) : ISiloBuilder
+    {
+        public IServiceCollection Services => services;
+
+        public IConfiguration Configuration => configuration;
+    }
+}
+
+/// <summary>An exception and its inner ones as one text.</summary>
+internal static class SchemaTestsText
+{
+    public static string Flatten(Exception error)
+    {
+        var parts = new List<string>();
+        var pending = new Stack<Exception>([error]);
+        while (pending.TryPop(out var e))
+        {
+            parts.Add(e.Message);
+            if (e is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions)
+                {
+                    pending.Push(inner);
+                }
+            }
+            else if (e.InnerException is { } inner)
+            {
+                pending.Push(inner);
+            }
+        }
+
+        return string.Join(" | ", parts);
+    }
+}
