@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a real PostgreSQL: starts the private instance if it is not running
-# (see scripts/postgres.sh; DEFERRED_PG_CONNECTION selects an external server instead), runs every test, and
-# stops the instance again if this script started it, so no server is left running.
+# (see scripts/postgres.sh; DEFERRED_PG_CONNECTION selects an external server instead), runs every test, then packs
+# the NuGet packages and runs samples/Deferred.Sample against them (see pack_and_run_sample), and stops the instance
+# again if this script started it, so no server is left running. DEFERRED_SKIP_SAMPLE=1 skips the package step.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,5 +31,36 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 echo "test.sh: browser for the dashboard tests: $(command -v chromium) ($(chromium --version 2>/dev/null || echo 'version unknown'))"
 
+# Proves the packages install and work as a user gets them: packs Deferred.Abstractions, Deferred.Orleans and
+# Deferred.Dashboard into the local feed .data/packages under a version no cache can hold yet (the prefix from
+# Directory.Build.props plus -local.<UTC time>), then builds samples/Deferred.Sample from that feed alone (its own
+# NuGet.config; not in Deferred.sln, no project references) and runs it on the migrated database: it enqueues a
+# task, waits for its handler, sees its row deleted, and checks it loaded the version just packed.
+pack_and_run_sample() {
+  local started suffix version feed cache
+  started=$SECONDS
+  suffix="local.$(date -u +%Y%m%d%H%M%S)"
+  feed="$ROOT/.data/packages"
+  mkdir -p "$feed"
+  rm -f "$feed"/Deferred.*.nupkg "$feed"/Deferred.*.snupkg
+  # Earlier local versions in the global package cache are never used again (each run has its own version); drop
+  # them so the cache does not grow with every run.
+  cache="$(dotnet nuget locals global-packages --list | sed -E 's/^[^:]*: *//')"
+  for id in deferred.abstractions deferred.orleans deferred.dashboard; do
+    rm -rf "$cache/$id"/*-local.* 2>/dev/null || true
+  done
+  for project in Deferred.Abstractions Deferred.Grains Deferred.Dashboard; do
+    dotnet pack "$project" -c Release -o "$feed" --version-suffix "$suffix" -v q -nologo
+  done
+  version="$(ls "$feed" | sed -nE 's/^Deferred\.Orleans\.(.+)\.nupkg$/\1/p')"
+  [[ -n "$version" ]] || { echo "test.sh: no Deferred.Orleans package in $feed" >&2; return 1; }
+  dotnet build samples/Deferred.Sample -c Release -v q -nologo -p:DeferredPackageVersion="$version"
+  dotnet samples/Deferred.Sample/bin/Release/net10.0/Deferred.Sample.dll "$(scripts/postgres.sh url)" "$version"
+  echo "test.sh: packages and sample took $((SECONDS - started)) s"
+}
+
 scripts/postgres.sh start
 dotnet test Deferred.sln -c Release --logger "console;verbosity=normal" "$@"
+if [[ -z "${DEFERRED_SKIP_SAMPLE:-}" ]]; then
+  pack_and_run_sample
+fi
