@@ -46,9 +46,11 @@ pack_and_run_sample() {
   # Earlier local versions in the global package cache are never used again (each run has its own version); drop
   # them so the cache does not grow with every run.
   cache="$(dotnet nuget locals global-packages --list | sed -E 's/^[^:]*: *//')"
-  for id in deferred.abstractions deferred.orleans deferred.dashboard; do
-    rm -rf "$cache/$id"/*-local.* 2>/dev/null || true
-  done
+  if [[ -d "$cache" ]]; then
+    for id in deferred.abstractions deferred.orleans deferred.dashboard; do
+      rm -rf "${cache%/}/$id"/*-local.*
+    done
+  fi
   for project in Deferred.Abstractions Deferred.Grains Deferred.Dashboard; do
     dotnet pack "$project" -c Release -o "$feed" --version-suffix "$suffix" -v q -nologo
   done

@@ -38,6 +38,7 @@ await DeferredSchema.MigrateAsync(connectionString);
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.AddSingleton<Ran>();
+builder.Services.AddDeferredDashboard();   // an ASP.NET Core host would add app.MapDeferredDashboard("/deferred")
 builder.UseOrleans(silo =>
 {
     // Ports of its own, so it can run beside a development silo or a test cluster.
