@@ -10,6 +10,11 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
     public void ValidateConfiguration()
     {
         var problems = Validate(options.Value);
+        if (PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(DeferredTasksOptions).Assembly) is { } mismatch)
+        {
+            problems.Add(mismatch);
+        }
+
         foreach (var registration in registrations.Where(r => !serializer.CanSerialize(r.TaskType)))
         {
             // Found now rather than at the first enqueue (CodecNotFoundException), naming the type.

@@ -85,4 +85,16 @@ public sealed class TaskIdAndOptionsTests
     {
         DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = new string('k', DeferredTaskOptionsValidation.MaxOrderingKeyLength) });
     }
+
+    [Fact]
+    public void Mismatched_package_versions_are_a_problem_naming_both()
+    {
+        Assert.Null(Deferred.Options.PackageVersions.Mismatch("0.1.0", "0.1.0"));
+        var problem = Deferred.Options.PackageVersions.Mismatch("0.2.0", "0.1.0");
+        Assert.Contains("Deferred.Abstractions is 0.2.0, Deferred.Orleans is 0.1.0", problem);
+        Assert.Contains("same version of every Deferred.* package", problem);
+
+        // The assemblies of this build are one version.
+        Assert.Null(Deferred.Options.PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(Deferred.Options.DeferredTasksOptions).Assembly));
+    }
 }
