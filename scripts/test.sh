@@ -31,8 +31,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 echo "test.sh: browser for the dashboard tests: $(command -v chromium) ($(chromium --version 2>/dev/null || echo 'version unknown'))"
 
-# Proves the packages install and work as a user gets them: packs Deferred.Abstractions, Deferred.Orleans and
-# Deferred.Dashboard into the local feed .data/packages under a version no cache can hold yet (the prefix from
+# Proves the packages install and work as a user gets them: packs Deferred.Abstractions, Deferred.Orleans,
+# Deferred.Dashboard and Deferred.Tool into the local feed .data/packages under a version no cache can hold yet (the prefix from
 # Directory.Build.props plus -local.<UTC time>), then builds samples/Deferred.Sample from that feed alone (its own
 # NuGet.config; not in Deferred.sln, no project references) and runs it on the migrated database: it enqueues a
 # task, waits for its handler, sees its row deleted, and checks it loaded the version just packed.
@@ -47,17 +47,28 @@ pack_and_run_sample() {
   # them so the cache does not grow with every run.
   cache="$(dotnet nuget locals global-packages --list | sed -E 's/^[^:]*: *//')"
   if [[ -d "$cache" ]]; then
-    for id in deferred.abstractions deferred.orleans deferred.dashboard; do
+    for id in deferred.abstractions deferred.orleans deferred.dashboard deferred.tool; do
       rm -rf "${cache%/}/$id"/*-local.*
     done
   fi
-  for project in Deferred.Abstractions Deferred.Grains Deferred.Dashboard; do
+  for project in Deferred.Abstractions Deferred.Grains Deferred.Dashboard Deferred.Tool; do
     dotnet pack "$project" -c Release -o "$feed" --version-suffix "$suffix" -v q -nologo
   done
   version="$(ls "$feed" | sed -nE 's/^Deferred\.Orleans\.(.+)\.nupkg$/\1/p')"
   [[ -n "$version" ]] || { echo "test.sh: no Deferred.Orleans package in $feed" >&2; return 1; }
   dotnet build samples/Deferred.Sample -c Release -v q -nologo -p:DeferredPackageVersion="$version"
   dotnet samples/Deferred.Sample/bin/Release/net10.0/Deferred.Sample.dll "$(scripts/postgres.sh url)" "$version"
+
+  # The migration tool as a user installs it (from the feed, into a folder of its own): the schema version it needs,
+  # a migrate that finds nothing to do on the migrated database, and the script for a DBA with every migration.
+  local tools="$ROOT/.data/tools" schema scripted
+  rm -rf "$tools"
+  dotnet tool install Deferred.Tool --version "$version" --tool-path "$tools" --add-source "$feed" >/dev/null
+  schema="$("$tools/deferred" version)"
+  "$tools/deferred" migrate --connection "$(scripts/postgres.sh url)"
+  scripted="$("$tools/deferred" migrate --script --from 0 | grep -c '^BEGIN;')"
+  [[ "$scripted" == "$schema" ]] || { echo "test.sh: deferred migrate --script printed $scripted migrations, expected $schema" >&2; return 1; }
+  echo "tool: deferred $version needs schema $schema; migrate applied nothing new; --script printed $scripted migrations"
   echo "test.sh: packages and sample took $((SECONDS - started)) s"
 }
 
