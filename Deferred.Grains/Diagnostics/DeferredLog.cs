@@ -92,7 +92,7 @@ internal static partial class DeferredLog
     [LoggerMessage(3003, LogLevel.Warning, "Deferred is waiting for PostgreSQL at start-up ({Reason})")]
     public static partial void SchemaWaiting(ILogger logger, string reason);
 
-    [LoggerMessage(3004, LogLevel.Warning, "The Deferred database schema is at version {Version}, newer than this build's {Latest}: a newer build has migrated it (a rolling upgrade?). Migrations only add, so this silo runs; upgrade it to the newer build")]
+    [LoggerMessage(3004, LogLevel.Warning, "The Deferred database schema is at version {Version}, newer than this build's {Latest}: a newer build has migrated it (a rolling upgrade?). The newer migrations are all marked additive, so this silo runs; upgrade it to the newer build")]
     public static partial void SchemaAhead(ILogger logger, int version, int latest);
 
     [LoggerMessage(3005, LogLevel.Warning, "HostOptions.ShutdownTimeout is {ShutdownSeconds} s, shorter than DeferredTasksOptions.ShutdownGracePeriod ({GraceSeconds} s) plus AbandonAfter ({AbandonSeconds} s): a stop is cut off before running attempts are drained. Raise HostOptions.ShutdownTimeout (services.Configure<HostOptions>(o => o.ShutdownTimeout = ...)) or lower the two")]

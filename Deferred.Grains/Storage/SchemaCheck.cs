@@ -51,7 +51,17 @@ internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience res
 
         if (version > DeferredSchema.LatestVersion)
         {
-            // A newer build has migrated (a rolling upgrade): migrations only add, so this build runs on, and says so.
+            // A newer build has migrated (a rolling upgrade, or this silo was rolled back). It runs on only if every newer
+            // migration is marked additive; otherwise it refuses, naming them.
+            var breaking = await NewerBreakingAsync(cancellationToken);
+            if (breaking.Count > 0)
+            {
+                throw new InvalidOperationException(
+                    $"The Deferred database schema is at version {version}, newer than this build's {DeferredSchema.LatestVersion}, and " +
+                    $"{string.Join(", ", breaking)} changed it in a way this build cannot run on. Deploy the Deferred.Orleans release that " +
+                    "applied it (or a newer one) on this silo; a schema cannot be migrated back.");
+            }
+
             DeferredLog.SchemaAhead(logger, version, DeferredSchema.LatestVersion);
         }
 
@@ -80,6 +90,20 @@ internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience res
     }
 
     private Task<int> ReadVersionAsync(CancellationToken cancellationToken) => ReadVersionAsync(database, cancellationToken);
+
+    private async Task<List<string>> NewerBreakingAsync(CancellationToken cancellationToken)
+    {
+        var breaking = new List<string>();
+        await using var command = database.DataSource.CreateCommand(SqlQueries.SchemaNewerBreaking);
+        command.Parameters.AddWithValue("latest", DeferredSchema.LatestVersion);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            breaking.Add($"migration {reader.GetInt32(0)} ({reader.GetString(1)})");
+        }
+
+        return breaking;
+    }
 
     /// <summary>The highest applied migration, or 0 when none is.</summary>
     public static async Task<int> ReadVersionAsync(DeferredDatabase database, CancellationToken cancellationToken)

@@ -82,6 +82,37 @@ public sealed class PackageUserTests
         Assert.Contains($"is {DeferredSchema.LatestVersion + 1}", error.Message);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_silo_on_a_newer_schema_runs_when_the_newer_migrations_are_additive_and_refuses_otherwise(bool additive)
+    {
+        await using var database = await TestDatabase.CreateAsync(migrate: true);
+        var future = DeferredSchema.LatestVersion + 1;
+        await database.ExecuteAsync(
+            "INSERT INTO deferred_schema_version (version, name, checksum, additive) VALUES (@v, @n, 'future', @a)",
+            ("v", future), ("n", $"{future:D4}_from_a_newer_build.sql"), ("a", additive));
+
+        if (additive)
+        {
+            var logs = new CapturingLogs();
+            await using var cluster = await DeferredTestCluster.StartAsync(database: database, configureSilo: silo => silo.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+            var taskId = await cluster.Client.EnqueueAsync(new ProbeTask());
+            await cluster.Probe.WaitForRunsAsync(taskId, 1);
+            Assert.Contains(logs.Entries, e => e.EventId == 3004 && e.Message.Contains($"version {future}", StringComparison.Ordinal));
+
+            // The migrator of this build leaves the newer migration alone.
+            Assert.Empty(await DeferredSchema.MigrateAsync(database.ConnectionString));
+            return;
+        }
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(database: database));
+        var message = SchemaTestsText.Flatten(error);
+        Assert.Contains($"schema is at version {future}, newer than this build's {DeferredSchema.LatestVersion}", message);
+        Assert.Contains($"migration {future} ({future:D4}_from_a_newer_build.sql)", message);
+        Assert.Contains("Deploy the Deferred.Orleans release that applied it", message);
+    }
+
     [Fact]
     public void AddDeferredTasks_binds_a_configuration_section_and_code_wins()
     {

@@ -15,7 +15,18 @@ namespace Deferred.Storage.Migrations;
 /// <param name="Name">The file name.</param>
 /// <param name="Sql">The script.</param>
 /// <param name="Checksum">SHA-256 of the script, recorded when applied; an applied file must never change.</param>
-public sealed record DeferredMigration(int Version, string Name, string Sql, string Checksum);
+public sealed record DeferredMigration(int Version, string Name, string Sql, string Checksum)
+{
+    /// <summary>The line a migration file carries when silos of older builds may keep running on the schema it produces.</summary>
+    public const string AdditiveMarker = "-- deferred: additive";
+
+    /// <summary>
+    /// True when the file says <see cref="AdditiveMarker"/>: it only adds (tables, nullable or defaulted columns,
+    /// indexes), so a silo of an older build may run on the result; a silo meeting a newer migration without the marker
+    /// refuses to start.
+    /// </summary>
+    public bool Additive => Sql.Split('\n').Any(line => line.TrimEnd() == AdditiveMarker);
+}
 
 /// <summary>
 /// Applies the numbered scripts from <c>sql-scripts/</c> (embedded in this assembly) that a database lacks, each in
@@ -88,6 +99,7 @@ public static partial class DeferredSchema
                     record.Parameters.AddWithValue("version", migration.Version);
                     record.Parameters.AddWithValue("name", migration.Name);
                     record.Parameters.AddWithValue("checksum", migration.Checksum);
+                    record.Parameters.AddWithValue("additive", migration.Additive);
                     await record.ExecuteNonQueryAsync(cancellationToken);
                 }
 
@@ -130,7 +142,7 @@ public static partial class DeferredSchema
             script.Append(CultureInfo.InvariantCulture, $"-- {migration.Name} (sha256 {migration.Checksum})\nBEGIN;\n");
             script.Append(migration.Sql.TrimEnd()).Append('\n');
             // Names match NNNN_[a-z0-9_]+.sql and checksums are hex: nothing here needs quoting beyond the quotes.
-            script.Append(CultureInfo.InvariantCulture, $"INSERT INTO deferred_schema_version (version, name, checksum) VALUES ({migration.Version}, '{migration.Name}', '{migration.Checksum}');\nCOMMIT;\n\n");
+            script.Append(CultureInfo.InvariantCulture, $"INSERT INTO deferred_schema_version (version, name, checksum, additive) VALUES ({migration.Version}, '{migration.Name}', '{migration.Checksum}', {(migration.Additive ? "true" : "false")});\nCOMMIT;\n\n");
         }
 
         return script.ToString();

@@ -1,1 +1,1 @@
-INSERT INTO deferred_schema_version (version, name, checksum) VALUES (@version, @name, @checksum);
+INSERT INTO deferred_schema_version (version, name, checksum, additive) VALUES (@version, @name, @checksum, @additive);
