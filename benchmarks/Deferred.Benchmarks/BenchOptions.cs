@@ -9,7 +9,7 @@ internal sealed class UsageException(string message) : Exception(message);
 /// <summary>The benchmark's command line (the parent process). See <see cref="Usage"/>.</summary>
 internal sealed class BenchOptions
 {
-    public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch"];
+    public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch", "orleans-ceiling"];
     public static readonly string[] AllScenarios = ["throughput", "latency", "recovery", "delayed"];
 
     /// <summary>Scenarios run only when asked for: <c>batch</c> (the deferred system, EnqueueManyAsync in batches of 1,000).</summary>
@@ -18,7 +18,7 @@ internal sealed class BenchOptions
     public const string Usage = """
         usage: Deferred.Benchmarks [options]            (scripts/bench.sh [options] builds and runs it)
           --quick                       small sizes; the whole run takes under 2 minutes
-          --systems a,b,...             of deferred, deferred-stock, hangfire, pg-row, pg-batch (default: all)
+          --systems a,b,...             of deferred, deferred-stock, hangfire, pg-row, pg-batch, orleans-ceiling (default: all)
           --scenarios a,b,...           of throughput, latency, recovery, delayed (default: all), and batch
                                         (deferred only: the throughput tasks enqueued by EnqueueManyAsync, 1,000 per call)
           --tasks N                     throughput tasks (quick 1500, full 50000)

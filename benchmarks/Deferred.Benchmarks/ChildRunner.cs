@@ -99,6 +99,7 @@ internal static class ChildRunner
         "deferred" => new DeferredSystem(DeferredStore.Postgres, connectionString, spec.ServiceId, spec.Verbose),
         "deferred-stock" => new DeferredSystem(DeferredStore.OrleansAdoNet, connectionString, spec.ServiceId, spec.Verbose),
         "hangfire" => new HangfireSystem(connectionString, spec.Hangfire, spec.Verbose),
+        "orleans-ceiling" => new OrleansCeilingSystem(spec.ServiceId, spec.Verbose),
         _ => throw new ArgumentException($"unknown system '{spec.System}'"),
     };
 
@@ -110,6 +111,7 @@ internal static class ChildRunner
         await WarmUpAsync(spec, system, spec.Tasks, ct);
 
         var all = Recorder.Expect(spec.Warmup + spec.Tasks);
+        var cost = Cost.Now();
         var start = Clock.Now;
         await EnqueueRangeAsync(system, 0, spec.Tasks, spec.Concurrency, ct);
         Console.Error.WriteLine($"bench: {spec.System} throughput: enqueue phase {spec.Tasks / Clock.Seconds(Clock.Now - start):F0} tasks/s acknowledged");
@@ -117,7 +119,7 @@ internal static class ChildRunner
         await WaitUntilNothingPendingAsync(system, ct);
         var elapsed = Clock.Seconds(Clock.Now - start);
         var (p50, p99) = Stats.P50P99(Recorder.DoneLatencies(0, spec.Tasks));
-        return new BenchResult(spec.System, "throughput", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb());
+        return new BenchResult(spec.System, "throughput", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb()).WithCost(cost);
     }
 
     /// <summary>Like throughput, but the tasks are enqueued 1,000 per EnqueueManyAsync call (one commit each), a few calls in flight.</summary>
@@ -129,6 +131,7 @@ internal static class ChildRunner
         await WarmUpAsync(spec, system, spec.Tasks, ct);
 
         var all = Recorder.Expect(spec.Warmup + spec.Tasks);
+        var cost = Cost.Now();
         var start = Clock.Now;
         var batches = Enumerable.Range(0, (spec.Tasks + batch - 1) / batch);
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (b, token) =>
@@ -146,7 +149,7 @@ internal static class ChildRunner
         await WaitUntilNothingPendingAsync(system, ct);
         var elapsed = Clock.Seconds(Clock.Now - start);
         var (p50, p99) = Stats.P50P99(Recorder.DoneLatencies(0, spec.Tasks));
-        return new BenchResult(spec.System, "batch", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb());
+        return new BenchResult(spec.System, "batch", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb()).WithCost(cost);
     }
 
     /// <summary>Tasks enqueued at a fixed rate (open loop) for a fixed time; enqueue-to-start percentiles.</summary>
@@ -169,6 +172,7 @@ internal static class ChildRunner
 
         // The pacer hands out every task that is due by now, stamping it with the time it was handed out: a
         // system that cannot keep up makes tasks wait in the queue, and that wait counts.
+        var cost = Cost.Now();
         var start = Clock.Now;
         var next = 0;
         while (next < total)
@@ -189,7 +193,7 @@ internal static class ChildRunner
         await all.WaitAsync(ct);
         var elapsed = Clock.Seconds(Recorder.LastDone(0, total) - start);
         var (p50, p99) = Stats.P50P99(Recorder.StartLatencies(0, total));
-        return new BenchResult(spec.System, "latency", total, total / elapsed, p50, p99, Stats.PeakRssMb());
+        return new BenchResult(spec.System, "latency", total, total / elapsed, p50, p99, Stats.PeakRssMb()).WithCost(cost);
     }
 
     /// <summary>Recovery, first process: store N tasks that do not run, stop, and make them due.</summary>

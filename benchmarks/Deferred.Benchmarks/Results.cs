@@ -15,13 +15,33 @@ internal sealed record BenchResult(
     double RssMb,
     string? Error = null)
 {
+    /// <summary>CPU time of the benchmark process per task, in microseconds (NaN when not measured).</summary>
+    public double CpuUsPerTask { get; init; } = double.NaN;
+
+    /// <summary>CPU time of the machine's PostgreSQL processes per task, in microseconds (NaN when not measured).</summary>
+    public double PgCpuUsPerTask { get; init; } = double.NaN;
+
+    /// <summary>Bytes the benchmark process allocated per task (NaN when not measured).</summary>
+    public double AllocBytesPerTask { get; init; } = double.NaN;
+
+    /// <summary>This result with the cost per task of the phase that began at <paramref name="start"/>.</summary>
+    public BenchResult WithCost(Cost start)
+    {
+        var (cpu, pg, alloc) = Cost.Now().PerTaskSince(start, Tasks);
+        return this with { CpuUsPerTask = cpu, PgCpuUsPerTask = pg, AllocBytesPerTask = alloc };
+    }
+
     public static BenchResult Failed(string system, string scenario, string error) => new(system, scenario, 0, 0, 0, 0, 0, error);
 
     /// <summary>The line the benchmark prints, e.g. <c>bench: system=hangfire scenario=throughput tasks=5000 ...</c>.</summary>
     public string ToLine() => Error is null
         ? string.Create(CultureInfo.InvariantCulture,
-            $"bench: system={System} scenario={Scenario} tasks={Tasks} tasks_per_s={TasksPerSecond:F1} p50_ms={P50Ms:F2} p99_ms={P99Ms:F2} rss_mb={RssMb:F1}")
+            $"bench: system={System} scenario={Scenario} tasks={Tasks} tasks_per_s={TasksPerSecond:F1} p50_ms={P50Ms:F2} p99_ms={P99Ms:F2} rss_mb={RssMb:F1}{CostFields()}")
         : $"bench: system={System} scenario={Scenario} error={OneLine(Error)}";
+
+    private string CostFields() => double.IsNaN(CpuUsPerTask)
+        ? ""
+        : string.Create(CultureInfo.InvariantCulture, $" cpu_us_per_task={CpuUsPerTask:F1} pg_cpu_us_per_task={PgCpuUsPerTask:F1} alloc_bytes_per_task={AllocBytesPerTask:F0}");
 
     /// <summary>Parses a line printed by <see cref="ToLine"/>; null for any other text.</summary>
     public static BenchResult? Parse(string line)
@@ -54,7 +74,12 @@ internal sealed record BenchResult(
         }
 
         double Number(string key) => fields.TryGetValue(key, out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
-        return new BenchResult(system, scenario, (int)Number("tasks"), Number("tasks_per_s"), Number("p50_ms"), Number("p99_ms"), Number("rss_mb"));
+        return new BenchResult(system, scenario, (int)Number("tasks"), Number("tasks_per_s"), Number("p50_ms"), Number("p99_ms"), Number("rss_mb"))
+        {
+            CpuUsPerTask = Number("cpu_us_per_task"),
+            PgCpuUsPerTask = Number("pg_cpu_us_per_task"),
+            AllocBytesPerTask = Number("alloc_bytes_per_task"),
+        };
     }
 
     public static string OneLine(string text)
