@@ -58,12 +58,7 @@ internal sealed class BatchEnqueuer(
 #pragma warning restore CA2208
             }
 
-            var newTask = new NewTask(registration.Name, payload, request.Options?.MaxAttempts ?? _options.DefaultMaxAttempts, runAt)
-            {
-                Trace = trace,
-                OrderingKey = request.Options?.OrderingKey,
-                RequestContext = context,
-            };
+            var newTask = NewTask.From(registration.Name, payload, request.Options, _options.DefaultMaxAttempts, runAt, trace, context);
             rows[i] = (DeferredTaskId.NewId(), TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!);
         }
 

@@ -48,12 +48,7 @@ internal sealed class DirectEnqueuer(
 
         var registration = registry.Find(task.GetType())
             ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name);
-        var newTask = new NewTask(registration.Name, registration.Serialize(serializer, task), taskOptions.MaxAttempts ?? _options.DefaultMaxAttempts, runAt)
-        {
-            Trace = trace,
-            OrderingKey = taskOptions.OrderingKey,
-            RequestContext = carried.Capture(),
-        };
+        var newTask = NewTask.From(registration.Name, registration.Serialize(serializer, task), taskOptions, _options.DefaultMaxAttempts, runAt, trace, carried.Capture());
         var record = TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!;
         var taskId = DeferredTaskId.NewId();
 

@@ -22,7 +22,7 @@ internal sealed class ConcurrencyLimits : IDisposable
 
     public ConcurrencyLimits(IOptions<DeferredTasksOptions> options, DeferredDatabase database, IOptions<ClusterOptions> cluster, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
     {
-        var store = new LeaseStore(database, cluster.Value.ServiceId, silo, resilience, time);
+        var store = new LeaseStore(database, cluster.Value.ServiceId, silo, resilience);
         _types = options.Value.ConcurrencyLimits
             .Where(static l => l.Value is { PerSilo: > 0 } or { Cluster: > 0 })
             .ToFrozenDictionary(static l => l.Key, l => new TypeLimit(l.Key, l.Value.PerSilo, l.Value.Cluster, store, time), StringComparer.Ordinal);
@@ -94,7 +94,7 @@ internal sealed class ConcurrencyLimits : IDisposable
             }
 
             Interlocked.Increment(ref _running);
-            return new Held(this, slot);
+            return new Held(this, slot, taskId);
         }
 
         private async Task<int> TakeSlotAsync(string taskId, int limit, CancellationToken cancellationToken)
@@ -122,19 +122,19 @@ internal sealed class ConcurrencyLimits : IDisposable
             }
         }
 
-        private void Release(int? slot)
+        private void Release(int? slot, string taskId)
         {
             Interlocked.Decrement(ref _running);
             _perSilo?.Release();
             if (slot is { } taken)
             {
-                _ = ReleaseSlotAsync(taken);
+                _ = ReleaseSlotAsync(taken, taskId);
             }
         }
 
-        private async Task ReleaseSlotAsync(int slot)
+        private async Task ReleaseSlotAsync(int slot, string taskId)
         {
-            await store.ReleaseAsync(taskType, slot).ConfigureAwait(false);
+            await store.ReleaseAsync(taskType, slot, taskId).ConfigureAwait(false);
             Interlocked.Exchange(ref _freed, NewSignal()).TrySetResult();
         }
 
@@ -146,7 +146,7 @@ internal sealed class ConcurrencyLimits : IDisposable
             _asking.Dispose();
         }
 
-        private sealed class Held(TypeLimit limit, int? slot) : IDisposable
+        private sealed class Held(TypeLimit limit, int? slot, string taskId) : IDisposable
         {
             private int _released;
 
@@ -154,14 +154,14 @@ internal sealed class ConcurrencyLimits : IDisposable
             {
                 if (Interlocked.Exchange(ref _released, 1) == 0)
                 {
-                    limit.Release(slot);
+                    limit.Release(slot, taskId);
                 }
             }
         }
     }
 
     /// <summary>The statements over <c>deferred_concurrency_leases</c>.</summary>
-    private sealed class LeaseStore(DeferredDatabase database, string serviceId, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
+    private sealed class LeaseStore(DeferredDatabase database, string serviceId, SiloIdentity silo, StoreResilience resilience)
     {
         /// <summary>The slot taken, or null when none is free (or the database could not be reached: then it is asked again).</summary>
         public async Task<int?> TryTakeAsync(string taskType, int limit, string taskId, CancellationToken cancellationToken)
@@ -176,40 +176,33 @@ internal sealed class ConcurrencyLimits : IDisposable
                 command.Parameters.AddWithValue("task_id", taskId);
                 return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is int slot ? slot : null;
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (StoreFailures.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
             {
                 resilience.Unreachable(ex);
                 return null;
             }
         }
 
-        /// <summary>Gives a slot back; while the database is unreachable, keeps trying (a lease must not stay taken).</summary>
-        public async Task ReleaseAsync(string taskType, int slot)
+        /// <summary>
+        /// Gives a slot back, window after window while the database is unreachable (a lease must not stay taken). The
+        /// shared policy logs what it gives up on; a silo disposed meanwhile ends quietly, and the sweep of another silo
+        /// frees its leases once it is dead.
+        /// </summary>
+        public async Task ReleaseAsync(string taskType, int slot, string taskId)
         {
-            for (var failures = 1; ; failures++)
+            while ((await resilience.RunAsync(StoreWindow.Outcome, taskId, "lease release", () => ExecuteReleaseAsync(taskType, slot)).ConfigureAwait(false)).Outcome == StoreOutcome.Unavailable)
             {
-                try
-                {
-                    await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesRelease);
-                    command.Parameters.AddWithValue("service_id", serviceId);
-                    command.Parameters.AddWithValue("task_type", taskType);
-                    command.Parameters.AddWithValue("slot", slot);
-                    command.Parameters.AddWithValue("holder", silo.Owner);
-                    await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-                    return;
-                }
-                catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
-                {
-                    // Until the database is back. Should this silo stop meanwhile, the sweep frees its leases once it is dead.
-                    resilience.Unreachable(ex);
-                    await Task.Delay(resilience.Window(StoreWindow.Outcome).Backoff(failures), time).ConfigureAwait(false);
-                }
-                catch (ObjectDisposedException)
-                {
-                    // The silo is being disposed: its leases are freed by the sweep of another silo once it is dead.
-                    return;
-                }
             }
+        }
+
+        private async Task ExecuteReleaseAsync(string taskType, int slot)
+        {
+            await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesRelease);
+            command.Parameters.AddWithValue("service_id", serviceId);
+            command.Parameters.AddWithValue("task_type", taskType);
+            command.Parameters.AddWithValue("slot", slot);
+            command.Parameters.AddWithValue("holder", silo.Owner);
+            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
 
         public async Task<int> ReleaseGoneAsync(Func<string, bool> isGone, CancellationToken cancellationToken)

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using Orleans.Configuration;
 
 namespace Deferred.Execution;
@@ -74,7 +73,7 @@ internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterO
             command.Parameters.AddWithValue("task_id", taskId);
             await command.ExecuteNonQueryAsync();
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
         {
             resilience.Unreachable(ex);
         }

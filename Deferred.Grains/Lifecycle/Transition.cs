@@ -59,6 +59,20 @@ internal sealed record AttemptOutcome(AttemptResult Result, DeferredTaskError? E
 /// <summary>A task to enqueue, validated and serialized, with its first run time resolved.</summary>
 internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts, DateTimeOffset RunAt)
 {
+    /// <summary>
+    /// The one way every enqueue path (the grain, the direct far insert, a batch) turns what it was given into a new
+    /// task: what the options say (attempts, ordering key, whether the id is the caller's), the resolved first run, the
+    /// trace and the carried RequestContext.
+    /// </summary>
+    public static NewTask From(string taskType, byte[] payload, DeferredTaskOptions? options, int defaultMaxAttempts, DateTimeOffset runAt, TraceCarrier? trace, byte[]? requestContext) =>
+        new(taskType, payload, options?.MaxAttempts ?? defaultMaxAttempts, runAt)
+        {
+            Trace = trace,
+            OrderingKey = options?.OrderingKey,
+            RequestContext = requestContext,
+            CallerChosenId = options?.TaskId is not null,
+        };
+
     /// <summary>The trace context of the enqueue, carried into every attempt.</summary>
     public TraceCarrier? Trace { get; init; }
 

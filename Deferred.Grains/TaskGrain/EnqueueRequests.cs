@@ -36,14 +36,8 @@ internal static class EnqueueRequests
 
         // Serialized before the row is touched: a task that cannot be serialized stores nothing.
         var payload = registration.Serialize(serializer, request.Task);
-        var options = request.Options;
-        return new NewTask(registration.Name, payload, options?.MaxAttempts ?? defaultMaxAttempts, TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now))
-        {
-            Trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null,
-            OrderingKey = options?.OrderingKey,
-            RequestContext = carried.Capture(),
-            CallerChosenId = options?.TaskId is not null,
-        };
+        var trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null;
+        return NewTask.From(registration.Name, payload, request.Options, defaultMaxAttempts, TaskLifecycle.FirstRun(request.Options?.RunAt, request.Options?.Delay, now), trace, carried.Capture());
     }
 
     /// <summary>The answer to an enqueue of a caller's id whose task completed at <paramref name="completedAt"/>, within the retention.</summary>

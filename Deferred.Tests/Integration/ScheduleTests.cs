@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Deferred.Options;
+using Deferred.Scheduling;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
@@ -96,8 +97,11 @@ public sealed class ScheduleTests(ITestOutputHelper output) : StoreConformance
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "occurrences stored before the pause to complete");
         var whilePaused = RunsOf(cluster.Probe, "rt-tick").Count;
 
-        // Waiting for something that must not happen: a bounded 2.5 s, over two occurrences of a 1 s schedule.
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        // Paused and due (its next occurrence set an hour back): a scheduler pass claims nothing and stores nothing.
+        await cluster.Database.ExecuteAsync("UPDATE deferred_schedules SET next_at = now() - interval '1 hour' WHERE service_id = @s AND name = 'rt-tick'", ("s", cluster.ServiceId));
+        var silo = cluster.Cluster.Silos[0].ServiceProvider;
+        var claimed = await silo.GetRequiredService<DeferredScheduler>().PassAsync(silo.GetRequiredService<ScheduleStoreSelection>().Store!, CancellationToken.None);
+        Assert.Equal(0, claimed);
         Assert.Equal(whilePaused, RunsOf(cluster.Probe, "rt-tick").Count);
         Assert.Equal(0, await cluster.CountRowsAsync());
 
