@@ -14,6 +14,7 @@ namespace Deferred.Client;
 /// </summary>
 internal sealed class DeferredTasksClient(
     IGrainFactory grains,
+    TaskGrainReferences references,
     IDeferredTaskStore? store = null,
     DirectEnqueuer? direct = null,
     SiloReadiness? readiness = null,
@@ -65,7 +66,8 @@ internal sealed class DeferredTasksClient(
         var request = new DeferredEnqueueRequest { Task = task, Options = options, TraceParent = trace?.TraceParent, TraceState = trace?.TraceState, Baggage = trace?.Baggage };
         try
         {
-            return await Unwrapped(Grain(taskId).EnqueueAsync(request), cancellationToken);
+            // A generated id is valid by construction; a chosen one was checked with the options.
+            return await Unwrapped(references.Task(taskId).EnqueueAsync(request), cancellationToken);
         }
         catch (Exception ex) when (activity is not null)
         {
@@ -162,6 +164,6 @@ internal sealed class DeferredTasksClient(
             throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
         }
 
-        return grains.GetGrain<IDeferredTaskGrain>(taskId);
+        return references.Task(taskId);
     }
 }

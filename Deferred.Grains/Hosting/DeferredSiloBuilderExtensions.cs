@@ -93,6 +93,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<DirectEnqueuer>();
         services.AddSingleton<BatchEnqueuer>();
         services.AddDeferredScheduling();
+        services.TryAddSingleton<TaskGrainReferences>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         services.TryAddSingleton<DeferredTransactionalEnqueuer>();

@@ -10,7 +10,7 @@ namespace Deferred.Wakeups;
 /// Resumes a list of task ids on this silo with bounded parallelism, pausing while the silo's due backlog is
 /// full. Shared by the startup scan and the due-time poller, so both feed work in the same paced way.
 /// </summary>
-internal sealed class TaskResumer(IGrainFactory grains, ExecutionGate gate, IOptions<DeferredTasksOptions> options, ILogger<TaskResumer> logger)
+internal sealed class TaskResumer(Client.TaskGrainReferences grains, ExecutionGate gate, IOptions<DeferredTasksOptions> options, ILogger<TaskResumer> logger)
 {
     private readonly DeferredTasksOptions _options = options.Value;
 
@@ -27,7 +27,7 @@ internal sealed class TaskResumer(IGrainFactory grains, ExecutionGate gate, IOpt
             await gate.WaitUntilBelowAsync(_options.RecoveryMaxBacklog, ct);
             try
             {
-                var grain = grains.GetGrain<IRecoverableTask>(id);
+                var grain = grains.Recoverable(id);
                 if (await (adopted ? grain.AdoptAsync() : grain.ResumeAsync()).WaitAsync(ct))
                 {
                     Interlocked.Increment(ref resumed);

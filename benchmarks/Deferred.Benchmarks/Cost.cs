@@ -8,7 +8,9 @@ namespace Deferred.Benchmarks;
 /// <c>/proc</c>, so PostgreSQL must be local), and bytes allocated by this process (<see cref="GC.GetTotalAllocatedBytes"/>).
 /// Divided by the tasks of the phase it is the cost per task (docs/performance.md).
 /// </summary>
-internal readonly record struct Cost(TimeSpan ProcessCpu, TimeSpan PostgresCpu, long AllocatedBytes)
+/// <remarks>It also counts garbage collections and their pauses (<see cref="GC.GetTotalPauseDuration"/>), the first suspect
+/// for a latency tail.</remarks>
+internal readonly record struct Cost(TimeSpan ProcessCpu, TimeSpan PostgresCpu, long AllocatedBytes, TimeSpan GcPause, int Gen0, int Gen2, long Timestamp)
 {
     private static readonly double TicksPerSecond = ClockTicks();
 
@@ -16,7 +18,8 @@ internal readonly record struct Cost(TimeSpan ProcessCpu, TimeSpan PostgresCpu, 
     public static Cost Now()
     {
         using var self = Process.GetCurrentProcess();
-        return new Cost(self.TotalProcessorTime, ReadPostgresCpu(), GC.GetTotalAllocatedBytes(precise: false));
+        return new Cost(self.TotalProcessorTime, ReadPostgresCpu(), GC.GetTotalAllocatedBytes(precise: false), GC.GetTotalPauseDuration(),
+            GC.CollectionCount(0), GC.CollectionCount(2), Stopwatch.GetTimestamp());
     }
 
     /// <summary>What happened since <paramref name="start"/>, per task: (process CPU µs, PostgreSQL CPU µs, bytes allocated).</summary>
@@ -24,6 +27,14 @@ internal readonly record struct Cost(TimeSpan ProcessCpu, TimeSpan PostgresCpu, 
     {
         var n = Math.Max(1, tasks);
         return ((ProcessCpu - start.ProcessCpu).TotalMicroseconds / n, (PostgresCpu - start.PostgresCpu).TotalMicroseconds / n, (double)(AllocatedBytes - start.AllocatedBytes) / n);
+    }
+
+    /// <summary>What the garbage collector did since <paramref name="start"/>: share of wall time paused, collections of gen 0 and gen 2.</summary>
+    public (double PausePct, int Gen0, int Gen2) GcSince(Cost start)
+    {
+        var wall = Stopwatch.GetElapsedTime(start.Timestamp, Timestamp);
+        var pct = wall > TimeSpan.Zero ? 100 * (GcPause - start.GcPause) / wall : 0;
+        return (pct, Gen0 - start.Gen0, Gen2 - start.Gen2);
     }
 
     private static TimeSpan ReadPostgresCpu()

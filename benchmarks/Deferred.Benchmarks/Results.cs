@@ -24,11 +24,21 @@ internal sealed record BenchResult(
     /// <summary>Bytes the benchmark process allocated per task (NaN when not measured).</summary>
     public double AllocBytesPerTask { get; init; } = double.NaN;
 
+    /// <summary>Share of the phase's wall time the process was paused by garbage collection, in percent (NaN when not measured).</summary>
+    public double GcPausePct { get; init; } = double.NaN;
+
+    /// <summary>Gen 0 and gen 2 collections during the phase.</summary>
+    public int Gen0Collections { get; init; }
+
+    public int Gen2Collections { get; init; }
+
     /// <summary>This result with the cost per task of the phase that began at <paramref name="start"/>.</summary>
     public BenchResult WithCost(Cost start)
     {
-        var (cpu, pg, alloc) = Cost.Now().PerTaskSince(start, Tasks);
-        return this with { CpuUsPerTask = cpu, PgCpuUsPerTask = pg, AllocBytesPerTask = alloc };
+        var now = Cost.Now();
+        var (cpu, pg, alloc) = now.PerTaskSince(start, Tasks);
+        var (pause, gen0, gen2) = now.GcSince(start);
+        return this with { CpuUsPerTask = cpu, PgCpuUsPerTask = pg, AllocBytesPerTask = alloc, GcPausePct = pause, Gen0Collections = gen0, Gen2Collections = gen2 };
     }
 
     public static BenchResult Failed(string system, string scenario, string error) => new(system, scenario, 0, 0, 0, 0, 0, error);
@@ -41,7 +51,7 @@ internal sealed record BenchResult(
 
     private string CostFields() => double.IsNaN(CpuUsPerTask)
         ? ""
-        : string.Create(CultureInfo.InvariantCulture, $" cpu_us_per_task={CpuUsPerTask:F1} pg_cpu_us_per_task={PgCpuUsPerTask:F1} alloc_bytes_per_task={AllocBytesPerTask:F0}");
+        : string.Create(CultureInfo.InvariantCulture, $" cpu_us_per_task={CpuUsPerTask:F1} pg_cpu_us_per_task={PgCpuUsPerTask:F1} alloc_bytes_per_task={AllocBytesPerTask:F0} gc_pause_pct={GcPausePct:F1} gen0={Gen0Collections} gen2={Gen2Collections}");
 
     /// <summary>Parses a line printed by <see cref="ToLine"/>; null for any other text.</summary>
     public static BenchResult? Parse(string line)
@@ -79,6 +89,9 @@ internal sealed record BenchResult(
             CpuUsPerTask = Number("cpu_us_per_task"),
             PgCpuUsPerTask = Number("pg_cpu_us_per_task"),
             AllocBytesPerTask = Number("alloc_bytes_per_task"),
+            GcPausePct = Number("gc_pause_pct"),
+            Gen0Collections = double.IsNaN(Number("gen0")) ? 0 : (int)Number("gen0"),
+            Gen2Collections = double.IsNaN(Number("gen2")) ? 0 : (int)Number("gen2"),
         };
     }
 

@@ -14,17 +14,33 @@ internal sealed class FreshTaskIds
     private const int Capacity = 100_000;
     private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
 
+    // ConcurrentDictionary.Count takes every lock of the table; on the enqueue path that serialised the enqueuers.
+    private int _count;
+
     public void Add(string taskId)
     {
-        if (_ids.Count >= Capacity)
+        if (Volatile.Read(ref _count) >= Capacity)
         {
             _ids.Clear();
+            Volatile.Write(ref _count, 0);
         }
 
-        _ids.TryAdd(taskId, 0);
+        if (_ids.TryAdd(taskId, 0))
+        {
+            Interlocked.Increment(ref _count);
+        }
     }
 
-    public bool TryConsume(string taskId) => _ids.TryRemove(taskId, out _);
+    public bool TryConsume(string taskId)
+    {
+        if (!_ids.TryRemove(taskId, out _))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _count);
+        return true;
+    }
 }
 
 /// <summary>
@@ -36,16 +52,34 @@ internal sealed class JustInsertedRows
 {
     private const int Capacity = 100_000;
     private readonly ConcurrentDictionary<string, TaskRow> _rows = new(StringComparer.Ordinal);
+    private int _count;
 
     public void Add(TaskRow row)
     {
-        if (_rows.Count >= Capacity)
+        if (Volatile.Read(ref _count) >= Capacity)
         {
             _rows.Clear();
+            Volatile.Write(ref _count, 0);
         }
 
-        _rows[row.TaskId] = row;
+        if (_rows.TryAdd(row.TaskId, row))
+        {
+            Interlocked.Increment(ref _count);
+        }
+        else
+        {
+            _rows[row.TaskId] = row;
+        }
     }
 
-    public bool TryConsume(string taskId, out TaskRow row) => _rows.TryRemove(taskId, out row!);
+    public bool TryConsume(string taskId, out TaskRow row)
+    {
+        if (!_rows.TryRemove(taskId, out row!))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _count);
+        return true;
+    }
 }

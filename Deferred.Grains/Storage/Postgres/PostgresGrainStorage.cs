@@ -13,6 +13,11 @@ namespace Deferred.Storage.Postgres;
 /// operation batched by <see cref="TaskBatcher"/>. The ETag is the row's <c>version</c>; a write that finds
 /// another version throws <see cref="InconsistentStateException"/> exactly like the stock providers do.
 /// </summary>
+/// <remarks>
+/// Its awaits do not resume on the activation's scheduler (<c>ConfigureAwait(false)</c>, as Orleans' own providers do):
+/// they touch only the state object handed in, while the activation awaits the whole operation. One scheduler hop less
+/// per operation.
+/// </remarks>
 internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
 {
     private readonly TaskBatcher _batcher;
@@ -49,7 +54,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
             return;
         }
 
-        if (await _batcher.ReadAsync(taskId) is { } row)
+        if (await _batcher.ReadAsync(taskId).ConfigureAwait(false) is { } row)
         {
             state.State = row.State;
             state.ETag = row.Version.ToString(CultureInfo.InvariantCulture);
@@ -67,7 +72,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         var row = new TaskRow(grainId.Key.ToString()!, state.State ?? new TaskRecord(), 0);
         if (state.ETag is null)
         {
-            if (!await _batcher.InsertAsync(row))
+            if (!await _batcher.InsertAsync(row).ConfigureAwait(false))
             {
                 throw new InconsistentStateException($"Deferred task '{row.TaskId}' is already stored.", "unknown", "none");
             }
@@ -77,7 +82,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         else
         {
             var expected = int.Parse(state.ETag, CultureInfo.InvariantCulture);
-            var version = await _batcher.UpdateAsync(row, expected)
+            var version = await _batcher.UpdateAsync(row, expected).ConfigureAwait(false)
                 ?? throw new InconsistentStateException($"Deferred task '{row.TaskId}' changed since it was read.", "unknown", state.ETag);
             state.ETag = version.ToString(CultureInfo.InvariantCulture);
         }
@@ -91,7 +96,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         if (state.ETag is not null)
         {
             var taskId = grainId.Key.ToString()!;
-            if (!await _batcher.DeleteAsync(taskId, int.Parse(state.ETag, CultureInfo.InvariantCulture)))
+            if (!await _batcher.DeleteAsync(taskId, int.Parse(state.ETag, CultureInfo.InvariantCulture)).ConfigureAwait(false))
             {
                 throw new InconsistentStateException($"Deferred task '{taskId}' changed or vanished since it was read.", "unknown", state.ETag);
             }

@@ -87,20 +87,20 @@ internal sealed class TaskBatcher : IAsyncDisposable
             // busy one gathers a little more per commit (highest throughput).
             if (batch.Count < _maxBatch && _linger > TimeSpan.Zero && Volatile.Read(ref _inFlight) > 0)
             {
-                using var timeout = new CancellationTokenSource(_linger);
-                try
+                // Without a cancelled token: ending a linger by cancellation threw an exception per batch.
+                var over = Task.Delay(_linger);
+                while (batch.Count < _maxBatch)
                 {
-                    while (batch.Count < _maxBatch && await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+                    var more = reader.WaitToReadAsync().AsTask();
+                    if (!more.IsCompleted && await Task.WhenAny(more, over).ConfigureAwait(false) != more || !await more.ConfigureAwait(false))
                     {
-                        while (batch.Count < _maxBatch && reader.TryRead(out var op))
-                        {
-                            batch.Add(op);
-                        }
+                        break;
                     }
-                }
-                catch (OperationCanceledException)
-                {
-                    // Linger over.
+
+                    while (batch.Count < _maxBatch && reader.TryRead(out var op))
+                    {
+                        batch.Add(op);
+                    }
                 }
             }
 

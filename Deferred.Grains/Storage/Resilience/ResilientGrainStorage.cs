@@ -13,7 +13,7 @@ internal sealed class ResilientGrainStorage(IGrainStorage inner, StoreResilience
 {
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var result = await resilience.RunAsync(StoreWindow.Read, TaskId(grainId), "read", () => inner.ReadStateAsync(stateName, grainId, grainState));
+        var result = await resilience.RunAsync(StoreWindow.Read, TaskId(grainId), "read", () => inner.ReadStateAsync(stateName, grainId, grainState)).ConfigureAwait(false);
         if (!result.Applied)
         {
             throw result.Outcome == StoreOutcome.Unavailable
@@ -32,7 +32,8 @@ internal sealed class ResilientGrainStorage(IGrainStorage inner, StoreResilience
     {
         try
         {
-            await operation;
+            // Not back on the activation's scheduler: the activation awaits this whole call.
+            await operation.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not DeferredStoreUnavailableException && StoreFailures.Classify(ex) == StoreOutcome.Unavailable)
         {

@@ -45,6 +45,7 @@ internal readonly record struct StoreResult(StoreOutcome Outcome, Exception? Err
 internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<StoreResilience> logger)
 {
     private readonly DeferredTasksOptions _options = options.Value;
+    private readonly CoarseDeadlines _deadlines = new(time);
     private long _outageSince;
 
     /// <summary>The window's budget and backoff.</summary>
@@ -86,18 +87,22 @@ internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, Ti
             // Only an enqueue bounds the try itself (its caller is waiting); other writes are left to finish, so no
             // write is still in flight behind the activation's back.
             var left = window == StoreWindow.Enqueue ? w.Budget - time.GetElapsedTime(started) : Timeout.InfiniteTimeSpan;
+            var deadline = left == Timeout.InfiniteTimeSpan || cancellationToken.CanBeCanceled ? default : _deadlines.After(left);
             Exception failure;
             try
             {
-                await (left == Timeout.InfiniteTimeSpan ? call.WaitAsync(cancellationToken) : call.WaitAsync(Max(left, TimeSpan.Zero), time, cancellationToken)).ConfigureAwait(false);
+                await (left == Timeout.InfiniteTimeSpan ? call.WaitAsync(cancellationToken)
+                    : deadline.CanBeCanceled ? call.WaitAsync(deadline)
+                    : call.WaitAsync(Max(left, TimeSpan.Zero), time, cancellationToken)).ConfigureAwait(false);
                 Reachable();
                 return new(StoreOutcome.Applied, null, time.GetElapsedTime(started));
             }
-            catch (TimeoutException ex) when (!call.IsCompleted)
+            catch (Exception ex) when ((ex is TimeoutException && !call.IsCompleted) || (ex is OperationCanceledException && deadline.IsCancellationRequested))
             {
                 // The window closed with the operation still in flight: it may yet commit.
-                Unreachable(ex);
-                return GaveUp(window, subject, what, new(StoreOutcome.Unavailable, ex, time.GetElapsedTime(started), call));
+                var timeout = ex as TimeoutException ?? new TimeoutException($"The store did not answer within {w.Budget}.");
+                Unreachable(timeout);
+                return GaveUp(window, subject, what, new(StoreOutcome.Unavailable, timeout, time.GetElapsedTime(started), call));
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

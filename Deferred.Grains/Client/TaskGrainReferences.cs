@@ -1,0 +1,36 @@
+using Deferred.Wakeups;
+using Orleans.Metadata;
+using Orleans.Runtime;
+
+namespace Deferred.Client;
+
+/// <summary>
+/// References to task grains by id. <c>IGrainFactory.GetGrain&lt;T&gt;(string)</c> resolves the interface's grain type by
+/// reflection on every call; every enqueue and every resumed row needs a reference, so the two types are resolved once
+/// here and each reference is made from its <see cref="GrainId"/>.
+/// </summary>
+internal sealed class TaskGrainReferences
+{
+    private readonly IGrainFactory _grains;
+    private readonly Lazy<(GrainType Grain, GrainInterfaceType Task, GrainInterfaceType Recoverable)> _types;
+
+    public TaskGrainReferences(IGrainFactory grains, GrainInterfaceTypeResolver interfaces, GrainInterfaceTypeToGrainTypeResolver grainTypes)
+    {
+        _grains = grains;
+
+        // Lazy: a client's manifest is known only once it has connected.
+        _types = new(() =>
+        {
+            var task = interfaces.GetGrainInterfaceType(typeof(IDeferredTaskGrain));
+            return (grainTypes.GetGrainType(task), task, interfaces.GetGrainInterfaceType(typeof(IRecoverableTask)));
+        });
+    }
+
+    /// <summary>The task's grain; <paramref name="taskId"/> must already be valid (<see cref="DeferredTaskId.Validate"/>).</summary>
+    public IDeferredTaskGrain Task(string taskId) =>
+        (IDeferredTaskGrain)_grains.GetGrain(GrainId.Create(_types.Value.Grain, taskId), _types.Value.Task);
+
+    /// <summary>The task's grain as recovery sees it.</summary>
+    public IRecoverableTask Recoverable(string taskId) =>
+        (IRecoverableTask)_grains.GetGrain(GrainId.Create(_types.Value.Grain, taskId), _types.Value.Recoverable);
+}
