@@ -74,6 +74,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<StoreResilience>();
         services.AddSingleton<CarriedRequestContext>();
         services.AddSingleton<OrderingTurns>();
+        TaskDirectoryCache.Register(services);
         services.AddSingleton<ConcurrencyLimits>();
 
         // Both built-in stores are registered (lazily: only the selected one is built), so Deferred:Store can pick one.

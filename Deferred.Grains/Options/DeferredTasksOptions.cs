@@ -156,6 +156,15 @@ public sealed class DeferredTasksOptions
     public bool WatchEveryAttempt { get; set; }
 
     /// <summary>
+    /// Keep task grains out of Orleans' grain directory cache. Default true: Orleans leaves a cache entry behind for
+    /// every deactivated grain (up to <c>GrainDirectoryOptions.CacheSize</c>, a million by default), so each completed
+    /// task held about 340 bytes until the cache was full. Applied only while the silo's directory cache strategy is
+    /// the default LRU and no other <c>IGrainDirectoryCache</c> is registered; every other grain type is cached as
+    /// before. See docs/operations.md.
+    /// </summary>
+    public bool SkipDirectoryCacheForTasks { get; set; } = true;
+
+    /// <summary>
     /// How often each silo looks for tasks whose silo has gone (orphans) and adopts them. Default 30 seconds. A
     /// silo also sweeps at once when the cluster declares a silo dead, so this is only the backstop.
     /// </summary>

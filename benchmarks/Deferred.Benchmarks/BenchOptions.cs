@@ -13,7 +13,7 @@ internal sealed class BenchOptions
     public static readonly string[] AllScenarios = ["throughput", "latency", "recovery", "delayed"];
 
     /// <summary>Scenarios run only when asked for: <c>batch</c> (the deferred system, EnqueueManyAsync in batches of 1,000).</summary>
-    public static readonly string[] ExtraScenarios = ["batch"];
+    public static readonly string[] ExtraScenarios = ["batch", "soak"];
 
     public const string Usage = """
         usage: Deferred.Benchmarks [options]            (scripts/bench.sh [options] builds and runs it)
@@ -23,6 +23,9 @@ internal sealed class BenchOptions
                                         (deferred only: the throughput tasks enqueued by EnqueueManyAsync, 1,000 per call)
           --tasks N                     throughput tasks (quick 1500, full 50000)
           --latency-seconds S           length of the fixed-rate latency run (quick 3, full 60)
+          --soak-tasks N                tasks of the soak scenario (quick 20000, full 2000000): live heap and RSS
+                                        after each tenth, to show that completed tasks leave nothing behind
+          --latency-rate R              the latency run's rate in tasks/s (default: half the maximum measured first)
           --recovery-tasks N            rows pending at start-up (quick 1000, full 100000)
           --delayed-tasks N             tasks delayed by an hour (quick 1000, full 100000)
           --delayed-tasks-deferred N    the same for the deferred system (quick: as --delayed-tasks, full 1000000)
@@ -57,6 +60,9 @@ internal sealed class BenchOptions
 
     public int LatencySeconds { get; private set; }
 
+    /// <summary>A fixed rate for the latency scenario (tasks/s); null: half the maximum measured in the same invocation.</summary>
+    public double? LatencyRate { get; private set; }
+
     public int RecoveryTasks { get; private set; }
 
     public int DelayedTasks { get; private set; }
@@ -64,6 +70,9 @@ internal sealed class BenchOptions
     public int DelayedTasksDeferred { get; private set; }
 
     public int ThroughputTasksDeferred { get; private set; }
+
+    /// <summary>Tasks run by the soak scenario (memory of a long-running silo).</summary>
+    public int SoakTasks { get; private set; }
 
     public int RecoveryTasksDeferred { get; private set; }
 
@@ -89,6 +98,7 @@ internal sealed class BenchOptions
     {
         var options = new BenchOptions { Arguments = args };
         int? tasks = null, tasksDeferred = null, recoveryDeferred = null, latencySeconds = null, recoveryTasks = null, delayedTasks = null, delayedDeferred = null, delayedShort = null, warmup = null, timeout = null;
+        int? soakTasks = null;
         int workers = 20, queuePollMs = 1000, schedulePollMs = 100;
         string? report = null;
         var noReport = false;
@@ -102,6 +112,8 @@ internal sealed class BenchOptions
                 case "--scenarios": options.Scenarios = reader.List([.. AllScenarios, .. ExtraScenarios]); options.Restricted = true; break;
                 case "--tasks": tasks = reader.Int(1); break;
                 case "--latency-seconds": latencySeconds = reader.Int(1); break;
+                case "--latency-rate": options.LatencyRate = reader.Int(1); break;
+                case "--soak-tasks": soakTasks = reader.Int(1); break;
                 case "--recovery-tasks": recoveryTasks = reader.Int(1); break;
                 case "--delayed-tasks": delayedTasks = reader.Int(1); break;
                 case "--delayed-tasks-deferred": delayedDeferred = reader.Int(1); break;
@@ -128,6 +140,7 @@ internal sealed class BenchOptions
         options.RecoveryTasks = recoveryTasks ?? (quick ? 1_000 : 100_000);
         options.DelayedTasks = delayedTasks ?? (quick ? 1_000 : 100_000);
         options.ThroughputTasksDeferred = tasksDeferred ?? options.ThroughputTasks;
+        options.SoakTasks = soakTasks ?? (quick ? 20_000 : 2_000_000);
         options.RecoveryTasksDeferred = recoveryDeferred ?? options.RecoveryTasks;
         options.DelayedTasksDeferred = delayedDeferred ?? (quick || delayedTasks is not null ? options.DelayedTasks : 1_000_000);
         options.DelayedShortTasks = delayedShort ?? (quick ? Math.Min(options.DelayedTasks, 300) : Math.Min(options.DelayedTasks, 2_000));

@@ -68,11 +68,19 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
         var serviceId = $"bench-{system}-{scenario}-{Guid.NewGuid():N}"[..40];
         switch (scenario)
         {
+            case "soak":
+                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, options.SoakTasks), cs, echo: true));
+
             case "throughput" or "batch":
                 return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system == "deferred" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
 
             case "latency":
             {
+                if (options.LatencyRate is { } fixedRate)
+                {
+                    _maxRates[system] = 2 * fixedRate;
+                }
+
                 if (!_maxRates.TryGetValue(system, out var max))
                 {
                     // No throughput figure from this invocation: measure one first (not reported).

@@ -32,6 +32,14 @@ internal sealed record BenchResult(
 
     public int Gen2Collections { get; init; }
 
+    /// <summary>Thread-pool work items queued, sampled every 10 ms during the phase: mean and maximum (NaN when not sampled).</summary>
+    public double ThreadPoolQueueMean { get; init; } = double.NaN;
+
+    public double ThreadPoolQueueMax { get; init; } = double.NaN;
+
+    /// <summary>Further fields, printed as they are at the end of the line (the soak scenario's series).</summary>
+    public string? Extra { get; init; }
+
     /// <summary>This result with the cost per task of the phase that began at <paramref name="start"/>.</summary>
     public BenchResult WithCost(Cost start)
     {
@@ -51,7 +59,11 @@ internal sealed record BenchResult(
 
     private string CostFields() => double.IsNaN(CpuUsPerTask)
         ? ""
-        : string.Create(CultureInfo.InvariantCulture, $" cpu_us_per_task={CpuUsPerTask:F1} pg_cpu_us_per_task={PgCpuUsPerTask:F1} alloc_bytes_per_task={AllocBytesPerTask:F0} gc_pause_pct={GcPausePct:F1} gen0={Gen0Collections} gen2={Gen2Collections}");
+        : string.Create(CultureInfo.InvariantCulture, $" cpu_us_per_task={CpuUsPerTask:F1} pg_cpu_us_per_task={PgCpuUsPerTask:F1} alloc_bytes_per_task={AllocBytesPerTask:F0} gc_pause_pct={GcPausePct:F1} gen0={Gen0Collections} gen2={Gen2Collections}{QueueFields()}{(Extra is null ? "" : " " + Extra)}");
+
+    private string QueueFields() => double.IsNaN(ThreadPoolQueueMax)
+        ? ""
+        : string.Create(CultureInfo.InvariantCulture, $" tp_queue_mean={ThreadPoolQueueMean:F0} tp_queue_max={ThreadPoolQueueMax:F0}");
 
     /// <summary>Parses a line printed by <see cref="ToLine"/>; null for any other text.</summary>
     public static BenchResult? Parse(string line)
@@ -90,6 +102,8 @@ internal sealed record BenchResult(
             PgCpuUsPerTask = Number("pg_cpu_us_per_task"),
             AllocBytesPerTask = Number("alloc_bytes_per_task"),
             GcPausePct = Number("gc_pause_pct"),
+            ThreadPoolQueueMean = Number("tp_queue_mean"),
+            ThreadPoolQueueMax = Number("tp_queue_max"),
             Gen0Collections = double.IsNaN(Number("gen0")) ? 0 : (int)Number("gen0"),
             Gen2Collections = double.IsNaN(Number("gen2")) ? 0 : (int)Number("gen2"),
         };
@@ -134,6 +148,27 @@ internal static class Stats
     /// The peak resident set size of this process so far, in MiB: VmHWM from /proc/self/status (the kernel's
     /// high-water mark, so no peak between samples is missed), else the runtime's peak working set.
     /// </summary>
+    /// <summary>The resident set size now, in MiB (VmRSS), else the runtime's working set.</summary>
+    public static double CurrentRssMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line["VmRSS:".Length..].Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture) / 1024.0;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64 / (1024.0 * 1024.0);
+    }
+
     public static double PeakRssMb()
     {
         try

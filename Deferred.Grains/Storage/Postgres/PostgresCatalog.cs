@@ -7,7 +7,7 @@ using Orleans.Configuration;
 namespace Deferred.Storage.Postgres;
 
 /// <summary>The default store's catalog and due-time index, over its table <c>deferred_tasks</c>.</summary>
-internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options) : IDeferredTaskCatalog, IDueTaskSource
+internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options, PostgresGrainStorage? storage = null) : IDeferredTaskCatalog, IDueTaskSource
 {
     private readonly string _serviceId = cluster.Value.ServiceId;
     private readonly TimeSpan _threshold = options.Value.TimerThreshold;
@@ -37,11 +37,17 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
                 yield break;
             }
 
-            var due = claimed.Where(c => c.DueAt <= horizon).ToList();
+            var due = claimed.Where(c => c.Row.State.NextRunAt <= horizon).ToList();
+            foreach (var (row, _) in due)
+            {
+                // Resumed next: its activation's read is answered from the row the claim returned, not a second round trip.
+                storage?.NoteInserted(row);
+            }
+
             yield return new OrphanPage(
                 claimed.Count,
-                due.Where(c => !c.Released).Select(c => c.TaskId).ToList(),
-                due.Where(c => c.Released).Select(c => c.TaskId).ToList());
+                due.Where(c => !c.Released).Select(c => c.Row.TaskId).ToList(),
+                due.Where(c => c.Released).Select(c => c.Row.TaskId).ToList());
             if (claimed.Count < pageSize)
             {
                 yield break;
@@ -93,7 +99,7 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private async Task<IReadOnlyList<(string TaskId, DateTimeOffset DueAt, bool Released)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<(TaskRow Row, bool Released)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.TasksClaim);
         command.Parameters.AddWithValue("service_id", _serviceId);
@@ -101,11 +107,11 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         command.Parameters.AddWithValue("include_unowned", includeUnowned);
         command.Parameters.AddWithValue("owner", me);
         command.Parameters.AddWithValue("page_size", pageSize);
-        var claimed = new List<(string, DateTimeOffset, bool)>(pageSize);
+        var claimed = new List<(TaskRow, bool)>(pageSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            claimed.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetBoolean(2)));
+            claimed.Add((TaskRowStatements.ReadRow(reader), reader.GetBoolean(TaskRowStatements.ReadColumns)));
         }
 
         return claimed;

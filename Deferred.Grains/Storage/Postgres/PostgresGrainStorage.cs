@@ -120,8 +120,8 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     }
 
     /// <summary>
-    /// A row this silo has just committed outside the batcher (a schedule's occurrence): its activation's first read is
-    /// answered from memory, as after a batch enqueue.
+    /// A row this silo has just committed outside the batcher (a schedule's occurrence) or claimed in a sweep: its
+    /// activation's first read is answered from memory, as after a batch enqueue.
     /// </summary>
     public void NoteInserted(TaskRow row) => _justInserted.Add(row);
 

@@ -117,6 +117,9 @@ internal static class TaskRowStatements
     }
 
     /// <summary>A row as tasks-read.sql returns it.</summary>
+    /// <summary>How many columns <see cref="ReadRow"/> reads (tasks-read.sql's list, in its order).</summary>
+    public const int ReadColumns = 20;
+
     public static TaskRow ReadRow(NpgsqlDataReader reader)
     {
         var state = new TaskRecord

@@ -2,9 +2,10 @@
 -- @include_unowned) and makes @owner, this silo, their owner. SKIP LOCKED lets silos sweeping at the same
 -- time split the backlog instead of taking the same rows. The version is left alone on purpose: no live
 -- activation holds these rows, and one that did would simply write its own owner back on its next write.
--- Returns each claimed task's due time, so the sweep resumes only what is due soon and leaves later tasks
--- to this silo's due-time poller, and whether it had no owner: released by a silo that stopped cleanly (or
--- written before migration 0009), so it was not in flight at a crash and needs no watching.
+-- Returns each claimed task's row (tasks-read.sql's columns, in that order), so the sweep resumes only what is due
+-- soon, leaves later tasks to this silo's due-time poller, and hands the rows it resumes to their activations
+-- (no second read); and whether it had no owner: released by a silo that stopped cleanly (or written before
+-- migration 0009), so it was not in flight at a crash and needs no watching.
 WITH claimed AS (
     SELECT t.task_id, t.owner
     FROM deferred_tasks AS t
@@ -21,4 +22,6 @@ SET owner = @owner,
 FROM claimed AS c
 WHERE t.service_id = @service_id
   AND t.task_id = c.task_id
-RETURNING t.task_id, t.next_run_at, c.owner IS NULL AS released;
+RETURNING t.task_id, t.task_type, t.status, t.attempts, t.max_attempts, t.enqueued_at, t.next_run_at, t.has_reminder, t.payload,
+          t.last_error::text, t.version, t.owner, t.running_since, t.interruptions, t.trace_parent, t.trace_state, t.baggage,
+          t.ordering_key, t.request_context, t.caller_id, c.owner IS NULL AS released;
