@@ -34,6 +34,9 @@ internal sealed class BenchOptions
           --delayed-short-tasks N       tasks delayed by 2-5 s (default min(delayed tasks, 2000); quick 300)
           --concurrency C               concurrent enqueuers (default 64)
           --warmup N                    tasks run before measuring, in the same process (quick 100, full 1000)
+          --warmup-orleans N            the same for deferred and orleans-ceiling, past the JIT's climb (quick 60000,
+                                        full 150000; default: --warmup when given); the warm-up of a throughput run
+                                        is reported as scenario 'cold'
           --runs K                      repeat every system and scenario K times (default 1)
           --hangfire-workers W          Hangfire WorkerCount (default 20)
           --hangfire-queue-poll-ms M    Hangfire.PostgreSql QueuePollInterval (default 1000)
@@ -82,6 +85,12 @@ internal sealed class BenchOptions
 
     public int Warmup { get; private set; }
 
+    /// <summary>
+    /// The warm-up of the in-process Orleans systems (deferred, orleans-ceiling): long enough to be past the JIT's climb
+    /// (tiered compilation takes tens of seconds after start), so their steady figures are steady.
+    /// </summary>
+    public int WarmupOrleans { get; private set; }
+
     public int Runs { get; private set; } = 1;
 
     public HangfireSettings Hangfire { get; private set; } = new(20, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100));
@@ -98,7 +107,7 @@ internal sealed class BenchOptions
     {
         var options = new BenchOptions { Arguments = args };
         int? tasks = null, tasksDeferred = null, recoveryDeferred = null, latencySeconds = null, recoveryTasks = null, delayedTasks = null, delayedDeferred = null, delayedShort = null, warmup = null, timeout = null;
-        int? soakTasks = null;
+        int? soakTasks = null, warmupOrleans = null;
         int workers = 20, queuePollMs = 1000, schedulePollMs = 100;
         string? report = null;
         var noReport = false;
@@ -122,6 +131,7 @@ internal sealed class BenchOptions
                 case "--delayed-short-tasks": delayedShort = reader.Int(1); break;
                 case "--concurrency": options.Concurrency = reader.Int(1, 1024); break;
                 case "--warmup": warmup = reader.Int(0); break;
+                case "--warmup-orleans": warmupOrleans = reader.Int(0); break;
                 case "--runs": options.Runs = reader.Int(1, 100); break;
                 case "--hangfire-workers": workers = reader.Int(1, 1000); break;
                 case "--hangfire-queue-poll-ms": queuePollMs = reader.Int(1); break;
@@ -145,6 +155,7 @@ internal sealed class BenchOptions
         options.DelayedTasksDeferred = delayedDeferred ?? (quick || delayedTasks is not null ? options.DelayedTasks : 1_000_000);
         options.DelayedShortTasks = delayedShort ?? (quick ? Math.Min(options.DelayedTasks, 300) : Math.Min(options.DelayedTasks, 2_000));
         options.Warmup = warmup ?? (quick ? 100 : 1_000);
+        options.WarmupOrleans = warmupOrleans ?? warmup ?? (quick ? 60_000 : 150_000);
         options.TimeoutSeconds = timeout ?? (quick ? 90 : 3_600);
         options.Hangfire = new HangfireSettings(workers, TimeSpan.FromMilliseconds(queuePollMs), TimeSpan.FromMilliseconds(schedulePollMs));
         if (report is not null && noReport)

@@ -58,7 +58,7 @@ internal static class ChildRunner
                 await using var system = Create(spec, connectionString);
                 switch (spec.Scenario)
                 {
-                    case "throughput": Print(await ThroughputAsync(spec, system, deadline.Token)); break;
+                    case "throughput": Print(await ThroughputAsync(spec, system, Print, deadline.Token)); break;
                     case "batch": Print(await BatchAsync(spec, system, deadline.Token)); break;
                     case "soak": Print(await SoakAsync(spec, system, deadline.Token)); break;
                     case "latency": Print(await LatencyAsync(spec, system, deadline.Token)); break;
@@ -105,11 +105,20 @@ internal static class ChildRunner
     };
 
     /// <summary>N tasks enqueued as fast as the enqueuers allow; timed until every one ran and none is stored.</summary>
-    private static async Task<BenchResult> ThroughputAsync(RunSpec spec, IBenchSystem system, CancellationToken ct)
+    private static async Task<BenchResult> ThroughputAsync(RunSpec spec, IBenchSystem system, Action<BenchResult> print, CancellationToken ct)
     {
         Recorder.Reset(spec.Tasks + spec.Warmup);
         await system.StartAsync(seeding: false, ct);
+        var coldCost = Cost.Now();
+        var coldStart = Clock.Now;
         await WarmUpAsync(spec, system, spec.Tasks, ct);
+        if (spec.Warmup >= 1_000)
+        {
+            // The warm-up, right after start: the cold rate, while the JIT climbs.
+            var coldElapsed = Clock.Seconds(Clock.Now - coldStart);
+            var (coldP50, coldP99) = Stats.P50P99(Recorder.DoneLatencies(spec.Tasks, spec.Tasks + spec.Warmup));
+            print(new BenchResult(spec.System, "cold", spec.Warmup, spec.Warmup / coldElapsed, coldP50, coldP99, Stats.PeakRssMb()).WithCost(coldCost));
+        }
 
         var all = Recorder.Expect(spec.Warmup + spec.Tasks);
         var cost = Cost.Now();

@@ -87,7 +87,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
                     var calibration = Math.Min(options.ThroughputTasks, 5_000);
                     Console.Error.WriteLine($"bench: {system} latency: measuring the maximum rate first ({calibration} tasks)");
                     var measured = await InFreshDatabaseAsync(system, "calibrate", cs => RunChildAsync(Spec(system, "throughput", serviceId + "c", calibration), cs, echo: false));
-                    var ok = measured.FirstOrDefault(r => r.Error is null);
+                    var ok = measured.FirstOrDefault(r => r.Error is null && r.Scenario == "throughput");
                     if (ok is null)
                     {
                         return Emit([BenchResult.Failed(system, scenario, "could not measure the maximum rate: " + (measured.Count > 0 ? measured[0].Error : "no result"))]);
@@ -121,7 +121,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
     }
 
     private RunSpec Spec(string system, string scenario, string serviceId, int tasks) =>
-        new(system, scenario, tasks, 0, 0, 0, options.Concurrency, options.Warmup, serviceId, options.TimeoutSeconds, options.Hangfire, options.Verbose);
+        new(system, scenario, tasks, 0, 0, 0, options.Concurrency, system is "deferred" or "orleans-ceiling" ? options.WarmupOrleans : options.Warmup, serviceId, options.TimeoutSeconds, options.Hangfire, options.Verbose);
 
     /// <summary>CREATE DATABASE bench_&lt;system&gt;_&lt;scenario&gt;_&lt;random&gt;, migrated for Deferred; dropped afterwards.</summary>
     private async Task<IReadOnlyList<BenchResult>> InFreshDatabaseAsync(string system, string scenario, Func<string, Task<IReadOnlyList<BenchResult>>> body)
