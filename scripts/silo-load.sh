@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# What idle silos cost the database: starts 1, 2, ... N Deferred.Silo processes in one cluster (Orleans ADO.NET
+# clustering on the server of scripts/postgres.sh), lets them settle, then counts for a window what PostgreSQL did:
+# transactions committed, rows read, and the CPU of its processes. No task runs; this is the polling floor (due-time
+# poller, orphan sweep, membership, reminders) that grows with the number of silos.
+#   scripts/silo-load.sh [--silos N] [--seconds S]      (defaults 3 and 30)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+MAX=3 SECONDS_WINDOW=30
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --silos) MAX="$2"; shift 2 ;;
+    --seconds) SECONDS_WINDOW="$2"; shift 2 ;;
+    *) echo "silo-load.sh: unknown option '$1'; use --silos N --seconds S" >&2; exit 2 ;;
+  esac
+done
+for v in "$MAX" "$SECONDS_WINDOW"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "silo-load.sh: '$v' is not a positive whole number" >&2; exit 2; }
+done
+[[ -z "${DEFERRED_PG_CONNECTION:-}" ]] || { echo "silo-load.sh: uses the server of scripts/postgres.sh; unset DEFERRED_PG_CONNECTION" >&2; exit 2; }
+
+pg() { DEFERRED_PG_CONNECTION= scripts/postgres.sh "$@"; }
+sql() { pg psql -tA -c "$1" 2>/dev/null; }
+pg_cpu_ticks() {
+  local sum=0
+  for stat in /proc/[0-9]*/stat; do
+    read -r line <"$stat" 2>/dev/null || continue
+    [[ "$line" == *"(postgres)"* ]] || continue
+    local rest=${line##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    sum=$((sum + ${12} + ${13}))
+  done
+  echo "$sum"
+}
+
+scripts/postgres.sh start >&2
+dotnet build Deferred.Silo -c Release -v q -nologo >&2
+DLL="$ROOT/Deferred.Silo/bin/Release/net10.0/Deferred.Silo.dll"
+URL="$(scripts/postgres.sh url)"
+declare -a PIDS=()
+cleanup() { for pid in "${PIDS[@]:-}"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+for n in $(seq 1 "$MAX"); do
+  RUN="load-$n-$(date +%s)"
+  PIDS=()
+  for i in $(seq 1 "$n"); do
+    DEFERRED_PG_CONNECTION="$URL" Orleans__ClusterId="$RUN" Orleans__ServiceId="$RUN" Orleans__ClusteringMode=AdoNet \
+    Orleans__SiloPort=$((22111 + i)) Orleans__GatewayPort=$((33000 + i)) \
+      dotnet "$DLL" run >"$ROOT/.data/silo-load-$n-$i.log" 2>&1 &
+    PIDS+=($!)
+  done
+  for _ in $(seq 1 120); do
+    active=$(sql "SELECT count(*) FROM orleansmembershiptable WHERE deploymentid = '$RUN' AND status = 3" || echo 0)
+    [[ "$active" == "$n" ]] && break
+    sleep 1
+  done
+  sleep 10
+  read -r c0 r0 < <(sql "SELECT sum(xact_commit), sum(tup_returned + tup_fetched) FROM pg_stat_database" | tr '|' ' ')
+  t0=$(pg_cpu_ticks)
+  sleep "$SECONDS_WINDOW"
+  read -r c1 r1 < <(sql "SELECT sum(xact_commit), sum(tup_returned + tup_fetched) FROM pg_stat_database" | tr '|' ' ')
+  t1=$(pg_cpu_ticks)
+  awk -v n="$n" -v s="$SECONDS_WINDOW" -v c=$((c1 - c0)) -v r=$((r1 - r0)) -v t=$((t1 - t0)) \
+    'BEGIN { printf "silo-load: silos=%d commits_per_s=%.1f rows_read_per_s=%.0f pg_cpu_pct=%.1f\n", n, c / s, r / s, t / s }'
+  cleanup
+  PIDS=()
+done
