@@ -312,12 +312,13 @@ internal static class ChildRunner
             Recorder.MarkEnqueued(i, start);
         }
 
+        var cost = Cost.Now();
         await system.StartAsync(seeding: false, ct);
         await all.WaitAsync(ct);
         await WaitUntilNothingPendingAsync(system, ct);
         var elapsed = Clock.Seconds(Clock.Now - start);
         var (p50, p99) = Stats.P50P99(Recorder.DoneLatencies(0, spec.Tasks));
-        return new BenchResult(spec.System, "recovery", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb());
+        return new BenchResult(spec.System, "recovery", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb()).WithCost(cost);
     }
 
     /// <summary>

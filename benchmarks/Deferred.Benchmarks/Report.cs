@@ -60,6 +60,8 @@ internal sealed record MachineInfo(
 /// <summary>Writes docs/benchmarks.md from the measured results only.</summary>
 internal static class Report
 {
+    private static string Cell(double value, string format) => double.IsNaN(value) ? "" : value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+
     public static async Task WriteAsync(string path, BenchOptions options, MachineInfo machine, IReadOnlyList<(int Run, BenchResult Result)> results, TimeSpan elapsed)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -93,8 +95,9 @@ internal static class Report
         Line();
         Line($"- Runs: {options.Runs} of every system and scenario, one after another (never two at once), each in a child process of its own " +
              "and a database of its own (created, migrated where it applies, dropped afterwards).");
-        Line($"- Enqueuers: {options.Concurrency} concurrent, in the same process as the system. Warm-up: {options.Warmup} tasks run to completion " +
-             "in the same process before the measured ones (throughput, latency).");
+        Line($"- Enqueuers: {options.Concurrency} concurrent, in the same process as the system. Warm-up: {options.Warmup} tasks " +
+             $"({options.WarmupOrleans} for `deferred` and `orleans-ceiling`, past the JIT's climb) run to completion in the same process " +
+             "before the measured ones (throughput, latency).");
         var sizes = new List<string>();
         foreach (var scenario in options.Scenarios)
         {
@@ -142,17 +145,20 @@ internal static class Report
              "peak memory with them stored. `delayed-short`: on top of those, tasks due in 2-5 s; tasks / s is their enqueue rate, " +
              "p50/p99 their lateness (start minus due time, the due time taken from the start of the enqueue call). " +
              "A negative lateness is a task that started before its due time: Hangfire keeps due times in whole seconds.");
+        Line("- `cold`: the warm-up of a throughput run, right after start-up: the rate while the JIT climbs.");
         Line("- `rss_mb`: the child process's peak resident set (VmHWM) at the end of the scenario.");
+        Line("- CPU µs and PG µs: CPU time of the benchmark process (system and enqueuers) and of every local PostgreSQL process, per " +
+             "task; KB: bytes allocated per task; GC %: share of the wall time paused by garbage collection.");
         Line();
         Line("## Results");
         Line();
-        Line("| run | system | scenario | tasks | tasks / s | p50 ms | p99 ms | RSS MB |");
-        Line("|---|---|---|---:|---:|---:|---:|---:|");
+        Line("| run | system | scenario | tasks | tasks / s | p50 ms | p99 ms | RSS MB | CPU µs | PG µs | KB | GC % |");
+        Line("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (run, r) in results)
         {
             Line(r.Error is null
-                ? string.Create(inv, $"| {run} | {r.System} | {r.Scenario} | {r.Tasks:N0} | {r.TasksPerSecond:F1} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.RssMb:F1} |")
-                : $"| {run} | {r.System} | {r.Scenario} | | error: {r.Error.Replace("|", "\\|", StringComparison.Ordinal)} | | | |");
+                ? string.Create(inv, $"| {run} | {r.System} | {r.Scenario} | {r.Tasks:N0} | {r.TasksPerSecond:F1} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.RssMb:F1} | {Cell(r.CpuUsPerTask, "F1")} | {Cell(r.PgCpuUsPerTask, "F1")} | {Cell(r.AllocBytesPerTask / 1024, "F1")} | {Cell(r.GcPausePct, "F1")} |")
+                : $"| {run} | {r.System} | {r.Scenario} | | error: {r.Error.Replace("|", "\\|", StringComparison.Ordinal)} | | | | | | | |");
         }
 
         Line();
