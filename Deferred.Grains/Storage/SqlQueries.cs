@@ -32,6 +32,8 @@ internal static class SqlQueries
 
     public static string TasksClaim => Get("tasks-claim");
 
+    public static string TasksClaimUnowned => Get("tasks-claim-unowned");
+
     public static string TasksRelease => Get("tasks-release");
 
     public static string AppRole => Get("app-role");

@@ -126,10 +126,12 @@ internal static class Report
             ["pg-row"] = "- `pg-row`: per task one `INSERT` and one `DELETE`, each its own transaction. Throughput only: the database alone has no " +
                          "scheduler, so the other scenarios do not apply.",
             ["pg-batch"] = "- `pg-batch`: 100 rows per `INSERT` and per `DELETE`. Throughput only.",
+            ["orleans-ceiling"] = "- `orleans-ceiling`: Orleans alone, the same silo setup with no storage: each task is a call to a fresh grain that " +
+                                  "deactivates itself. What a grain per task costs; throughput and latency only (it stores nothing).",
         };
         foreach (var system in options.Systems)
         {
-            Line(described[system]);
+            Line(described.GetValueOrDefault(system, $"- `{system}`"));
         }
         Line();
         Line("## How to read the results");
@@ -170,6 +172,7 @@ internal static class Report
         Line(Ratio(results, "deferred", "hangfire"));
         Line(Ratio(results, "deferred", "pg-row"));
         Line(Ratio(results, "deferred", "pg-batch"));
+        Line(Ratio(results, "deferred", "orleans-ceiling"));
         Line();
         Line("## Raw output");
         Line();

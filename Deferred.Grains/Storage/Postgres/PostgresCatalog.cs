@@ -29,12 +29,21 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         }
 
         var horizon = now + _threshold;
-        while (true)
+
+        // One owner at a time (null: the rows with no owner), so each claim is an ordered index scan of one page.
+        var sources = orphans.Select(o => (string?)o).Concat(unowned ? [null] : []).ToList();
+        var source = 0;
+        while (source < sources.Count)
         {
-            var claimed = await ClaimAsync(orphans, unowned, me, pageSize, cancellationToken);
+            var claimed = await ClaimAsync(sources[source], me, pageSize, cancellationToken);
+            if (claimed.Count < pageSize)
+            {
+                source++;
+            }
+
             if (claimed.Count == 0)
             {
-                yield break;
+                continue;
             }
 
             var due = claimed.Where(c => c.Row.State.NextRunAt <= horizon).ToList();
@@ -48,10 +57,6 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
                 claimed.Count,
                 due.Where(c => !c.Released).Select(c => c.Row.TaskId).ToList(),
                 due.Where(c => c.Released).Select(c => c.Row.TaskId).ToList());
-            if (claimed.Count < pageSize)
-            {
-                yield break;
-            }
         }
     }
 
@@ -99,12 +104,15 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private async Task<IReadOnlyList<(TaskRow Row, bool Released)>> ClaimAsync(string[] orphans, bool includeUnowned, string me, int pageSize, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<(TaskRow Row, bool Released)>> ClaimAsync(string? fromOwner, string me, int pageSize, CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(SqlQueries.TasksClaim);
+        await using var command = database.DataSource.CreateCommand(fromOwner is null ? SqlQueries.TasksClaimUnowned : SqlQueries.TasksClaim);
         command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("orphans", orphans);
-        command.Parameters.AddWithValue("include_unowned", includeUnowned);
+        if (fromOwner is not null)
+        {
+            command.Parameters.AddWithValue("from_owner", fromOwner);
+        }
+
         command.Parameters.AddWithValue("owner", me);
         command.Parameters.AddWithValue("page_size", pageSize);
         var claimed = new List<(TaskRow, bool)>(pageSize);
