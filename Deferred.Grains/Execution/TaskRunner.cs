@@ -85,7 +85,9 @@ internal sealed class TaskRunner(
         var timeout = registration.Timeout ?? _options.DefaultTaskTimeout;
         // A timeout token shared by the attempts whose timeouts end in the same 50 ms: no timer per attempt (each took
         // the runtime's timer-queue lock twice, contended at thousands of attempts a second).
-        var timedOut = _deadlines.After(timeout);
+        // A longer timeout (rare) keeps a timer of its own, disposed with the attempt.
+        using var ownTimeout = timeout > Storage.Resilience.CoarseDeadlines.MaxShared ? new CancellationTokenSource(timeout, time) : null;
+        var timedOut = ownTimeout?.Token ?? _deadlines.After(timeout);
         using var token = CancellationTokenSource.CreateLinkedTokenSource(stopping, gate.RunningCancelled, timedOut, cancelled);
         var started = time.GetTimestamp();
         var scope = scopes.CreateAsyncScope();

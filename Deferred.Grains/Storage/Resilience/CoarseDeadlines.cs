@@ -10,11 +10,15 @@ namespace Deferred.Storage.Resilience;
 internal sealed class CoarseDeadlines(TimeProvider time)
 {
     private static readonly TimeSpan Slot = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The longest deadline served from a slot; callers give longer ones a timer of their own.</summary>
+    public static readonly TimeSpan MaxShared = TimeSpan.FromHours(1);
     private readonly ConcurrentDictionary<long, CancellationTokenSource> _slots = new();
 
     /// <summary>A token cancelled between <paramref name="left"/> and <paramref name="left"/> plus one slot from now.</summary>
     public CancellationToken After(TimeSpan left)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(left, MaxShared);
         var now = time.GetTimestamp();
         var slotTicks = (long)(Slot.TotalSeconds * time.TimestampFrequency);
         var key = (now + (long)(Math.Max(0, left.TotalSeconds) * time.TimestampFrequency)) / slotTicks + 1;

@@ -87,7 +87,7 @@ internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, Ti
             // Only an enqueue bounds the try itself (its caller is waiting); other writes are left to finish, so no
             // write is still in flight behind the activation's back.
             var left = window == StoreWindow.Enqueue ? w.Budget - time.GetElapsedTime(started) : Timeout.InfiniteTimeSpan;
-            var deadline = left == Timeout.InfiniteTimeSpan || cancellationToken.CanBeCanceled ? default : _deadlines.After(left);
+            var deadline = left == Timeout.InfiniteTimeSpan || cancellationToken.CanBeCanceled || left > CoarseDeadlines.MaxShared ? default : _deadlines.After(left);
             Exception failure;
             try
             {
