@@ -37,6 +37,7 @@ internal sealed class DeferredRecovery(
     SiloIdentity silo,
     LocalTasks local,
     ConcurrencyLimits limits,
+    AdoptedTasks adopted,
     IOptions<DeferredTasksOptions> options,
     TimeProvider time,
     ILogger<DeferredRecovery> logger) : SiloBackgroundWork
@@ -176,13 +177,26 @@ internal sealed class DeferredRecovery(
 
         // The next page is claimed while this one is resumed, so claim round trips overlap resumption.
         await using var claims = store.Catalog.SweepAsync(view, silo.Owner, time.GetUtcNow(), _options.RecoveryPageSize, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        var next = claims.MoveNextAsync().AsTask();
+        // Claimed rows are noted as adopted the moment their claim returns, before anything can activate them: the
+        // due-time poller sees them as this silo's own, and the next page is claimed while this one is resumed.
+        async Task<bool> ClaimNextAsync()
+        {
+            if (!await claims.MoveNextAsync())
+            {
+                return false;
+            }
+
+            adopted.Add(claims.Current.AdoptNow);
+            return true;
+        }
+
+        var next = ClaimNextAsync();
         try
         {
             while (await next)
             {
                 var page = claims.Current;
-                next = claims.MoveNextAsync().AsTask();
+                next = ClaimNextAsync();
                 pages++;
                 found += page.Adopted;
                 DeferredTelemetry.Adopted.Add(page.Adopted);

@@ -54,7 +54,7 @@ internal sealed partial class DeferredTaskGrain(
     {
         _row = new StoredTask(state, c.Resilience, TaskId);
         c.Local.Add(TaskId);
-        _watched = c.Options.WatchEveryAttempt || Current?.Interruptions > 0;
+        _watched = c.Options.WatchEveryAttempt || Current?.Interruptions > 0 || c.Adopted.TryConsume(TaskId);
         await _lock.WaitAsync(cancellationToken);
         try
         {
@@ -204,6 +204,7 @@ internal sealed partial class DeferredTaskGrain(
         // adopt: from now on this task's attempts are watched; its next start stores the marker and this silo as owner.
         var adopt = TaskLifecycle.Adopt(Current);
         _watched = true;
+        c.Adopted.TryConsume(TaskId);
         DeferredLog.TaskTransition(c.Logger, TaskId, adopt);
         return ResumeAsync();
     }

@@ -28,8 +28,12 @@ internal sealed class TaskGrainContext(
     OrderingTurns ordering,
     ConcurrencyLimits limits,
     CarriedRequestContext carried,
+    AdoptedTasks adopted,
     ILogger<DeferredTaskGrain> logger)
 {
+    /// <summary>Tasks just claimed from a silo that went away: watched from their first attempt here.</summary>
+    public AdoptedTasks Adopted { get; } = adopted;
+
     public IDeferredTaskStore Store { get; } = store;
 
     public TaskRunner Runner { get; } = runner;

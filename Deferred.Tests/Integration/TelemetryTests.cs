@@ -109,7 +109,14 @@ public abstract class TelemetryTests : StoreConformance
         }
 
         Assert.True(measured.Count(m => m.Name == "deferred.tasks.succeeded") > before);
-        Assert.All(measured.Where(m => m.Name is "deferred.task.queue_wait" or "deferred.attempt.duration"), m => Assert.InRange(m.Value, 0, 60));
+        // Seconds, not milliseconds: this test's tasks waited and ran well under a minute. The listener also hears tests
+        // running alongside (a task due long ago waits long), so the bound applies to the quickest measurement.
+        foreach (var name in new[] { "deferred.task.queue_wait", "deferred.attempt.duration" })
+        {
+            var values = measured.Where(m => m.Name == name).Select(m => m.Value).ToList();
+            Assert.All(values, v => Assert.True(v >= 0, $"{name} measured {v}"));
+            Assert.InRange(values.Min(), 0, 60);
+        }
         if (Store == DeferredStore.Postgres)
         {
             Assert.True(Seen("deferred.store.batch.size") && Seen("deferred.store.commit.duration"), "no store batch measurements");
