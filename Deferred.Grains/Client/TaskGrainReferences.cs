@@ -27,10 +27,16 @@ internal sealed class TaskGrainReferences
     }
 
     /// <summary>The task's grain; <paramref name="taskId"/> must already be valid (<see cref="DeferredTaskId.Validate"/>).</summary>
-    public IDeferredTaskGrain Task(string taskId) =>
-        (IDeferredTaskGrain)_grains.GetGrain(GrainId.Create(_types.Value.Grain, taskId), _types.Value.Task);
+    public IDeferredTaskGrain Task(string taskId)
+    {
+        var types = _types.Value;
+        return (IDeferredTaskGrain)_grains.GetGrain(GrainId.Create(types.Grain, taskId), types.Task);
+    }
 
     /// <summary>The task's grain as recovery sees it.</summary>
-    public IRecoverableTask Recoverable(string taskId) =>
-        (IRecoverableTask)_grains.GetGrain(GrainId.Create(_types.Value.Grain, taskId), _types.Value.Recoverable);
+    public IRecoverableTask Recoverable(string taskId)
+    {
+        var types = _types.Value;
+        return (IRecoverableTask)_grains.GetGrain(GrainId.Create(types.Grain, taskId), types.Recoverable);
+    }
 }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Deferred.Cluster;
 
 /// <summary>
@@ -10,37 +8,16 @@ namespace Deferred.Cluster;
 /// </summary>
 internal sealed class AdoptedTasks
 {
-    // Entries are removed when an activation loads them; the cap bounds what claims that never activate here leave.
-    private const int Capacity = 100_000;
-    private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
-    private int _count;
+    private readonly OneShotMemo<bool> _ids = new();
 
     public void Add(IEnumerable<string> taskIds)
     {
         foreach (var id in taskIds)
         {
-            if (Volatile.Read(ref _count) >= Capacity)
-            {
-                _ids.Clear();
-                Volatile.Write(ref _count, 0);
-            }
-
-            if (_ids.TryAdd(id, 0))
-            {
-                Interlocked.Increment(ref _count);
-            }
+            _ids.Set(id, true);
         }
     }
 
     /// <summary>True (once) when <paramref name="taskId"/> was adopted and not yet loaded.</summary>
-    public bool TryConsume(string taskId)
-    {
-        if (!_ids.TryRemove(taskId, out _))
-        {
-            return false;
-        }
-
-        Interlocked.Decrement(ref _count);
-        return true;
-    }
+    public bool TryConsume(string taskId) => _ids.TryConsume(taskId, out _);
 }

@@ -23,7 +23,7 @@ internal sealed record RunSpec(
 /// Runs one system through one scenario inside this (child) process and prints its result lines. The
 /// connection string (DEFERRED_PG_CONNECTION) points at a database created for this run alone.
 /// </summary>
-internal static class ChildRunner
+internal static partial class ChildRunner
 {
     public const string RecoverySeed = "recovery-seed";
 
@@ -132,43 +132,6 @@ internal static class ChildRunner
         return new BenchResult(spec.System, "throughput", spec.Tasks, spec.Tasks / elapsed, p50, p99, Stats.PeakRssMb()).WithCost(cost);
     }
 
-    /// <summary>
-    /// A long-running silo: N tasks in ten rounds, each round as in throughput. After each round, the live heap (after a
-    /// forced full collection) and the resident set; a silo that keeps something per completed task grows round by round.
-    /// </summary>
-    private static async Task<BenchResult> SoakAsync(RunSpec spec, IBenchSystem system, CancellationToken ct)
-    {
-        const int rounds = 10;
-        var perRound = Math.Max(1, spec.Tasks / rounds);
-        await system.StartAsync(seeding: false, ct);
-        var heap = new List<double>();
-        var rss = new List<double>();
-        var cost = Cost.Now();
-        var start = Clock.Now;
-        (double P50, double P99) last = default;
-        for (var round = 0; round < rounds; round++)
-        {
-            Recorder.Reset(perRound);
-            var all = Recorder.Expect(perRound);
-            await EnqueueRangeAsync(system, 0, perRound, spec.Concurrency, ct);
-            await all.WaitAsync(ct);
-            await WaitUntilNothingPendingAsync(system, ct);
-            last = Stats.P50P99(Recorder.DoneLatencies(0, perRound));
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            heap.Add(GC.GetTotalMemory(forceFullCollection: false) / (1024.0 * 1024.0));
-            rss.Add(Stats.CurrentRssMb());
-            Console.Error.WriteLine($"bench: {spec.System} soak: {(round + 1) * perRound} tasks, live heap {heap[^1]:F0} MB, RSS {rss[^1]:F0} MB");
-        }
-
-        var total = perRound * rounds;
-        var elapsed = Clock.Seconds(Clock.Now - start);
-        static string Series(List<double> values) => string.Join('/', values.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)));
-        return new BenchResult(spec.System, "soak", total, total / elapsed, last.P50, last.P99, Stats.PeakRssMb()).WithCost(cost) with
-        {
-            Extra = $"live_heap_mb={Series(heap)} rss_now_mb={Series(rss)}",
-        };
-    }
-
     /// <summary>Like throughput, but the tasks are enqueued 1,000 per EnqueueManyAsync call (one commit each), a few calls in flight.</summary>
     private static async Task<BenchResult> BatchAsync(RunSpec spec, IBenchSystem system, CancellationToken ct)
     {
@@ -221,7 +184,7 @@ internal static class ChildRunner
         // system that cannot keep up makes tasks wait in the queue, and that wait counts.
         var cost = Cost.Now();
         using var sampling = new CancellationTokenSource();
-        var queueSamples = SampleThreadPoolQueueAsync(sampling.Token);
+        var queueSamples = Stats.SampleThreadPoolQueueAsync(sampling.Token);
         var start = Clock.Now;
         var next = 0;
         while (next < total)
@@ -251,28 +214,6 @@ internal static class ChildRunner
         };
     }
 
-    /// <summary>Samples <see cref="ThreadPool.PendingWorkItemCount"/> every 10 ms until cancelled: (mean, maximum).</summary>
-    private static async Task<(double Mean, double Max)> SampleThreadPoolQueueAsync(CancellationToken ct)
-    {
-        long sum = 0, max = 0, n = 0;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                var queued = ThreadPool.PendingWorkItemCount;
-                sum += queued;
-                max = Math.Max(max, queued);
-                n++;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Sampling over.
-        }
-
-        return (n == 0 ? 0 : (double)sum / n, max);
-    }
 
     /// <summary>Recovery, first process: store N tasks that do not run, stop, and make them due.</summary>
     private static async Task SeedAsync(RunSpec spec, IBenchSystem system, CancellationToken ct)

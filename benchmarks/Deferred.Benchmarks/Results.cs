@@ -125,6 +125,29 @@ internal sealed record BenchResult(
 /// <summary>Percentiles and memory readings.</summary>
 internal static class Stats
 {
+    /// <summary>Samples <see cref="ThreadPool.PendingWorkItemCount"/> every 10 ms until cancelled: (mean, maximum).</summary>
+    public static async Task<(double Mean, double Max)> SampleThreadPoolQueueAsync(CancellationToken ct)
+    {
+        long sum = 0, max = 0, n = 0;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var queued = ThreadPool.PendingWorkItemCount;
+                sum += queued;
+                max = Math.Max(max, queued);
+                n++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Sampling over.
+        }
+
+        return (n == 0 ? 0 : (double)sum / n, max);
+    }
+
     /// <summary>The nearest-rank percentile (0 &lt; q ≤ 1) of <paramref name="sorted"/>, which must be sorted.</summary>
     public static double Percentile(double[] sorted, double q)
     {

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Deferred.Cluster;
 
 namespace Deferred.Storage.Postgres;
 
@@ -9,77 +9,23 @@ namespace Deferred.Storage.Postgres;
 /// </summary>
 internal sealed class FreshTaskIds
 {
-    // Entries are removed when the activation reads them; the cap bounds what enqueues that never reach the
-    // local store (placed elsewhere, or failed first) can leave behind.
-    private const int Capacity = 100_000;
-    private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
+    private readonly OneShotMemo<bool> _ids = new();
 
-    // ConcurrentDictionary.Count takes every lock of the table; on the enqueue path that serialised the enqueuers.
-    private int _count;
+    public void Add(string taskId) => _ids.Set(taskId, true);
 
-    public void Add(string taskId)
-    {
-        if (Volatile.Read(ref _count) >= Capacity)
-        {
-            _ids.Clear();
-            Volatile.Write(ref _count, 0);
-        }
-
-        if (_ids.TryAdd(taskId, 0))
-        {
-            Interlocked.Increment(ref _count);
-        }
-    }
-
-    public bool TryConsume(string taskId)
-    {
-        if (!_ids.TryRemove(taskId, out _))
-        {
-            return false;
-        }
-
-        Interlocked.Decrement(ref _count);
-        return true;
-    }
+    public bool TryConsume(string taskId) => _ids.TryConsume(taskId, out _);
 }
 
 /// <summary>
-/// Rows this silo has just inserted in a batch enqueue, kept until their activation reads them once: the read is
-/// answered from here instead of the database. Safe because every write is conditional on the version: should a row
-/// have changed meanwhile, the activation's first write finds the conflict and reads it again.
+/// Rows this silo has just inserted in a batch enqueue or claimed in a sweep, kept until their activation reads them
+/// once: the read is answered from here instead of the database. Safe because every write is conditional on the
+/// version: should a row have changed meanwhile, the activation's first write finds the conflict and reads it again.
 /// </summary>
 internal sealed class JustInsertedRows
 {
-    private const int Capacity = 100_000;
-    private readonly ConcurrentDictionary<string, TaskRow> _rows = new(StringComparer.Ordinal);
-    private int _count;
+    private readonly OneShotMemo<TaskRow> _rows = new();
 
-    public void Add(TaskRow row)
-    {
-        if (Volatile.Read(ref _count) >= Capacity)
-        {
-            _rows.Clear();
-            Volatile.Write(ref _count, 0);
-        }
+    public void Add(TaskRow row) => _rows.Set(row.TaskId, row);
 
-        if (_rows.TryAdd(row.TaskId, row))
-        {
-            Interlocked.Increment(ref _count);
-        }
-        else
-        {
-            _rows[row.TaskId] = row;
-        }
-    }
-
-    public bool TryConsume(string taskId, out TaskRow row)
-    {
-        if (!_rows.TryRemove(taskId, out row!))
-        {
-            return false;
-        }
-
-        Interlocked.Decrement(ref _count);
-        return true;
-    }
+    public bool TryConsume(string taskId, out TaskRow row) => _rows.TryConsume(taskId, out row);
 }
