@@ -23,6 +23,7 @@ done
 for v in "$MAX" "$SECONDS_WINDOW" "$RATE"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "silo-load.sh: '$v' is not a positive whole number" >&2; exit 2; }
 done
+[[ "$TASKS" =~ ^[0-9]+$ ]] || { echo "silo-load.sh: --tasks '$TASKS' is not a whole number (0: no load)" >&2; exit 2; }
 [[ -z "${DEFERRED_PG_CONNECTION:-}" ]] || { echo "silo-load.sh: uses the server of scripts/postgres.sh; unset DEFERRED_PG_CONNECTION" >&2; exit 2; }
 
 pg() { DEFERRED_PG_CONNECTION= scripts/postgres.sh "$@"; }
@@ -70,7 +71,7 @@ for n in $(seq 1 "$MAX"); do
   t1=$(pg_cpu_ticks)
   awk -v n="$n" -v s="$SECONDS_WINDOW" -v c=$((c1 - c0)) -v r=$((r1 - r0)) -v t=$((t1 - t0)) \
     'BEGIN { printf "silo-load: silos=%d idle commits_per_s=%.1f rows_read_per_s=%.0f pg_cpu_pct=%.1f\n", n, c / s, r / s, t / s }'
-  if [[ "$TASKS" =~ ^[1-9][0-9]*$ ]]; then
+  if (( TASKS > 0 )); then
     read -r c0 _ < <(sql "SELECT sum(xact_commit), 0 FROM pg_stat_database" | tr '|' ' ')
     t0=$(pg_cpu_ticks); w0=$(date +%s%3N)
     DEFERRED_PG_CONNECTION="$URL" Orleans__ClusterId="$RUN" Orleans__ServiceId="$RUN" \
