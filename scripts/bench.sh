@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Deferred (its own store and the stock Orleans ADO.NET store), Hangfire on
 # PostgreSQL, and PostgreSQL alone, against the same server with the same no-op task.
-#   scripts/bench.sh --quick                                       every system and scenario, small, under 2 minutes
+#   scripts/bench.sh --quick                                       every system and scenario, small, about 2.5 minutes
 #   scripts/bench.sh                                               the full run; writes docs/benchmarks.md
 #   scripts/bench.sh --systems deferred-stock,pg-row --scenarios throughput
 #   scripts/bench.sh --help                                        every option

@@ -17,7 +17,7 @@ internal sealed class BenchOptions
 
     public const string Usage = """
         usage: Deferred.Benchmarks [options]            (scripts/bench.sh [options] builds and runs it)
-          --quick                       small sizes; the whole run takes under 2 minutes
+          --quick                       small sizes (deferred warmed up past the JIT); about 2.5 minutes
           --systems a,b,...             of deferred, deferred-stock, hangfire, pg-row, pg-batch, orleans-ceiling (default: all)
           --scenarios a,b,...           of throughput, latency, recovery, delayed (default: all), and batch
                                         (deferred only: the throughput tasks enqueued by EnqueueManyAsync, 1,000 per call)
