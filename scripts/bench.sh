@@ -17,5 +17,8 @@ if ! scripts/postgres.sh status >/dev/null 2>&1; then
   scripts/postgres.sh start >&2
 fi
 export DEFERRED_PG_CONNECTION="${DEFERRED_PG_CONNECTION:-$(scripts/postgres.sh url)}"
+# Every system's process runs with the runtime setting README recommends for a silo (see docs/performance.md,
+# "Cold start"); the report names it. DOTNET_TC_CallCountingDelayMs=100 measures with the runtime's default.
+export DOTNET_TC_CallCountingDelayMs="${DOTNET_TC_CallCountingDelayMs:-0}"
 dotnet build benchmarks/Deferred.Benchmarks -c Release -nologo -v q >&2
 exec dotnet benchmarks/Deferred.Benchmarks/bin/Release/net10.0/Deferred.Benchmarks.dll "$@"

@@ -13,9 +13,25 @@ internal sealed record MachineInfo(
     string PostgresVersion,
     IReadOnlyList<(string Name, string Value)> PostgresSettings,
     string Runtime,
-    string Os)
+    string Os,
+    IReadOnlyList<string> RuntimeSettings)
 {
-    public string Summary => $"{Processors} cores, {Memory}, {Cpu}; PostgreSQL {PostgresVersion} ({string.Join(", ", PostgresSettings.Select(s => $"{s.Name}={s.Value}"))}); {Runtime}";
+    public string Summary => $"{Processors} cores, {Memory}, {Cpu}; PostgreSQL {PostgresVersion} ({string.Join(", ", PostgresSettings.Select(s => $"{s.Name}={s.Value}"))}); {Runtime}; {RuntimeSettingsText}";
+
+    /// <summary>The runtime's DOTNET_ settings every child process inherits (tiered compilation, GC), or that there are none.</summary>
+    public string RuntimeSettingsText => RuntimeSettings.Count == 0 ? "runtime defaults (no DOTNET_ settings)" : string.Join(", ", RuntimeSettings);
+
+    /// <summary>
+    /// The DOTNET_ (or COMPlus_) variables of this process that tune the runtime, which the child processes inherit.
+    /// The runtime's knobs are mixed case (TieredPGO, TC_CallCountingDelayMs, gcServer); the SDK's and the CLI's
+    /// (DOTNET_ROOT, DOTNET_NOLOGO, DOTNET_CLI_TELEMETRY_OPTOUT) are all capitals and are left out.
+    /// </summary>
+    private static List<string> ReadRuntimeSettings() =>
+        [.. Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => (k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("COMPlus_", StringComparison.Ordinal))
+                        && k[(k.IndexOf('_', StringComparison.Ordinal) + 1)..].Any(char.IsLower))
+            .Order(StringComparer.Ordinal)
+            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}")];
 
     public static async Task<MachineInfo> ReadAsync(string adminConnectionString)
     {
@@ -38,7 +54,7 @@ internal sealed record MachineInfo(
             settings.Add((name, await Show(name)));
         }
 
-        return new MachineInfo(Environment.ProcessorCount, memory, cpu, version, settings, RuntimeInformation.FrameworkDescription, RuntimeInformation.OSDescription);
+        return new MachineInfo(Environment.ProcessorCount, memory, cpu, version, settings, RuntimeInformation.FrameworkDescription, RuntimeInformation.OSDescription, ReadRuntimeSettings());
     }
 
     private static string? ReadProc(string path, string key)
@@ -89,6 +105,7 @@ internal static class Report
         }
 
         Line($"| runtime | {machine.Runtime}, server GC |");
+        Line($"| runtime settings | {machine.RuntimeSettingsText} |");
         Line($"| OS | {machine.Os} |");
         Line();
         Line("## Settings");
