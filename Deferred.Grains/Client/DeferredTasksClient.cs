@@ -3,6 +3,7 @@ using Deferred.Cluster;
 using Deferred.Diagnostics;
 using Deferred.Options;
 using Deferred.Storage;
+using Deferred.Wakeups;
 using Microsoft.Extensions.Options;
 
 namespace Deferred.Client;

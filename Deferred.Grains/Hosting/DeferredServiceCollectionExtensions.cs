@@ -133,7 +133,7 @@ public static class DeferredServiceCollectionExtensions
     public static IServiceCollection AddDeferredTasksClient(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.TryAddSingleton<Deferred.Client.TaskGrainReferences>();
+        services.TryAddSingleton<Deferred.Wakeups.TaskGrainReferences>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         services.TryAddSingleton<DeferredTransactionalEnqueuer>();

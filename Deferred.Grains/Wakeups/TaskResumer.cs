@@ -10,7 +10,7 @@ namespace Deferred.Wakeups;
 /// Resumes a list of task ids on this silo with bounded parallelism, pausing while the silo's due backlog is
 /// full. Shared by the startup scan and the due-time poller, so both feed work in the same paced way.
 /// </summary>
-internal sealed class TaskResumer(Client.TaskGrainReferences grains, ExecutionGate gate, IOptions<DeferredTasksOptions> options, ILogger<TaskResumer> logger)
+internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate, IOptions<DeferredTasksOptions> options, ILogger<TaskResumer> logger)
 {
     private readonly DeferredTasksOptions _options = options.Value;
 

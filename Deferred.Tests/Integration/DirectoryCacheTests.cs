@@ -1,4 +1,4 @@
-using Deferred.Cluster;
+using Deferred.TaskGrain;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

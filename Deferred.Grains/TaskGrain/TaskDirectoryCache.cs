@@ -5,9 +5,8 @@ using Orleans.Configuration;
 using Orleans.Metadata;
 using Orleans.Runtime;
 using Orleans.Runtime.GrainDirectory;
-using TaskGrainClass = Deferred.TaskGrain.DeferredTaskGrain;
 
-namespace Deferred.Cluster;
+namespace Deferred.TaskGrain;
 
 /// <summary>
 /// The silo's grain directory cache, without task grains. Orleans caches the address of every activation it registers,
@@ -38,7 +37,7 @@ internal sealed class TaskDirectoryCache : IGrainDirectoryCache, IAsyncDisposabl
         _inner = GrainDirectoryCacheFactory.CreateGrainDirectoryCache(services, lru);
 
         // Resolved at first use: the directory builds its cache while the silo's services are still being created.
-        _taskType = new(() => services.GetRequiredService<GrainTypeResolver>().GetGrainType(typeof(TaskGrainClass)));
+        _taskType = new(() => services.GetRequiredService<GrainTypeResolver>().GetGrainType(typeof(DeferredTaskGrain)));
     }
 
     public void AddOrUpdate(GrainAddress value, int version)

@@ -1,11 +1,10 @@
-using Deferred.Wakeups;
 using Orleans.Metadata;
 using Orleans.Runtime;
 
-namespace Deferred.Client;
+namespace Deferred.Wakeups;
 
 /// <summary>
-/// References to task grains by id. <c>IGrainFactory.GetGrain&lt;T&gt;(string)</c> resolves the interface's grain type by
+/// References to task grains by id, for the client and for the silo's own wake-ups (here, below both). <c>IGrainFactory.GetGrain&lt;T&gt;(string)</c> resolves the interface's grain type by
 /// reflection on every call; every enqueue and every resumed row needs a reference, so the two types are resolved once
 /// here and each reference is made from its <see cref="GrainId"/>.
 /// </summary>
