@@ -13,10 +13,10 @@ cd "$ROOT"
 MAX=3 SECONDS_WINDOW=30 TASKS=0 RATE=1000
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --silos) MAX="$2"; shift 2 ;;
-    --seconds) SECONDS_WINDOW="$2"; shift 2 ;;
-    --tasks) TASKS="$2"; shift 2 ;;
-    --rate) RATE="$2"; shift 2 ;;
+    --silos) MAX="${2?silo-load.sh: --silos needs a value}"; shift 2 ;;
+    --seconds) SECONDS_WINDOW="${2?silo-load.sh: --seconds needs a value}"; shift 2 ;;
+    --tasks) TASKS="${2?silo-load.sh: --tasks needs a value}"; shift 2 ;;
+    --rate) RATE="${2?silo-load.sh: --rate needs a value}"; shift 2 ;;
     *) echo "silo-load.sh: unknown option '$1'; use --silos N --seconds S --tasks T --rate R" >&2; exit 2 ;;
   esac
 done
