@@ -40,7 +40,7 @@ public sealed class ResilienceAndReadinessTests
     [Fact]
     public async Task A_window_retries_an_unreachable_store_with_backoff_then_gives_up_with_one_error()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var time = new TimerCountingTimeProvider();
         var log = new ListLogger();
         var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { StoreRetryTimeout = TimeSpan.FromSeconds(1) }), time, log);
         var tries = 0;
@@ -51,11 +51,13 @@ public sealed class ResilienceAndReadinessTests
         });
 
         // Waits of 100, 200 and 400 ms between tries; the next (800 ms) would end past the 1 s budget.
+        // The clock moves only once the wait's timer exists: a fake clock advanced before the timer is made
+        // would leave that wait to start from the new time and never end.
         var waits = new[] { 100, 200, 400 };
         for (var i = 0; i < waits.Length; i++)
         {
             var done = i + 1;
-            await Tests.Infrastructure.Eventually.True(() => Task.FromResult(Volatile.Read(ref tries) == done), $"try {done}");
+            await Tests.Infrastructure.Eventually.True(() => Task.FromResult(Volatile.Read(ref tries) == done && time.TimersCreated == done), $"try {done} and its wait");
             time.Advance(TimeSpan.FromMilliseconds(waits[i]));
         }
 
@@ -105,6 +107,20 @@ public sealed class ResilienceAndReadinessTests
         Assert.Equal(1, gate.Abandoned);
         handler.SetResult();
         await Tests.Infrastructure.Eventually.True(() => Task.FromResult(gate.Abandoned == 0), "the abandoned count to drop");
+    }
+
+    private sealed class TimerCountingTimeProvider() : FakeTimeProvider(DateTimeOffset.UnixEpoch)
+    {
+        private int _timersCreated;
+
+        public int TimersCreated => Volatile.Read(ref _timersCreated);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            Interlocked.Increment(ref _timersCreated);
+            return timer;
+        }
     }
 
     private sealed class ListLogger : ILogger<StoreResilience>
