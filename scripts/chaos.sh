@@ -26,10 +26,10 @@ cd "$ROOT"
 TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --tasks) TASKS="$2"; shift 2 ;;
-    --rate) RATE="$2"; shift 2 ;;
-    --kill-every) KILL_EVERY="$2"; shift 2 ;;
-    --settle-seconds) SETTLE="$2"; shift 2 ;;
+    --tasks) TASKS="${2?chaos.sh: --tasks needs a value}"; shift 2 ;;
+    --rate) RATE="${2?chaos.sh: --rate needs a value}"; shift 2 ;;
+    --kill-every) KILL_EVERY="${2?chaos.sh: --kill-every needs a value}"; shift 2 ;;
+    --settle-seconds) SETTLE="${2?chaos.sh: --settle-seconds needs a value}"; shift 2 ;;
     *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S" >&2; exit 2 ;;
   esac
 done
