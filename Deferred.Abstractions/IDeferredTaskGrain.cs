@@ -8,9 +8,13 @@ namespace Deferred;
 /// </summary>
 public interface IDeferredTaskGrain : IGrainWithStringKey
 {
-    /// <summary>Stores the task (if no task with this id is stored) and schedules it.</summary>
+    /// <summary>
+    /// Stores the task (if no task with this id is stored) and schedules it. A repeat of a stored task is answered at
+    /// once, also while an attempt of it runs.
+    /// </summary>
     /// <param name="request">The task and its options.</param>
     /// <returns>The stored task, and whether this call created it.</returns>
+    [AlwaysInterleave]
     Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request);
 
     /// <summary>The task's state, or null when it is not stored.</summary>

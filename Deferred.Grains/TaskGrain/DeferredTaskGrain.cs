@@ -88,9 +88,11 @@ internal sealed partial class DeferredTaskGrain(
     public async Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request)
     {
         var task = EnqueueRequests.Validate(TaskId, request, c.Registry, c.Serializer, c.Options.DefaultMaxAttempts, c.Now, c.Store, c.Carried);
-        if (Current is { } known && !_row.Stale)
+        if (_row.Committed is { } known && !_row.Stale)
         {
-            // Idempotent fast path: answers a repeated enqueue even while an attempt runs.
+            // Idempotent fast path: answers a repeated enqueue at once, also while an attempt runs (the call interleaves
+            // with the attempt's timer callback). It answers from the committed record only: an insert still in flight
+            // is not acknowledged to a second caller before it is durable; that caller waits for the lock below.
             return EnqueueRequests.Existing(TaskId, known, task, Busy);
         }
 

@@ -57,24 +57,30 @@ public abstract class ExecutionTests : StoreConformance
     public async Task Enqueuing_the_same_task_id_twice_stores_and_runs_one_task()
     {
         await using var cluster = await StartAsync();
-        var options = new DeferredTaskOptions { TaskId = "order-42", Delay = TimeSpan.FromMilliseconds(500) };
+        var options = new DeferredTaskOptions { TaskId = "order-42" };
 
-        // Concurrent and sequential repeats of the same task under the same id while it is stored.
+        // Concurrent and sequential repeats of the same task under the same id while it is stored. The handler
+        // holds the task until the test releases it, so every repeat below meets the stored task, however slow
+        // the machine.
+        ProbeTask First() => new() { Note = "first", Behavior = ProbeBehavior.WaitForRelease };
         var results = await Task.WhenAll(
-            cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "first" }, options),
-            cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "first" }, options));
-        var third = await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "first" }, options);
+            cluster.Client.EnqueueWithResultAsync(First(), options),
+            cluster.Client.EnqueueWithResultAsync(First(), options));
+        var third = await cluster.Client.EnqueueWithResultAsync(First(), options);
 
         Assert.All(results.Append(third), r => Assert.Equal("order-42", r.Info.TaskId));
         Assert.Single(results, r => r.Created);
         Assert.False(third.Created);
 
-        // The same id for a different task is refused, naming the id, and changes nothing.
+        // The same id for a different task is refused, naming the id, and changes nothing, also while it runs.
         var conflict = await Assert.ThrowsAsync<DeferredTaskIdConflictException>(() => cluster.Client.EnqueueAsync(new ProbeTask { Note = "second" }, options));
         Assert.Contains("order-42", conflict.Message);
+        await cluster.Probe.WaitForRunsAsync("order-42", 1);
+        Assert.False((await cluster.Client.EnqueueWithResultAsync(First(), options)).Created);
+        await Assert.ThrowsAsync<DeferredTaskIdConflictException>(() => cluster.Client.EnqueueAsync(new ProbeTask { Note = "second" }, options));
         Assert.Equal(1, await cluster.CountRowsAsync());
 
-        await cluster.Probe.WaitForRunsAsync("order-42", 1);
+        cluster.Probe.Release.SetResult();
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
         var run = Assert.Single(cluster.Probe.RunsOf("order-42"));
         Assert.Equal("first", run.Note);
