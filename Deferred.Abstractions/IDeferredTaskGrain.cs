@@ -36,6 +36,7 @@ public interface IDeferredTaskGrain : IGrainWithStringKey
     /// <c>DeferredTasksOptions.QuarantineAfterInterruptions</c>, quarantined. Used by the orphan sweep.
     /// </summary>
     /// <returns>True when the task is live (pending or failed) and now scheduled on this activation.</returns>
+    [AlwaysInterleave]
     Task<bool> AdoptAsync();
 
     /// <summary>The task in detail (owner, marker, payload rendered as JSON where possible), or null when it is not stored.</summary>

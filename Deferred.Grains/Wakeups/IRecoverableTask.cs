@@ -17,8 +17,11 @@ internal interface IRecoverableTask : IGrainWithStringKey
 
     /// <summary>
     /// Like <see cref="ResumeAsync"/>, for a task adopted from a silo that went away: from now on each attempt stores
-    /// an in-flight marker before it starts, so a task that takes silos down is counted and quarantined.
+    /// an in-flight marker before it starts, so a task that takes silos down is counted and quarantined. Interleaves:
+    /// the due-time poller may have started the task here before the sweep's call arrives, and the call must not wait
+    /// for that attempt.
     /// </summary>
+    [AlwaysInterleave]
     Task<bool> AdoptAsync();
 
     /// <summary>

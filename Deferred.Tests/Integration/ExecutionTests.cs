@@ -54,6 +54,34 @@ public abstract class ExecutionTests : StoreConformance
     }
 
     [Fact]
+    public async Task Every_call_that_can_reach_a_running_task_is_answered_while_its_handler_runs()
+    {
+        // The attempt runs in the grain's timer callback, which does not interleave: a call that waited behind it would
+        // wait for the handler, and a handler longer than Orleans' response timeout would make the caller time out.
+        // Each call below is awaited while the handler is still held; none may wait for it.
+        await using var cluster = await StartAsync();
+        var options = new DeferredTaskOptions { TaskId = "held-1" };
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, options);
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+
+        Assert.Equal(DeferredTaskStatus.Running, (await cluster.Client.GetAsync(taskId))!.Status);
+        var repeat = await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, options);
+        Assert.False(repeat.Created);
+        Assert.Equal(DeferredTaskStatus.Running, repeat.Info.Status);
+        var recoverable = cluster.Cluster.Client.GetGrain<Deferred.Wakeups.IRecoverableTask>(taskId);
+        Assert.True(await recoverable.ResumeAsync());
+        Assert.True(await recoverable.AdoptAsync());
+        Assert.False(await cluster.Client.RetryDeadAsync(taskId));
+        var delete = await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Client.DeleteAsync(taskId));
+        Assert.Contains(taskId, delete.Message);
+        Assert.Equal(1, cluster.Probe.Running);
+
+        cluster.Probe.Release.SetResult();
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+        Assert.Single(cluster.Probe.RunsOf(taskId));
+    }
+
+    [Fact]
     public async Task Enqueuing_the_same_task_id_twice_stores_and_runs_one_task()
     {
         await using var cluster = await StartAsync();
