@@ -27,7 +27,10 @@ internal sealed record BatchRequest
     [Id(4)] public string? Baggage { get; init; }
 }
 
+// Holds no state: reentrant, so batches from many callers reach the store's group commit together instead of one per
+// worker activation at a time (a stateless worker has as many activations as cores).
 [StatelessWorker]
+[Reentrant]
 internal sealed class BatchEnqueueGrain(BatchEnqueuer batches) : Grain, IBatchEnqueueGrain
 {
     public Task<IReadOnlyList<string>> EnqueueManyAsync(BatchRequest request) => batches.EnqueueAsync(request);

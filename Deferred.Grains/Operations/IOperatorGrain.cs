@@ -10,7 +10,11 @@ internal interface IOperatorGrain : IGrainWithIntegerKey
 
     Task<IReadOnlyList<DeferredTaskCount>> CountAsync();
 
+    // Bulk actions go through every matching task's grain, 16 at a time: tens of thousands take longer than Orleans'
+    // default 30 s response timeout, after which the caller would be told it failed while the work went on.
+    [ResponseTimeout("00:30:00")]
     Task<int> RetryDeadAsync(DeferredTaskFilter filter);
 
+    [ResponseTimeout("00:30:00")]
     Task<int> PurgeDeadAsync(DateTimeOffset olderThan);
 }

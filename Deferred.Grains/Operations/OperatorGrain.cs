@@ -8,7 +8,9 @@ namespace Deferred.Operations;
 /// transitions of each task's own grain: a bulk retry is many <see cref="IDeferredTaskGrain.RetryDeadAsync"/> calls, not
 /// an UPDATE that bypasses the grains.
 /// </summary>
+// Holds no state: reentrant, so a long bulk action does not hold up the dashboard's lists and counts on the same silo.
 [StatelessWorker]
+[Reentrant]
 internal sealed class OperatorGrain(IDeferredTaskCatalog catalog, IGrainFactory grains) : Grain, IOperatorGrain
 {
     private const int BulkPage = 200;
@@ -35,7 +37,26 @@ internal sealed class OperatorGrain(IDeferredTaskCatalog catalog, IGrainFactory 
     }
 
     public Task<int> PurgeDeadAsync(DateTimeOffset olderThan) =>
-        ForEachAsync(new DeferredTaskFilter { Status = DeferredTaskStatus.Dead, DueBefore = olderThan }, id => grains.GetGrain<IDeferredTaskGrain>(id).DeleteAsync());
+        ForEachAsync(new DeferredTaskFilter { Status = DeferredTaskStatus.Dead, DueBefore = olderThan }, DeleteUnlessRunningAsync);
+
+    // A task listed as dead may have been retried and started since: it is skipped, not an error that ends the purge.
+    private async Task<bool> DeleteUnlessRunningAsync(string taskId)
+    {
+        var grain = grains.GetGrain<IDeferredTaskGrain>(taskId);
+        try
+        {
+            return await grain.DeleteAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            if (await grain.GetInfoAsync() is { Status: DeferredTaskStatus.Running })
+            {
+                return false;
+            }
+
+            throw;
+        }
+    }
 
     /// <summary>
     /// Applies <paramref name="action"/> to every task matching <paramref name="filter"/>, page by page. Tasks an action

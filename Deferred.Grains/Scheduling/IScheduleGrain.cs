@@ -35,7 +35,9 @@ internal sealed record ScheduleRequest
     [Id(2)] public required DeferredSchedule Schedule { get; init; }
 }
 
+// Holds no state: reentrant, so a slow store call does not queue the silo's other schedule calls behind it.
 [StatelessWorker]
+[Reentrant]
 internal sealed class ScheduleGrain(ScheduleService schedules) : Grain, IScheduleGrain
 {
     public Task SaveAsync(ScheduleRequest request) => schedules.SaveAsync(request, CancellationToken.None);

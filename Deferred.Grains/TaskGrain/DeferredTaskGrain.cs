@@ -5,8 +5,10 @@ using Deferred.Lifecycle;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Deferred.Wakeups;
+using Orleans.Concurrency;
 using Orleans.Placement;
 using Orleans.Runtime;
+using Orleans.Serialization.Invocation;
 
 namespace Deferred.TaskGrain;
 
@@ -16,12 +18,16 @@ namespace Deferred.TaskGrain;
 /// See <c>docs/architecture.md</c> for the path of a task and <c>docs/semantics.md</c> for where it can run twice.
 /// </summary>
 /// <remarks>
-/// Reads, and calls answered from memory (a repeated enqueue, a resume of a scheduled task), interleave with a running
-/// attempt. Everything that writes goes through <see cref="_lock"/>, so one write at a time keeps the ETag consistent.
+/// An attempt runs inside the due timer, which does not interleave. Every call that can reach a running task interleaves
+/// (the interfaces' <c>[AlwaysInterleave]</c>, and <see cref="ReminderTickInterleaves"/> for reminder ticks) and is
+/// answered from memory when the task is already in hand (a read, a repeated enqueue, a resume or adopt of a task that
+/// runs or is scheduled). Everything that writes goes through <see cref="_lock"/>, so one write at a time keeps the ETag
+/// consistent.
 /// </remarks>
 // The SemaphoreSlim never allocates a wait handle (only WaitAsync is used), so there is nothing to dispose.
 #pragma warning disable CA1001
 [PreferLocalPlacement]
+[MayInterleave(nameof(ReminderTickInterleaves))]
 internal sealed partial class DeferredTaskGrain(
     [PersistentState(TaskRecord.StateName, TaskStorage.ProviderName)] IPersistentState<TaskRecord> state,
     TaskGrainContext c) : Grain, IDeferredTaskGrain, IRecoverableTask, IRemindable
@@ -182,7 +188,9 @@ internal sealed partial class DeferredTaskGrain(
 
     public async Task<bool> ResumeAsync()
     {
-        if (Busy || _timer is not null || _phase == TaskPhase.Completed)
+        // Already in hand: an attempt runs, a wake-up is armed, or another edge holds the lock (each ends by scheduling
+        // the task or by leaving it to another silo on purpose). Waiting for the lock could mean waiting out an attempt.
+        if (Busy || _timer is not null || _phase == TaskPhase.Completed || _lock.CurrentCount == 0)
         {
             return Busy || _phase == TaskPhase.Completed || Current is { IsLive: true };
         }
@@ -249,7 +257,16 @@ internal sealed partial class DeferredTaskGrain(
         }
     });
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) => reminderName != ReminderName ? Task.CompletedTask : LockedAsync(async () =>
+    /// <summary>
+    /// Orleans' <see cref="MayInterleaveAttribute"/> predicate: a reminder tick interleaves, so a tick that reaches a
+    /// running attempt is answered at once instead of waiting for the handler (and timing out in the reminder service).
+    /// </summary>
+    public static bool ReminderTickInterleaves(IInvokable request) =>
+        request.GetInterfaceType() == typeof(IRemindable) && request.GetMethodName() == nameof(IRemindable.ReceiveReminder);
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => reminderName != ReminderName || Busy || _timer is not null || _lock.CurrentCount == 0
+        ? Task.CompletedTask // not ours, or the task is already in hand (see ResumeAsync)
+        : LockedAsync(async () =>
     {
         await _row.RefreshIfStaleAsync();
         if (Current is { IsLive: true } || Busy)

@@ -58,7 +58,7 @@ public abstract class ExecutionTests : StoreConformance
     {
         // The attempt runs in the grain's timer callback, which does not interleave: a call that waited behind it would
         // wait for the handler, and a handler longer than Orleans' response timeout would make the caller time out.
-        // Each call below is awaited while the handler is still held; none may wait for it.
+        // Each call below (a reminder tick too) is awaited while the handler is still held; none may wait for it.
         await using var cluster = await StartAsync();
         var options = new DeferredTaskOptions { TaskId = "held-1" };
         var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, options);
@@ -71,6 +71,7 @@ public abstract class ExecutionTests : StoreConformance
         var recoverable = cluster.Cluster.Client.GetGrain<Deferred.Wakeups.IRecoverableTask>(taskId);
         Assert.True(await recoverable.ResumeAsync());
         Assert.True(await recoverable.AdoptAsync());
+        await cluster.Cluster.Client.GetGrain<IRemindable>(recoverable.GetGrainId()).ReceiveReminder(Deferred.TaskGrain.DeferredTaskGrain.ReminderName, default);
         Assert.False(await cluster.Client.RetryDeadAsync(taskId));
         var delete = await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Client.DeleteAsync(taskId));
         Assert.Contains(taskId, delete.Message);
