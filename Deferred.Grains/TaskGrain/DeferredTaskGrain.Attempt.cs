@@ -134,13 +134,20 @@ internal sealed partial class DeferredTaskGrain
 
             await reservation.StartAsync(cancellationToken);
 
-            // Stored holding a start permit, not a slot: the marker's round trip overlaps running attempts.
-            if (!(await _row.ApplyAsync(start, StoreWindow.Start, OnFailure.Revert)).Applied)
+            // Stored holding a start permit, not a slot: the marker's round trip overlaps running attempts. A cancel that
+            // came while the attempt waited (for the permit, the marker or the slot) ends it here, before the handler:
+            // RecordAsync then applies the cancel edge.
+            if (cancel.IsCancellationRequested || !(await _row.ApplyAsync(start, StoreWindow.Start, OnFailure.Revert)).Applied)
             {
                 return AttemptOutcome.NotStarted;
             }
 
             await reservation.EnterAsync(cancellationToken);
+            if (cancel.IsCancellationRequested)
+            {
+                return AttemptOutcome.NotStarted;
+            }
+
             return await c.Runner.RunAsync(TaskId, Current!, prepared!, cancellationToken, cancel.Token);
         }
         catch (OperationCanceledException) when (!reservation.HoldsSlot)

@@ -51,6 +51,24 @@ public abstract class CancelAndDetailsTests : StoreConformance
     }
 
     [Fact]
+    public async Task A_task_cancelled_while_it_waits_for_a_slot_is_removed_without_its_handler_being_called()
+    {
+        // One slot, held by a task the test releases; the second task is due and waits for the slot (reported running).
+        await using var cluster = await StartAsync(o => o.MaxConcurrentTasks = 1);
+        var holder = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
+        await cluster.Probe.WaitForRunsAsync(holder, 1);
+        var queued = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "queued" });
+        await Eventually.True(async () => (await cluster.Client.GetAsync(queued))?.Status == DeferredTaskStatus.Running, "the second task to wait for the slot");
+
+        Assert.Equal(DeferredCancelOutcome.Signalled, await Grain(cluster, queued).CancelAsync());
+        cluster.Probe.Release.SetResult();
+
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "both rows to be deleted");
+        Assert.Empty(cluster.Probe.RunsOf(queued));
+        Assert.Single(cluster.Probe.RunsOf(holder));
+    }
+
+    [Fact]
     public async Task Details_show_the_owner_and_the_payload_rendered_as_json()
     {
         await using var cluster = await StartAsync();
