@@ -177,7 +177,7 @@ internal sealed partial class DeferredTaskGrain
         {
             _startFailures = 0;
             await SettleAsync(edge, outcome);
-            await ScheduleAsync();
+            await ScheduleAsync(moved: true);
             return;
         }
 

@@ -30,7 +30,7 @@ internal sealed partial class DeferredTaskGrain
 
         if (edge.Then == Then.Schedule)
         {
-            await ScheduleAsync();
+            await ScheduleAsync(moved: edge.After?.NextRunAt != edge.Before?.NextRunAt);
         }
         else if (edge.Then == Then.Forget && edge.Before?.HasReminder == true)
         {
@@ -41,8 +41,10 @@ internal sealed partial class DeferredTaskGrain
     /// <summary>
     /// Arms the one wake-up the current record needs: a timer when due within the threshold; otherwise the activation
     /// may go, and the store's far wake-up brings the task back (a reminder is registered here when that is how).
+    /// <paramref name="moved"/>: the edge just applied set a new run time, so a reminder the task already has is moved to
+    /// it (its periodic ticks would otherwise wake the task up to a reminder period late).
     /// </summary>
-    private async Task ScheduleAsync()
+    private async Task ScheduleAsync(bool moved = false)
     {
         if (Busy || _timer is not null)
         {
@@ -60,6 +62,9 @@ internal sealed partial class DeferredTaskGrain
             case WakeKind.Reminder when !Current!.HasReminder:
                 await RegisterReminderAsync(plan.DueIn);
                 await _row.ApplyAsync(TaskLifecycle.Park(Current), StoreWindow.Outcome, OnFailure.Revert);
+                break;
+            case WakeKind.Reminder when moved:
+                await RegisterReminderAsync(plan.DueIn);
                 break;
         }
 

@@ -36,6 +36,30 @@ public abstract class RetryTests : StoreConformance
     }
 
     [Fact]
+    public async Task A_far_retry_of_a_task_woken_from_a_far_wait_runs_at_its_own_time()
+    {
+        // Both the first run and the retry are beyond the timer threshold, so both wait on the store's far wake-up (the
+        // due-time poller, or a reminder on the stock store). A reminder left at its first schedule would wake the retry
+        // only at its next periodic tick, a reminder period (at least a minute) after the first run.
+        var backoff = TimeSpan.FromSeconds(3);
+        await using var cluster = await StartAsync(o =>
+        {
+            o.TimerThreshold = TimeSpan.FromSeconds(1);
+            o.DuePollInterval = TimeSpan.FromMilliseconds(300);
+            o.RetryBackoff = _ => backoff;
+        });
+
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailFirstRun }, new DeferredTaskOptions { Delay = TimeSpan.FromSeconds(2) });
+
+        await cluster.Probe.WaitForRunsAsync(taskId, 2);
+        var runs = cluster.Probe.RunsOf(taskId);
+        var gap = runs[1].StartedAt - runs[0].StartedAt;
+        Assert.True(gap >= backoff, $"the retry came {gap} after the first run; its backoff is {backoff}");
+        Assert.True(gap < TimeSpan.FromSeconds(30), $"the retry came {gap} after the first run, long after its backoff of {backoff}");
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the task row to be deleted");
+    }
+
+    [Fact]
     public async Task A_task_that_always_fails_ends_dead_with_its_error_and_the_next_startup_does_not_rerun_it()
     {
         await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
