@@ -26,13 +26,14 @@ internal static class ApiResults
         StatusCodes.Status404NotFound => "not_found",
         StatusCodes.Status409Conflict => "conflict",
         StatusCodes.Status503ServiceUnavailable => "unavailable",
+        StatusCodes.Status504GatewayTimeout => "timeout",
         _ => "error",
     };
 }
 
 /// <summary>The body of every refused request.</summary>
 /// <param name="Status">The HTTP status code.</param>
-/// <param name="Error">A stable code: bad_request, forbidden, not_found, conflict, unavailable.</param>
+/// <param name="Error">A stable code: bad_request, forbidden, not_found, conflict, unavailable, timeout.</param>
 /// <param name="Message">What was refused, naming the value, and why.</param>
 internal sealed record ApiError(int Status, string Error, string Message);
 

@@ -177,6 +177,15 @@ internal static class DashboardApi
         {
             return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, ex.Message);
         }
+        catch (TimeoutException)
+        {
+            // Orleans' response timeout: the call may still be carried out on the silo.
+            return ApiResults.Error(StatusCodes.Status504GatewayTimeout, "The cluster did not answer in time; an action may still be carried out. Refresh to see where things stand.");
+        }
+        catch (Exception ex) when (ex is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException)
+        {
+            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, "The Orleans cluster cannot be reached from this process; nothing was changed. Try again when its silos are up.");
+        }
     }
 
     private static IResult? BadId(string id) =>

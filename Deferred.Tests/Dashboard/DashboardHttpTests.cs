@@ -194,6 +194,20 @@ public sealed class DashboardHttpTests
     }
 
     [Fact]
+    public async Task A_cluster_that_times_out_or_cannot_be_reached_is_an_answer_that_says_so_not_a_server_error()
+    {
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(operations);
+
+        operations.BulkFailure = new TimeoutException("Response did not arrive on time in 00:30:00 for message: ...");
+        await Expect(host, HttpMethod.Post, "dead/purge?olderThan=2026-01-01T00:00:00Z", HttpStatusCode.GatewayTimeout, "did not answer in time", "may still be carried out");
+
+        operations.BulkFailure = new Orleans.Runtime.SiloUnavailableException("silo S127.0.0.1:11111:1 is gone");
+        await Expect(host, HttpMethod.Post, "dead/purge?olderThan=2026-01-01T00:00:00Z", HttpStatusCode.ServiceUnavailable, "cannot be reached", "nothing was changed");
+        Assert.Empty(operations.Changes);
+    }
+
+    [Fact]
     public async Task The_page_and_its_assets_come_from_the_assembly_with_a_strict_content_policy()
     {
         await using var host = await DashboardHost.StartAsync(new FakeOperator());

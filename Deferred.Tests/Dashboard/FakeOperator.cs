@@ -110,8 +110,16 @@ internal sealed class FakeOperator : IDeferredTaskOperator
         return Task.FromResult(true);
     }
 
+    /// <summary>When set, thrown by the bulk actions (as the cluster's client would throw it).</summary>
+    public Exception? BulkFailure { get; set; }
+
     public Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default)
     {
+        if (BulkFailure is { } failure)
+        {
+            return Task.FromException<int>(failure);
+        }
+
         Changes.Enqueue($"purge {olderThan:O}");
         return Task.FromResult(0);
     }
