@@ -187,6 +187,14 @@ internal static class TaskLifecycle
         Guard(Edge.Delete, current, running) ?? new(Edge.Delete, current, null, Write.Delete, Then.Forget);
 
     /// <summary>
+    /// delete, as the operator's purge of dead tasks takes it: only a task that is still dead. Refused "not dead" for a
+    /// task retried since it was listed, so a purge never deletes a task an operator brought back.
+    /// </summary>
+    public static Transition PurgeDead(TaskRecord? current) =>
+        current is { Status: DeferredTaskStatus.Dead } ? Delete(current, running: false)
+            : Transition.Refuse(Edge.Delete, current, current is null ? "not stored" : "not dead");
+
+    /// <summary>
     /// cancel: Pending, Failed or Running → None, the row deleted and reported as cancelled. For a running task the grain
     /// signals the attempt's token and applies this when the handler returns, whatever it returned. Refused for a dead
     /// task ("dead": delete it instead).

@@ -36,27 +36,10 @@ internal sealed class OperatorGrain(IDeferredTaskCatalog catalog, IGrainFactory 
         return ForEachAsync(dead, id => grains.GetGrain<IDeferredTaskGrain>(id).RetryDeadAsync());
     }
 
+    // A task listed as dead may have been retried since (waiting or running): the grain deletes it only if it is still
+    // dead, so a purge never removes a task an operator brought back.
     public Task<int> PurgeDeadAsync(DateTimeOffset olderThan) =>
-        ForEachAsync(new DeferredTaskFilter { Status = DeferredTaskStatus.Dead, DueBefore = olderThan }, DeleteUnlessRunningAsync);
-
-    // A task listed as dead may have been retried and started since: it is skipped, not an error that ends the purge.
-    private async Task<bool> DeleteUnlessRunningAsync(string taskId)
-    {
-        var grain = grains.GetGrain<IDeferredTaskGrain>(taskId);
-        try
-        {
-            return await grain.DeleteAsync();
-        }
-        catch (InvalidOperationException)
-        {
-            if (await grain.GetInfoAsync() is { Status: DeferredTaskStatus.Running })
-            {
-                return false;
-            }
-
-            throw;
-        }
-    }
+        ForEachAsync(new DeferredTaskFilter { Status = DeferredTaskStatus.Dead, DueBefore = olderThan }, id => grains.GetGrain<TaskGrain.IPurgeableTask>(id).PurgeIfDeadAsync());
 
     /// <summary>
     /// Applies <paramref name="action"/> to every task matching <paramref name="filter"/>, page by page. Tasks an action

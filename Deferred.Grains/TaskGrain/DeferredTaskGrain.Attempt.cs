@@ -177,7 +177,7 @@ internal sealed partial class DeferredTaskGrain
         {
             _startFailures = 0;
             await SettleAsync(edge, outcome);
-            await ScheduleAsync(moved: true);
+            await ScheduleAsync();
             return;
         }
 
@@ -203,6 +203,7 @@ internal sealed partial class DeferredTaskGrain
         }
 
         _phase = TaskPhase.Completed;
+        _cancelRequested = false;
         Report(succeed);
         if (succeed.Edge == Edge.Succeed)
         {

@@ -30,7 +30,9 @@ internal sealed partial class DeferredTaskGrain
 
         if (edge.Then == Then.Schedule)
         {
-            await ScheduleAsync(moved: edge.After?.NextRunAt != edge.Before?.NextRunAt);
+            // A reminder the task had before this edge still points at the old run time (one registered by this edge's
+            // ParkIfFarAsync already points at the new one).
+            await ScheduleAsync(moved: edge.Before is { HasReminder: true } before && edge.After is { } after && after.NextRunAt != before.NextRunAt);
         }
         else if (edge.Then == Then.Forget && edge.Before?.HasReminder == true)
         {

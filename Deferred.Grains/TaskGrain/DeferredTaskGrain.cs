@@ -30,7 +30,7 @@ namespace Deferred.TaskGrain;
 [MayInterleave(nameof(ReminderTickInterleaves))]
 internal sealed partial class DeferredTaskGrain(
     [PersistentState(TaskRecord.StateName, TaskStorage.ProviderName)] IPersistentState<TaskRecord> state,
-    TaskGrainContext c) : Grain, IDeferredTaskGrain, IRecoverableTask, IRemindable
+    TaskGrainContext c) : Grain, IDeferredTaskGrain, IRecoverableTask, IPurgeableTask, IRemindable
 {
     internal const string ReminderName = "deferred-wake";
 
@@ -109,6 +109,8 @@ internal sealed partial class DeferredTaskGrain(
             var enqueue = TaskLifecycle.Enqueue(Current, task, c.Me, c.Now);
             if (enqueue.Refused)
             {
+                // A resume that found the lock held answered without scheduling: this holder schedules instead.
+                await ScheduleAsync();
                 return EnqueueRequests.Existing(TaskId, Current!, task, Busy);
             }
 
@@ -118,6 +120,7 @@ internal sealed partial class DeferredTaskGrain(
             {
                 if (Current is { } raced)
                 {
+                    await ScheduleAsync();
                     return EnqueueRequests.Existing(TaskId, raced, task, Busy);
                 }
 
@@ -131,6 +134,10 @@ internal sealed partial class DeferredTaskGrain(
                 throw NotStored(result);
             }
 
+            // A new task under this id (the activation may have completed an earlier one): nothing of that one carries over.
+            _cancelRequested = false;
+            _startFailures = 0;
+            _keyWaits = 0;
             Report(enqueue);
             DeferredLog.TaskStored(c.Logger, TaskId, task.TaskType, enqueue.After!.NextRunAt);
             await ScheduleAsync();
@@ -222,6 +229,9 @@ internal sealed partial class DeferredTaskGrain(
     // A running task is not dead: answered at once rather than after the attempt.
     public Task<bool> RetryDeadAsync() => Busy ? Task.FromResult(false) : OperateAsync(current => TaskLifecycle.RetryDead(current, c.Me, c.Now));
 
+    // Busy: retried and running since it was listed, so not dead any more.
+    public Task<bool> PurgeIfDeadAsync() => Busy ? Task.FromResult(false) : OperateAsync(TaskLifecycle.PurgeDead);
+
     public Task<bool> DeleteAsync() =>
         TaskLifecycle.Delete(Current, Busy) is { Refusal: Transition.RunningRefusal }
             ? throw RunningError()
@@ -236,6 +246,7 @@ internal sealed partial class DeferredTaskGrain(
             var edge = decide(Current);
             if (edge.Refused)
             {
+                await ScheduleAsync();
                 return edge.Refusal == Transition.RunningRefusal ? throw RunningError() : false;
             }
 

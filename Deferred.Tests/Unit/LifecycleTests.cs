@@ -757,6 +757,23 @@ public sealed class LifecycleTests
         Assert.False(TaskLifecycle.Delete(Stored(DeferredTaskStatus.Dead), running: true).Refused);
     }
 
+    [Theory]
+    [InlineData(DeferredTaskStatus.Pending)]
+    [InlineData(DeferredTaskStatus.Failed)]
+    public void A_purge_deletes_only_a_task_that_is_still_dead(DeferredTaskStatus retriedSince)
+    {
+        var dead = Stored(DeferredTaskStatus.Dead);
+        var purge = TaskLifecycle.PurgeDead(dead);
+        Assert.Equal(Edge.Delete, purge.Edge);
+        Assert.Equal(Write.Delete, purge.Write);
+
+        // Listed as dead, retried before the purge reached it: kept.
+        var refused = TaskLifecycle.PurgeDead(Stored(retriedSince));
+        Assert.Equal("not dead", refused.Refusal);
+        AssertNothingChanges(refused);
+        Assert.Equal("not stored", TaskLifecycle.PurgeDead(null).Refusal);
+    }
+
     // ---- adopt / release ----
 
     [Theory]
