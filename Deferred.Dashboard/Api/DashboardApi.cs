@@ -184,7 +184,7 @@ internal static class DashboardApi
         }
         catch (Exception ex) when (ex is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException)
         {
-            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, "The Orleans cluster cannot be reached from this process; nothing was changed. Try again when its silos are up.");
+            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, "The Orleans cluster cannot be reached from this process. Try again when its silos are up, and refresh to see whether an action was carried out before the connection was lost.");
         }
     }
 
