@@ -24,12 +24,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300
+# The value of the option in $1; an option given last without one is named, not an unbound-variable error.
+value() { [[ $# -ge 2 ]] || { echo "chaos.sh: $1 needs a value" >&2; exit 2; }; printf '%s' "$2"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --tasks) TASKS="${2?chaos.sh: --tasks needs a value}"; shift 2 ;;
-    --rate) RATE="${2?chaos.sh: --rate needs a value}"; shift 2 ;;
-    --kill-every) KILL_EVERY="${2?chaos.sh: --kill-every needs a value}"; shift 2 ;;
-    --settle-seconds) SETTLE="${2?chaos.sh: --settle-seconds needs a value}"; shift 2 ;;
+    --tasks) TASKS="$(value "$@")"; shift 2 ;;
+    --rate) RATE="$(value "$@")"; shift 2 ;;
+    --kill-every) KILL_EVERY="$(value "$@")"; shift 2 ;;
+    --settle-seconds) SETTLE="$(value "$@")"; shift 2 ;;
     *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S" >&2; exit 2 ;;
   esac
 done

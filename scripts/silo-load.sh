@@ -11,12 +11,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 MAX=3 SECONDS_WINDOW=30 TASKS=0 RATE=1000
+# The value of the option in $1; an option given last without one is named, not an unbound-variable error.
+value() { [[ $# -ge 2 ]] || { echo "silo-load.sh: $1 needs a value" >&2; exit 2; }; printf '%s' "$2"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --silos) MAX="${2?silo-load.sh: --silos needs a value}"; shift 2 ;;
-    --seconds) SECONDS_WINDOW="${2?silo-load.sh: --seconds needs a value}"; shift 2 ;;
-    --tasks) TASKS="${2?silo-load.sh: --tasks needs a value}"; shift 2 ;;
-    --rate) RATE="${2?silo-load.sh: --rate needs a value}"; shift 2 ;;
+    --silos) MAX="$(value "$@")"; shift 2 ;;
+    --seconds) SECONDS_WINDOW="$(value "$@")"; shift 2 ;;
+    --tasks) TASKS="$(value "$@")"; shift 2 ;;
+    --rate) RATE="$(value "$@")"; shift 2 ;;
     *) echo "silo-load.sh: unknown option '$1'; use --silos N --seconds S --tasks T --rate R" >&2; exit 2 ;;
   esac
 done
