@@ -56,6 +56,11 @@ internal sealed partial class DeferredTaskGrain(
 
     private bool Busy => _phase is TaskPhase.Running or TaskPhase.Recording;
 
+    // Already in hand: an attempt runs, a wake-up is armed, or another edge holds the lock (each ends by scheduling the
+    // task, or by leaving it to another silo on purpose). A resume or a reminder tick then answers at once: waiting for
+    // the lock could mean waiting out an attempt.
+    private bool InHand => Busy || _timer is not null || _lock.CurrentCount == 0;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _row = new StoredTask(state, c.Resilience, TaskId);
@@ -195,9 +200,7 @@ internal sealed partial class DeferredTaskGrain(
 
     public async Task<bool> ResumeAsync()
     {
-        // Already in hand: an attempt runs, a wake-up is armed, or another edge holds the lock (each ends by scheduling
-        // the task or by leaving it to another silo on purpose). Waiting for the lock could mean waiting out an attempt.
-        if (Busy || _timer is not null || _phase == TaskPhase.Completed || _lock.CurrentCount == 0)
+        if (InHand || _phase == TaskPhase.Completed)
         {
             return Busy || _phase == TaskPhase.Completed || Current is { IsLive: true };
         }
@@ -275,8 +278,8 @@ internal sealed partial class DeferredTaskGrain(
     public static bool ReminderTickInterleaves(IInvokable request) =>
         request.GetInterfaceType() == typeof(IRemindable) && request.GetMethodName() == nameof(IRemindable.ReceiveReminder);
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) => reminderName != ReminderName || Busy || _timer is not null || _lock.CurrentCount == 0
-        ? Task.CompletedTask // not ours, or the task is already in hand (see ResumeAsync)
+    public Task ReceiveReminder(string reminderName, TickStatus status) => reminderName != ReminderName || InHand
+        ? Task.CompletedTask
         : LockedAsync(async () =>
     {
         await _row.RefreshIfStaleAsync();
