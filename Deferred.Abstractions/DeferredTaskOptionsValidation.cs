@@ -54,12 +54,34 @@ public static class DeferredTaskOptionsValidation
         if (options.OrderingKey is { } key && (key.Length == 0 || key.Length > MaxOrderingKeyLength || string.IsNullOrWhiteSpace(key)))
         {
             var shown = key.Length > 40 ? key[..40] + "…" : key;
-            throw new ArgumentException($"DeferredTaskOptions.OrderingKey '{shown}' ({key.Length} characters) is not valid: it must be 1 to {MaxOrderingKeyLength} characters and not blank. Use null for a task without ordering.", nameof(DeferredTaskOptions.OrderingKey));
+            throw new ArgumentException($"DeferredTaskOptions.OrderingKey '{Escaped(shown)}' ({key.Length} characters) is not valid: it must be 1 to {MaxOrderingKeyLength} characters and not blank. Use null for a task without ordering.", nameof(DeferredTaskOptions.OrderingKey));
+        }
+
+        if (options.OrderingKey is { } text && text.AsSpan().IndexOfAnyInRange('\0', '\u001F') is var at and >= 0)
+        {
+            throw new ArgumentException($"DeferredTaskOptions.OrderingKey holds a control character (U+{(int)text[at]:X4} at position {at}); an ordering key is plain text.", nameof(DeferredTaskOptions.OrderingKey));
         }
 
         if (options.TaskId is not null && DeferredTaskId.Validate(options.TaskId) is { } problem)
         {
             throw new ArgumentException($"DeferredTaskOptions.TaskId '{options.TaskId}' is not valid: {problem}.", nameof(DeferredTaskOptions.TaskId));
         }
+    }
+
+    // A value shown in a message: control characters as \u escapes, so a message never carries them to a terminal.
+    private static string Escaped(string value)
+    {
+        if (value.AsSpan().IndexOfAnyInRange('\0', '\u001F') < 0)
+        {
+            return value;
+        }
+
+        var builder = new System.Text.StringBuilder(value.Length + 8);
+        foreach (var c in value)
+        {
+            builder.Append(c < ' ' ? $"\\u{(int)c:X4}" : c.ToString());
+        }
+
+        return builder.ToString();
     }
 }

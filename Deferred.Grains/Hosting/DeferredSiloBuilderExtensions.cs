@@ -10,6 +10,7 @@ using Deferred.TaskGrain;
 using Deferred.Wakeups;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Runtime;
@@ -71,7 +72,17 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<IConfigurationValidator, DeferredTasksOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeferredDatabase>();
-        services.AddSingleton<StoreResilience>();
+        services.AddSingleton(sp => new StoreResilience(
+            sp.GetRequiredService<IOptions<DeferredTasksOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<StoreResilience>>(),
+            sp.GetRequiredService<DeferredDatabase>()));
+
+        // Orleans' state bridge logs its own error, with the stack, for every failed write of the task state (events
+        // 102202-102204, category ResilientGrainStorage). StoreResilience already logs each outcome once (1006 for what
+        // it gave up, 1018/1019 for an outage), so the bridge's copies are filtered out: a database restart under load
+        // is one warning and one information line, not thousands of errors.
+        services.AddLogging(logging => logging.AddFilter(typeof(ResilientGrainStorage).FullName, LogLevel.None));
         services.AddSingleton<CarriedRequestContext>();
         services.AddSingleton<OrderingTurns>();
         TaskDirectoryCache.Register(services);

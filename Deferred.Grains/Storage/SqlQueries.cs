@@ -18,6 +18,8 @@ internal static class SqlQueries
 
     public static string SchemaVersion => Get("schema-version");
 
+    public static string StorePing => Get("store-ping");
+
     public static string SchemaNewerBreaking => Get("schema-newer-breaking");
 
     public static string TasksRead => Get("tasks-read");

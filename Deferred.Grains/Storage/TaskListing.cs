@@ -102,6 +102,12 @@ internal static class TaskListing
             throw Malformed(token);
         }
 
+        if (IndexOfControl(taskId) >= 0)
+        {
+            // Task ids are never stored with control characters; one here was made by hand (and a NUL would fail in SQL).
+            throw Malformed(token);
+        }
+
         return new TaskListKey(new DateTimeOffset(ticks, TimeSpan.Zero), taskId);
     }
 
@@ -176,6 +182,40 @@ internal static class TaskListing
         {
             throw new ArgumentException($"{field} is {value.Length} characters long; the limit is {MaxFilterTextLength}.", field);
         }
+
+        if (IndexOfControl(value) is var at and >= 0)
+        {
+            throw new ArgumentException(
+                $"{field} holds a control character (U+{(int)value[at]:X4} at position {at}); task types and error texts are matched as plain text without control characters.",
+                field);
+        }
+    }
+
+    /// <summary>
+    /// Where <paramref name="value"/> holds a control character (C0, DEL, C1) or half of a surrogate pair, or -1. PostgreSQL
+    /// refuses a NUL in text, and such characters have no place in a filter that is matched as plain text.
+    /// </summary>
+    public static int IndexOfControl(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsControl(c))
+            {
+                return i;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>

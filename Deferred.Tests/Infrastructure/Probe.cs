@@ -21,6 +21,9 @@ public enum ProbeBehavior
 
     /// <summary>Fails the first run of the task id and succeeds on any later one (whatever the attempt number).</summary>
     FailFirstRun,
+
+    /// <summary>Always fails, with the task's <see cref="ProbeTask.Note"/> as the exception's message.</summary>
+    FailWithNote,
 }
 
 /// <summary>The test task type.</summary>
@@ -169,6 +172,8 @@ internal sealed class ProbeHandler(IOptions<ClusterOptions> cluster, ILocalSiloD
         {
             switch (task.Behavior)
             {
+                case ProbeBehavior.FailWithNote:
+                    throw new InvalidOperationException(task.Note);
                 case ProbeBehavior.AlwaysFail:
                     throw new InvalidOperationException($"probe failure on attempt {context.Attempt}");
                 case ProbeBehavior.FailFirstRun when probe.RunsOf(context.TaskId).Count == 1:

@@ -97,4 +97,16 @@ public sealed class TaskIdAndOptionsTests
         // The assemblies of this build are one version.
         Assert.Null(Deferred.Options.PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(Deferred.Options.DeferredTasksOptions).Assembly));
     }
+
+    [Theory]
+    [InlineData("key\0one")]
+    [InlineData("key\u001b[31m")]
+    [InlineData("tab\tkey")]
+    public void An_ordering_key_with_a_control_character_is_refused_naming_it(string key)
+    {
+        var error = Assert.Throws<ArgumentException>(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = key }));
+        Assert.Equal(nameof(DeferredTaskOptions.OrderingKey), error.ParamName);
+        Assert.DoesNotContain("\u001b", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("\0", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -254,4 +254,46 @@ public sealed class TaskListingTests
         Assert.All(new[] { SqlQueries.StockList, SqlQueries.StockListByType, SqlQueries.StockListByError }, sql => Assert.Contains(literal, sql, StringComparison.Ordinal));
         Assert.Contains($"WHERE {literal} AND payloadbinary IS NOT NULL", migration, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("a\0b")]
+    [InlineData("clear\u001b[2J")]
+    [InlineData("line\nbreak")]
+    [InlineData("c1\u0085")]
+    public void Control_characters_in_a_filter_text_are_refused_naming_the_field(string text)
+    {
+        var byType = Assert.Throws<ArgumentException>(() => TaskListing.Validate(new DeferredTaskFilter { TaskType = text }));
+        Assert.Equal("Filter.TaskType", byType.ParamName);
+        Assert.Contains("control character", byType.Message);
+        var byError = Assert.Throws<ArgumentException>(() => TaskListing.Validate(new DeferredTaskFilter { ErrorContains = text }));
+        Assert.Equal("Filter.ErrorContains", byError.ParamName);
+
+        // Half a surrogate pair is refused too (a Fact's own literal: theory data would not keep it).
+        Assert.Equal("Filter.TaskType", Assert.Throws<ArgumentException>(() => TaskListing.Validate(new DeferredTaskFilter { TaskType = "half \uD800 pair" })).ParamName);
+
+        // Whole surrogate pairs (an emoji) are ordinary text.
+        TaskListing.Validate(new DeferredTaskFilter { ErrorContains = "failed \U0001F4A5 twice" });
+    }
+
+    [Fact]
+    public void A_token_whose_task_id_holds_a_NUL_is_refused_as_malformed()
+    {
+        var token = TaskListing.Encode(Filter, new TaskListKey(DateTimeOffset.UnixEpoch, "task\0id"));
+        var error = Assert.Throws<ArgumentException>(() => TaskListing.Decode(Filter, token));
+        Assert.Equal("PageToken", error.ParamName);
+    }
+
+    [Theory]
+    [InlineData("plain text", "plain text")]
+    [InlineData("a\0b", "a\uFFFDb")]
+    [InlineData("pair \U0001F4A5 kept", "pair \U0001F4A5 kept")]
+    public void A_stored_error_text_replaces_what_PostgreSQL_cannot_store(string text, string stored) =>
+        Assert.Equal(stored, Deferred.Execution.ErrorFormatter.Storable(text));
+
+    [Fact]
+    public void A_stored_error_text_replaces_half_a_surrogate_pair()
+    {
+        Assert.Equal("lone \uFFFD low", Deferred.Execution.ErrorFormatter.Storable("lone \uDC00 low"));
+        Assert.Equal("cut high\uFFFD", Deferred.Execution.ErrorFormatter.Storable("cut high\uD83D"));
+    }
 }

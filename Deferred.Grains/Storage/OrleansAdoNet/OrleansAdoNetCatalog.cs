@@ -106,9 +106,11 @@ internal sealed class OrleansAdoNetCatalog(DeferredDatabase database, IOptions<C
     /// </summary>
     public async Task<IReadOnlyList<DeferredTaskSummary>> ListAsync(DeferredTaskFilter filter, TaskListKey? after, int limit, CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(ListStatement(filter));
-        CatalogListing.AddParameters(command, _serviceId, filter, after, limit);
-        return await CatalogListing.ReadSummariesAsync(command, limit, cancellationToken);
+        return await database.ReadGuardedAsync(
+            ListStatement(filter),
+            command => CatalogListing.AddParameters(command, _serviceId, filter, after, limit),
+            command => CatalogListing.ReadSummariesAsync(command, limit, cancellationToken),
+            cancellationToken);
     }
 
     public async Task<IReadOnlyList<DeferredTaskCount>> CountByStatusAndTypeAsync(CancellationToken cancellationToken)

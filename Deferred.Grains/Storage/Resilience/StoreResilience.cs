@@ -39,14 +39,44 @@ internal readonly record struct StoreResult(StoreOutcome Outcome, Exception? Err
 /// to. Version conflicts and permanent errors are returned at once, never retried here.
 /// </summary>
 /// <remarks>
+/// <para>
 /// An outage is logged once when it starts (warning) and once when it ends (information), whatever number of
-/// operations waited through it; single retries are debug lines, and only what is given up is an error.
+/// operations waited through it; single retries are debug lines, and only what is given up is an error. Its end is
+/// decided by a probe of the database (<see cref="IStoreProbe"/>), not by the next operation that happens to succeed:
+/// an idle silo still reports the end, two outages with a good spell between them are two, and an operation answered
+/// without the database (from memory) does not end an outage it never looked at.
+/// </para>
+/// <para>
+/// A retry runs the operation on the scheduler its caller ran on: a grain's write (<c>IPersistentState</c>) may only be
+/// called on its activation's scheduler, and the awaits here leave it for speed.
+/// </para>
 /// </remarks>
-internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<StoreResilience> logger)
+// The token source is only cancelled, never disposed: a probe may still read its token as the silo stops.
+#pragma warning disable CA1001
+internal sealed class StoreResilience : IDisposable
+#pragma warning restore CA1001
 {
-    private readonly DeferredTasksOptions _options = options.Value;
-    private readonly CoarseDeadlines _deadlines = new(time);
+    private readonly DeferredTasksOptions _options;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly IStoreProbe? _probe;
+    private readonly CoarseDeadlines _deadlines;
+    private readonly CancellationTokenSource _disposed = new();
     private long _outageSince;
+    private TaskCompletionSource _probeNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Creates the policy; <paramref name="probe"/> decides when an outage ends (without one, the next success does).</summary>
+    public StoreResilience(IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<StoreResilience> logger, IStoreProbe? probe = null)
+    {
+        _options = options.Value;
+        this.time = time;
+        this.logger = logger;
+        _probe = probe;
+        _deadlines = new(time);
+    }
+
+    /// <summary>How often an outage's probe asks the database whether it is back, at first and at most.</summary>
+    internal static readonly (TimeSpan First, TimeSpan Max) ProbeEvery = (TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
 
     /// <summary>The window's budget and backoff.</summary>
     public RetryWindow Window(StoreWindow window) => window switch
@@ -72,12 +102,17 @@ internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, Ti
     {
         var w = Window(window);
         var started = time.GetTimestamp();
+
+        // The caller's scheduler (an activation's, for a grain's write): retries run there, see the remarks.
+        var scheduler = TaskScheduler.Current;
         for (var retry = 1; ; retry++)
         {
             Task call;
             try
             {
-                call = operation();
+                call = retry == 1 || TaskScheduler.Current == scheduler
+                    ? operation()
+                    : Task.Factory.StartNew(operation, CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap();
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -149,23 +184,87 @@ internal sealed class StoreResilience(IOptions<DeferredTasksOptions> options, Ti
         return result;
     }
 
-    /// <summary>Notes that the store was found unreachable; the first such note of an outage logs it.</summary>
+    /// <summary>Notes that the store was found unreachable; the first such note of an outage logs it and starts its probe.</summary>
     public void Unreachable(Exception cause)
     {
-        if (Interlocked.CompareExchange(ref _outageSince, Math.Max(1, time.GetTimestamp()), 0) == 0)
+        var since = Math.Max(1, time.GetTimestamp());
+        if (Interlocked.CompareExchange(ref _outageSince, since, 0) == 0)
         {
             DeferredLog.StoreOutageStarted(logger, StoreFailures.Describe(cause));
+            if (_probe is not null && !_disposed.IsCancellationRequested)
+            {
+                _ = Task.Run(() => ProbeUntilBackAsync(since));
+            }
         }
     }
 
     private void Reachable()
     {
         // Hot path: one volatile read when there is no outage.
-        if (Volatile.Read(ref _outageSince) is not 0 and var since && Interlocked.CompareExchange(ref _outageSince, 0, since) == since)
+        if (Volatile.Read(ref _outageSince) is not 0 and var since)
+        {
+            if (_probe is null)
+            {
+                Ended(since);
+            }
+            else
+            {
+                // An operation got through: let the probe look now rather than at its next turn.
+                _probeNow.TrySetResult();
+            }
+        }
+    }
+
+    private void Ended(long since)
+    {
+        if (Interlocked.CompareExchange(ref _outageSince, 0, since) == since)
         {
             DeferredLog.StoreOutageEnded(logger, (long)time.GetElapsedTime(since).TotalMilliseconds);
         }
     }
+
+    // One probe loop per outage: asks the database until it answers, then ends the outage (one 1019).
+    private async Task ProbeUntilBackAsync(long since)
+    {
+        var wait = ProbeEvery.First;
+        var cancel = _disposed.Token;
+        while (!cancel.IsCancellationRequested && Volatile.Read(ref _outageSince) == since)
+        {
+            var woken = Interlocked.Exchange(ref _probeNow, new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            try
+            {
+                await woken.WaitAsync(wait, time, cancel).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                bounded.CancelAfter(TimeSpan.FromSeconds(5));
+                await _probe!.PingAsync(bounded.Token).ConfigureAwait(false);
+                Ended(since);
+                return;
+            }
+            catch (Exception) when (!cancel.IsCancellationRequested)
+            {
+                // Still down (or the probe timed out): ask again, less often.
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, ProbeEvery.Max.Ticks));
+            }
+            catch (Exception)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Stops an outage's probe (the silo is shutting down).</summary>
+    public void Dispose() => _disposed.Cancel();
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
