@@ -10,20 +10,41 @@ namespace Deferred.Execution;
 /// read from the enqueuing code's context and stored with the task (Orleans-serialized), set again in the context an
 /// attempt runs in, so filters and the handler see them. With no keys configured nothing is read or stored.
 /// </summary>
-internal sealed class CarriedRequestContext(IOptions<DeferredTasksOptions> options, Serializer serializer)
+/// <remarks>
+/// On an Orleans client (<see cref="ForClient"/>) the silos' keys are not known: a transactional enqueue there stores every
+/// entry of the caller's context, as a grain call would send them all, and the silo that runs the task sets again only
+/// the entries its own <see cref="DeferredTasksOptions.CarriedRequestContextKeys"/> name.
+/// </remarks>
+internal sealed class CarriedRequestContext
 {
-    private readonly string[] _keys = options.Value.CarriedRequestContextKeys.Where(static k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).ToArray();
+    private readonly string[]? _keys;
+    private readonly Serializer serializer;
+
+    /// <summary>A silo's: the configured keys.</summary>
+    public CarriedRequestContext(IOptions<DeferredTasksOptions> options, Serializer serializer)
+        : this(options.Value.CarriedRequestContextKeys.Where(static k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).ToArray(), serializer)
+    {
+    }
+
+    private CarriedRequestContext(string[]? keys, Serializer serializer)
+    {
+        _keys = keys;
+        this.serializer = serializer;
+    }
+
+    /// <summary>A client's: captures every entry (see the remarks).</summary>
+    public static CarriedRequestContext ForClient(Serializer serializer) => new((string[]?)null, serializer);
 
     /// <summary>The configured entries set in the current RequestContext, serialized; null when none is set (or none configured).</summary>
     public byte[]? Capture()
     {
-        if (_keys.Length == 0)
+        if (_keys is { Length: 0 })
         {
             return null;
         }
 
         Dictionary<string, object>? values = null;
-        foreach (var key in _keys)
+        foreach (var key in _keys ?? RequestContext.Keys.ToArray())
         {
             if (RequestContext.Get(key) is { } value)
             {
@@ -57,7 +78,11 @@ internal sealed class CarriedRequestContext(IOptions<DeferredTasksOptions> optio
 
         foreach (var (key, value) in serializer.Deserialize<Dictionary<string, object>>(carried) ?? [])
         {
-            RequestContext.Set(key, value);
+            // Only the keys this silo carries: a client's transactional enqueue stores every entry it had.
+            if (_keys is null || Array.IndexOf(_keys, key) >= 0)
+            {
+                RequestContext.Set(key, value);
+            }
         }
     }
 }

@@ -137,6 +137,10 @@ public static class DeferredServiceCollectionExtensions
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         services.TryAddSingleton<DeferredTransactionalEnqueuer>();
+
+        // A client does not know the silos' CarriedRequestContextKeys: its transactional enqueue stores every entry,
+        // and the silo restores the ones it carries. (On a silo, AddDeferredTasks registered the configured one first.)
+        services.TryAddSingleton(sp => Deferred.Execution.CarriedRequestContext.ForClient(sp.GetRequiredService<Orleans.Serialization.Serializer>()));
         return services;
     }
 }

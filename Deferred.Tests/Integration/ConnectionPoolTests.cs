@@ -17,37 +17,75 @@ namespace Deferred.Tests.Integration;
 /// </summary>
 public sealed class ConnectionPoolTests
 {
-    [Theory]
-    [InlineData(DeferredStore.Postgres)]
-    [InlineData(DeferredStore.OrleansAdoNet)]
-    public async Task A_listing_the_server_refuses_leaves_its_pooled_connection_usable(DeferredStore store)
+    // The shape that showed the fault (found with a console reproduction against Npgsql 10.0.3): a text filter and
+    // a keyset bound, both text parameters.
+    private const string Listing = "SELECT g::text FROM generate_series(1, 50) AS g WHERE ($1::text IS NULL OR g::text = $1) AND g::text > $2 ORDER BY 1 LIMIT 10";
+
+    [Fact]
+    public async Task A_read_the_server_refuses_leaves_its_pooled_connection_usable()
     {
         var database = await TestDatabase.Shared;
 
-        // One pooled connection, so the refused statement's connection is the one every later listing gets; the
-        // refusal lands on each use count in turn, including the one that prepares the statement (the 5th by default).
+        // One pooled connection, so the refused statement's connection is the one every later read gets. The refusals
+        // land on each use count in turn, among them the use that prepares the statement (the 5th by default).
         for (var usesBefore = 0; usesBefore < 8; usesBefore++)
         {
             var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 1 };
             await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { ConnectionString = connection.ConnectionString }));
-            var cluster = Microsoft.Extensions.Options.Options.Create(new ClusterOptions { ServiceId = "pool-" + Guid.NewGuid().ToString("N")[..12] });
-            IDeferredTaskCatalog catalog = store == DeferredStore.Postgres
-                ? new PostgresCatalog(deferredDatabase, cluster, Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()))
-                : new OrleansAdoNetCatalog(deferredDatabase, cluster);
-            var plain = new DeferredTaskFilter { TaskType = "some.type" };
+            Task<int> Read(string? filter, string after = "") => deferredDatabase.ReadGuardedAsync(
+                Listing,
+                command =>
+                {
+                    command.Parameters.Add(new NpgsqlParameter { Value = (object?)filter ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+                    command.Parameters.Add(new NpgsqlParameter { Value = after, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+                },
+                async command =>
+                {
+                    await using var reader = await command.ExecuteReaderAsync();
+                    var rows = 0;
+                    while (await reader.ReadAsync())
+                    {
+                        rows++;
+                    }
+
+                    return rows;
+                },
+                CancellationToken.None);
+
             for (var i = 0; i < usesBefore; i++)
             {
-                await catalog.ListAsync(plain, null, 10, CancellationToken.None);
+                Assert.Equal(10, await Read(null));
             }
 
-            // Straight to the catalog, past the validation that refuses it now.
-            var refused = await Assert.ThrowsAsync<PostgresException>(() => catalog.ListAsync(new DeferredTaskFilter { TaskType = "a\0b" }, null, 10, CancellationToken.None));
-            Assert.Equal(PostgresErrorCodes.CharacterNotInRepertoire, refused.SqlState);
+            foreach (var (filter, after) in new[] { ("a\0b", ""), (null as string, "c\0") })
+            {
+                var refused = await Assert.ThrowsAsync<PostgresException>(() => Read(filter, after));
+                Assert.Equal(PostgresErrorCodes.CharacterNotInRepertoire, refused.SqlState);
+            }
 
             for (var i = 0; i < 20; i++)
             {
-                await catalog.ListAsync(plain, null, 10, CancellationToken.None);
+                Assert.Equal(10, await Read(null));
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(DeferredStore.Postgres)]
+    [InlineData(DeferredStore.OrleansAdoNet)]
+    public async Task Both_catalogs_list_through_the_guarded_read(DeferredStore store)
+    {
+        var database = await TestDatabase.Shared;
+        var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 1 };
+        await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { ConnectionString = connection.ConnectionString }));
+        var cluster = Microsoft.Extensions.Options.Options.Create(new ClusterOptions { ServiceId = "pool-" + Guid.NewGuid().ToString("N")[..12] });
+        IDeferredTaskCatalog catalog = store == DeferredStore.Postgres
+            ? new PostgresCatalog(deferredDatabase, cluster, Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()))
+            : new OrleansAdoNetCatalog(deferredDatabase, cluster);
+        for (var i = 0; i < 8; i++)
+        {
+            await Assert.ThrowsAsync<PostgresException>(() => catalog.ListAsync(new DeferredTaskFilter { TaskType = "a\0b" }, null, 10, CancellationToken.None));
+            Assert.Empty(await catalog.ListAsync(new DeferredTaskFilter { TaskType = "some.type" }, null, 10, CancellationToken.None));
         }
     }
 }

@@ -65,6 +65,32 @@ public sealed class RequestContextTestsOnPostgresStore : RequestContextTests
             Assert.Equal("batch-tenant", seen.Tenant);
         }
     }
+
+    [Fact]
+    public async Task A_transactional_enqueue_from_a_client_carries_the_configured_keys_and_no_others()
+    {
+        // Issue 23, item 6: the client had no carried-context service, so the handler saw no tenant.
+        await using var cluster = await StartWithKeysAsync();
+        var enqueuer = cluster.Cluster.Client.ServiceProvider.GetRequiredService<DeferredTransactionalEnqueuer>();
+        RequestContext.Set("tenant", new TenantRef("client-tenant", 3));
+        RequestContext.Set("secret", "not carried");
+        try
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(cluster.Database.ConnectionString);
+            await connection.OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await enqueuer.EnqueueAsync(transaction, new ContextTask(Name("tx")));
+            await transaction.CommitAsync();
+        }
+        finally
+        {
+            RequestContext.Clear();
+        }
+
+        var seen = await Eventually.Until(() => Task.FromResult(ContextHandler.Seen.TryGetValue(Name("tx"), out var s) ? s : default), s => s.FilterSaw is not null, "the task to run");
+        Assert.Equal(new TenantRef("client-tenant", 3), seen.Tenant);
+        Assert.Null(seen.Secret);
+    }
 }
 
 public sealed class RequestContextTestsOnStockAdoNet : RequestContextTests
