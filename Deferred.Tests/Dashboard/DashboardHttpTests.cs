@@ -271,6 +271,44 @@ public sealed class DashboardHttpTests
     }
 
     [Fact]
+    public async Task While_the_store_is_down_every_call_is_a_503_with_a_message_and_the_overview_keeps_this_process_rates()
+    {
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(operations);
+
+        // As the real operator throws them: reads of the catalog fail with the typed exception; a task whose grain cannot
+        // load its row fails in activation, which Orleans reports wrapped.
+        operations.StoreFailure = call => call is "list" or "count" or "retry-dead"
+            ? new DeferredStoreUnavailableException(call, TimeSpan.FromSeconds(5))
+            : new Orleans.Runtime.OrleansException($"Error activating grain deferred-task/{call}", new DeferredStoreUnavailableException(call, TimeSpan.FromSeconds(5)));
+
+        using (var overview = await host.Client.GetAsync("deferred/api/overview"))
+        {
+            var body = await overview.Content.ReadAsStringAsync();
+            Assert.True(HttpStatusCode.ServiceUnavailable == overview.StatusCode, $"overview: {(int)overview.StatusCode} {body}");
+            using var json = JsonDocument.Parse(body);
+            Assert.Equal("unavailable", json.RootElement.GetProperty("error").GetString());
+            Assert.Contains("task store", json.RootElement.GetProperty("message").GetString());
+            var local = json.RootElement.GetProperty("local");
+            Assert.Equal(JsonValueKind.Array, local.GetProperty("succeededPerSecond").ValueKind);
+            Assert.True(local.GetProperty("processId").GetInt32() > 0);
+        }
+
+        await Expect(host, HttpMethod.Get, "tasks?status=Dead", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Get, "tasks/task-dead", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/retry", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/cancel", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/delete", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "dead/retry?type=fake.task", HttpStatusCode.ServiceUnavailable, "task store");
+        Assert.Empty(operations.Changes);
+
+        // Back: the same requests are served.
+        operations.StoreFailure = null;
+        await Expect(host, HttpMethod.Get, "overview", HttpStatusCode.OK);
+        await Expect(host, HttpMethod.Get, "tasks/task-dead", HttpStatusCode.OK, "task-dead");
+    }
+
+    [Fact]
     public async Task The_page_and_its_assets_come_from_the_assembly_with_a_strict_content_policy()
     {
         await using var host = await DashboardHost.StartAsync(new FakeOperator());
