@@ -86,7 +86,7 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
     {
         if (DeferredTaskId.Validate(taskId) is { } problem)
         {
-            throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
+            throw new ArgumentException($"Task id {DeferredTaskId.Quoted(taskId)} is not valid: {problem}.", nameof(taskId));
         }
 
         return grains.GetGrain<IDeferredTaskGrain>(taskId);
