@@ -33,7 +33,8 @@ public static class DeferredTaskId
         {
             if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
             {
-                return $"the task id contains '{c}'; use only letters, digits and - _ . :";
+                var shown = char.IsControl(c) || char.IsSurrogate(c) ? $"U+{(int)c:X4}" : $"'{c}'";
+                return $"the task id contains {shown}; use only letters, digits and - _ . :";
             }
 
             hasNonHex |= !char.IsAsciiHexDigit(c);
@@ -43,4 +44,13 @@ public static class DeferredTaskId
             ? null
             : "the task id is made only of hex digits, which Orleans' ADO.NET storage would read as a number or GUID; add a prefix such as 'order-'";
     }
+
+    /// <summary>
+    /// An id as a refusal echoes it: quoted, and cut to <see cref="MaxLength"/> characters with its length when longer,
+    /// so a 10,000-character id does not fill the message, the log line or the terminal.
+    /// </summary>
+    internal static string Quoted(string? taskId) =>
+        taskId is null ? "null"
+        : taskId.Length <= MaxLength ? $"'{taskId}'"
+        : $"'{taskId[..(char.IsHighSurrogate(taskId[MaxLength - 1]) ? MaxLength - 1 : MaxLength)]}…' ({taskId.Length} characters)";
 }

@@ -64,7 +64,7 @@ public static class DeferredTaskOptionsValidation
 
         if (options.TaskId is not null && DeferredTaskId.Validate(options.TaskId) is { } problem)
         {
-            throw new ArgumentException($"DeferredTaskOptions.TaskId '{options.TaskId}' is not valid: {problem}.", nameof(DeferredTaskOptions.TaskId));
+            throw new ArgumentException($"DeferredTaskOptions.TaskId {DeferredTaskId.Quoted(options.TaskId)} is not valid: {problem}.", nameof(DeferredTaskOptions.TaskId));
         }
     }
 

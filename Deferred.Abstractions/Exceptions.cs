@@ -79,6 +79,15 @@ public sealed class DeferredStoreUnavailableException : Exception
         TaskId = taskId;
     }
 
-    /// <summary>The id the task would have had.</summary>
+    /// <summary>Creates the exception for an operator's call about no single task: a list, a count, a bulk action.</summary>
+    /// <param name="message">What could not be done and what to do, in one sentence with no connection details.</param>
+    /// <remarks><see cref="TaskId"/> is empty.</remarks>
+    public DeferredStoreUnavailableException(string message)
+        : base(message)
+    {
+        TaskId = "";
+    }
+
+    /// <summary>The id the task would have had; empty for a call about no single task (a list, a count, a bulk action).</summary>
     [Id(0)] public string TaskId { get; }
 }

@@ -64,7 +64,9 @@ pack_and_run_sample() {
   local tools="$ROOT/.data/tools" schema scripted
   rm -rf "$tools"
   dotnet tool install Deferred.Tool --version "$version" --tool-path "$tools" --add-source "$feed" >/dev/null
-  schema="$("$tools/deferred" version)"
+  schema="$("$tools/deferred" version --schema)"
+  [[ "$("$tools/deferred" version)" == "deferred $version (schema $schema)" ]] \
+    || { echo "test.sh: deferred version printed '$("$tools/deferred" version)', expected 'deferred $version (schema $schema)'" >&2; return 1; }
   "$tools/deferred" migrate --connection "$(scripts/postgres.sh url)"
   scripted="$("$tools/deferred" migrate --script --from 0 | grep -c '^BEGIN;')"
   [[ "$scripted" == "$schema" ]] || { echo "test.sh: deferred migrate --script printed $scripted migrations, expected $schema" >&2; return 1; }

@@ -11,9 +11,28 @@ namespace Deferred.Dashboard.Api;
 /// </summary>
 internal static class DashboardApi
 {
-    public static Task<IResult> OverviewAsync(HttpContext http) => Refusing(async () =>
+    public static Task<IResult> OverviewAsync(HttpContext http) =>
+        Refusing(() => OverviewOrLocalAsync(http), $"{StoreDown}, so the stored counts cannot be shown now.");
+
+    private static async Task<IResult> OverviewOrLocalAsync(HttpContext http)
     {
-        var counts = await Services<CountsCache>(http).GetAsync(Operator(http)).ConfigureAwait(false);
+        CountsResult counts;
+        try
+        {
+            counts = await Services<CountsCache>(http).GetAsync(Operator(http)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreDown(ex))
+        {
+            // The stored counts are the store's; this process's own rates are not, and are what an operator has left.
+            return ApiResults.Ok(
+                new OverviewWithoutStore(
+                    StatusCodes.Status503ServiceUnavailable,
+                    "unavailable",
+                    $"{StoreDown}, so the stored counts cannot be shown now; this process's rates and queue wait are current. The page tries again every 5 s.",
+                    Services<LocalMetrics>(http).Snapshot()),
+                StatusCodes.Status503ServiceUnavailable);
+        }
+
         var types = counts.Counts
             .GroupBy(c => c.TaskType, StringComparer.Ordinal)
             .Select(g => new TypeCounts(g.Key, Of(g, DeferredTaskStatus.Pending), Of(g, DeferredTaskStatus.Failed), Of(g, DeferredTaskStatus.Dead), g.Sum(c => c.Count)))
@@ -26,7 +45,7 @@ internal static class DashboardApi
             Of(counts.Counts, DeferredTaskStatus.Dead),
             counts.Counts.Sum(c => c.Count));
         return ApiResults.Ok(new Overview(counts.CountedAt, Math.Round(counts.Took.TotalMilliseconds, 1), totals, types, Services<LocalMetrics>(http).Snapshot()));
-    });
+    }
 
     private static long Of(IEnumerable<DeferredTaskCount> counts, DeferredTaskStatus status) => counts.Where(c => c.Status == status).Sum(c => c.Count);
 
@@ -38,7 +57,9 @@ internal static class DashboardApi
             return ApiResults.Error(StatusCodes.Status400BadRequest, query.Problem);
         }
 
-        return await Refusing(async () => ApiResults.Ok(await Operator(http).ListAsync(query.Value!, http.RequestAborted).ConfigureAwait(false))).ConfigureAwait(false);
+        return await Refusing(
+            async () => ApiResults.Ok(await Operator(http).ListAsync(query.Value!, http.RequestAborted).ConfigureAwait(false)),
+            $"{StoreDown}, so tasks cannot be listed now; try again when the database is back.").ConfigureAwait(false);
     }
 
     public static async Task<IResult> ShowAsync(HttpContext http, string id)
@@ -51,7 +72,8 @@ internal static class DashboardApi
         return await Refusing(async () =>
             await Operator(http).ShowAsync(id, http.RequestAborted).ConfigureAwait(false) is { } details
                 ? ApiResults.Ok(details)
-                : ApiResults.Error(StatusCodes.Status404NotFound, $"Task '{id}' is not stored: it completed, was deleted or cancelled, or never existed.")).ConfigureAwait(false);
+                : ApiResults.Error(StatusCodes.Status404NotFound, $"Task '{id}' is not stored: it completed, was deleted or cancelled, or never existed."),
+            $"{StoreDown}, so task '{id}' cannot be read now; try again when the database is back.").ConfigureAwait(false);
     }
 
     public static async Task<IResult> RetryAsync(HttpContext http, string id)
@@ -154,7 +176,9 @@ internal static class DashboardApi
     {
         try
         {
-            return await Refusing(() => action(Operator(http))).ConfigureAwait(false);
+            return await Refusing(
+                () => action(Operator(http)),
+                $"{StoreDown}, so the action was not confirmed and may not have been applied; refresh when the database is back to see where things stand.").ConfigureAwait(false);
         }
         finally
         {
@@ -162,8 +186,13 @@ internal static class DashboardApi
         }
     }
 
-    /// <summary>Turns the operator's refusals of malformed input (<see cref="ArgumentException"/>) into 400s and an unreachable store into 503.</summary>
-    private static async Task<IResult> Refusing(Func<Task<IResult>> call)
+    private const string StoreDown = "Deferred's task store (its database) cannot be reached from the cluster";
+
+    /// <summary>
+    /// Turns the operator's refusals of malformed input (<see cref="ArgumentException"/>) into 400s and an unreachable
+    /// store into 503 with <paramref name="storeDown"/> (the operator's own message may speak of enqueues).
+    /// </summary>
+    private static async Task<IResult> Refusing(Func<Task<IResult>> call, string storeDown)
     {
         try
         {
@@ -173,9 +202,9 @@ internal static class DashboardApi
         {
             return ApiResults.Error(StatusCodes.Status400BadRequest, ex.Message);
         }
-        catch (DeferredStoreUnavailableException ex)
+        catch (Exception ex) when (IsStoreDown(ex))
         {
-            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, ex.Message);
+            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, storeDown);
         }
         catch (TimeoutException)
         {
@@ -188,9 +217,26 @@ internal static class DashboardApi
         }
     }
 
+    /// <summary>
+    /// The store is unreachable: the operator's typed exception, also as Orleans reports it when a task's grain could
+    /// not load its row in activation (wrapped).
+    /// </summary>
+    private static bool IsStoreDown(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is DeferredStoreUnavailableException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static IResult? BadId(string id) =>
         DeferredTaskId.Validate(id) is { } problem
-            ? ApiResults.Error(StatusCodes.Status400BadRequest, $"Task id '{id}' is malformed: {problem}. Nothing was changed.")
+            ? ApiResults.Error(StatusCodes.Status400BadRequest, $"Task id '{(id.Length <= DeferredTaskId.MaxLength ? id : $"{id[..DeferredTaskId.MaxLength]}…' ({id.Length} characters)")}' is malformed: {problem}. Nothing was changed.")
             : null;
 
     private static IResult NotStored(string id) =>
@@ -204,6 +250,9 @@ internal static class DashboardApi
 
 /// <summary>The overview: stored counts (cluster-wide, from the store) and this process's own rates and queue wait.</summary>
 internal sealed record Overview(DateTimeOffset CountedAt, double CountMilliseconds, StatusTotals Totals, IReadOnlyList<TypeCounts> Types, LocalMetricsSnapshot Local);
+
+/// <summary>The overview while the store is unreachable: the refusal (<see cref="ApiError"/>'s fields) and this process's rates.</summary>
+internal sealed record OverviewWithoutStore(int Status, string Error, string Message, LocalMetricsSnapshot Local);
 
 /// <summary>Stored tasks by status.</summary>
 internal sealed record StatusTotals(long Pending, long Failed, long Dead, long Total);

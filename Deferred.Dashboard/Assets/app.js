@@ -24,7 +24,9 @@
     const response = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
     const body = await response.json().catch(() => null);
     if (!response.ok) {
-      throw new Error(body && body.message ? body.message : `HTTP ${response.status} for ${url}`);
+      const error = new Error(body && body.message ? body.message : `HTTP ${response.status} for ${url}`);
+      error.body = body;
+      throw error;
     }
     return body;
   }
@@ -136,6 +138,11 @@
       $('connection').textContent = `updated ${formatTime(new Date().toISOString())}`;
     } catch (error) {
       $('connection').textContent = `overview failed: ${error.message}`;
+      // The store is down (503): the counts are unknown, this process's rates are still current.
+      if (error.body && error.body.local) {
+        renderStoreDown(error.message);
+        renderLocal(error.body.local);
+      }
     } finally {
       state.overviewBusy = false;
     }
@@ -170,8 +177,19 @@
     }
     body.replaceChildren(...rows);
     $('type-names').replaceChildren(...o.types.map((t) => { const option = el('option'); option.value = t.taskType; return option; }));
+    renderLocal(o.local);
+  }
 
-    const local = o.local;
+  function renderStoreDown(message) {
+    for (const key of ['Pending', 'Failed', 'Dead', 'Total']) {
+      const cell = $(`count-${key}`);
+      cell.textContent = '—';
+      delete cell.dataset.count;
+    }
+    $('counted-at').textContent = message;
+  }
+
+  function renderLocal(local) {
     $('local-note').textContent =
       `Throughput, failures and queue wait are measured in the process hosting this dashboard (${local.host}, pid ${local.processId}, listening since ${formatTime(local.since)}): ` +
       'the attempts its silo ran, not the whole cluster\'s. For cluster-wide figures, export the meter "Deferred" with OpenTelemetry.';

@@ -162,7 +162,7 @@ internal sealed class DeferredTasksClient(
     {
         if (DeferredTaskId.Validate(taskId) is { } problem)
         {
-            throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
+            throw new ArgumentException($"Task id {DeferredTaskId.Quoted(taskId)} is not valid: {problem}.", nameof(taskId));
         }
 
         return references.Task(taskId);

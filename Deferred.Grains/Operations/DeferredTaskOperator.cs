@@ -21,13 +21,13 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
         Operator.CountAsync().WaitAsync(cancellationToken);
 
     public Task<DeferredTaskDetails?> ShowAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Task(taskId).GetDetailsAsync().WaitAsync(cancellationToken);
+        Unwrapped(Task(taskId).GetDetailsAsync(), cancellationToken);
 
     public Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Task(taskId).CancelAsync().WaitAsync(cancellationToken);
+        Unwrapped(Task(taskId).CancelAsync(), cancellationToken);
 
     public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Task(taskId).RetryDeadAsync().WaitAsync(cancellationToken);
+        Unwrapped(Task(taskId).RetryDeadAsync(), cancellationToken);
 
     public Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default)
     {
@@ -36,7 +36,7 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
     }
 
     public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Task(taskId).DeleteAsync().WaitAsync(cancellationToken);
+        Unwrapped(Task(taskId).DeleteAsync(), cancellationToken);
 
     public Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
         Operator.PurgeDeadAsync(olderThan).WaitAsync(cancellationToken);
@@ -64,11 +64,29 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
 
     private Scheduling.IScheduleGrain Schedules => grains.GetGrain<Scheduling.IScheduleGrain>(0);
 
+    /// <summary>
+    /// A task's grain that cannot load its row (the store is down) fails in activation, which Orleans reports as an
+    /// <see cref="OrleansException"/> around the storage's <see cref="DeferredStoreUnavailableException"/>; callers get
+    /// the typed exception itself, as they do from an active grain.
+    /// </summary>
+    private static async Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call.WaitAsync(cancellationToken);
+        }
+        catch (OrleansException ex) when (ex.InnerException is DeferredStoreUnavailableException unavailable)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
+            throw;
+        }
+    }
+
     private IDeferredTaskGrain Task(string taskId)
     {
         if (DeferredTaskId.Validate(taskId) is { } problem)
         {
-            throw new ArgumentException($"Task id '{taskId}' is not valid: {problem}.", nameof(taskId));
+            throw new ArgumentException($"Task id {DeferredTaskId.Quoted(taskId)} is not valid: {problem}.", nameof(taskId));
         }
 
         return grains.GetGrain<IDeferredTaskGrain>(taskId);

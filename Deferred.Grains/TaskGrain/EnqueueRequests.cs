@@ -22,12 +22,12 @@ internal static class EnqueueRequests
         DeferredTaskOptionsValidation.ThrowIfInvalid(request.Options);
         if (DeferredTaskId.Validate(taskId) is { } idProblem)
         {
-            throw new ArgumentException($"Task id '{taskId}' is not valid: {idProblem}.", nameof(request));
+            throw new ArgumentException($"Task id {DeferredTaskId.Quoted(taskId)} is not valid: {idProblem}.", nameof(request));
         }
 
         if (request.Options?.TaskId is { } requestedId && requestedId != taskId)
         {
-            throw new ArgumentException($"DeferredTaskOptions.TaskId '{requestedId}' does not match the grain key '{taskId}'.", nameof(request));
+            throw new ArgumentException($"DeferredTaskOptions.TaskId {DeferredTaskId.Quoted(requestedId)} does not match the grain key '{taskId}'.", nameof(request));
         }
 
         ThrowIfUnordered(request.Options, store);

@@ -10,6 +10,11 @@ namespace Deferred.Silo.Operator;
 /// How the <c>tasks</c> verbs print: aligned tables for people, or with <c>--json</c> one JSON document (camelCase,
 /// enums as camelCase strings, times in ISO 8601) for scripts. Both go to stdout; errors go to stderr.
 /// </summary>
+/// <remarks>
+/// What people read carries third-party text (error messages, stack traces, payloads, ordering keys), so no control
+/// character reaches the terminal raw: each is written visibly (<see cref="Escape"/>), before any column is cut, so a cut
+/// can never leave half an escape sequence that swallows the rest of the output. JSON output is escaped as JSON is.
+/// </remarks>
 internal sealed class TaskOutput(TextWriter stdout, bool json)
 {
     /// <summary>The JSON settings of every document the verbs print; tests read the output back with them.</summary>
@@ -23,12 +28,45 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
 
     public bool Json => json;
 
-    /// <summary><paramref name="text"/> on one line: newlines become spaces, so every message stays one stderr line.</summary>
-    public static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.', ' ');
+    /// <summary>
+    /// <paramref name="text"/> on one line: newlines become spaces, so every message stays one stderr line, and any other
+    /// control character is escaped (<see cref="Escape"/>).
+    /// </summary>
+    public static string OneLine(string text) => Escape(string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.', ' '));
+
+    /// <summary>
+    /// <paramref name="text"/> with every control character written visibly: <c>\r</c>, <c>\n</c>, <c>\t</c>, and
+    /// <c>\xNN</c> for the rest of C0 (ESC is <c>\x1b</c>), DEL and C1 (U+0080 to U+009F). A terminal then shows the text
+    /// instead of obeying it (clearing the screen, setting the window title, overwriting a line).
+    /// </summary>
+    public static string Escape(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || !text.Any(char.IsControl))
+        {
+            return text ?? "";
+        }
+
+        var escaped = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            escaped.Append(Visible(c));
+        }
+
+        return escaped.ToString();
+    }
+
+    private static string Visible(char c) => c switch
+    {
+        '\r' => "\\r",
+        '\n' => "\\n",
+        '\t' => "\\t",
+        _ when char.IsControl(c) => $"\\x{(int)c:x2}",
+        _ => c.ToString(),
+    };
 
     public void Write<T>(T document) => stdout.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
 
-    public void Line(string text) => stdout.WriteLine(text);
+    public void Line(string text) => stdout.WriteLine(Escape(text));
 
     public void Page(DeferredTaskPage page)
     {
@@ -48,19 +86,19 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
                 ["ID", "TYPE", "STATUS", "ATTEMPTS", "NEXT RUN", "OWNER", "LAST ERROR"],
                 page.Tasks.Select(t => new[]
                 {
-                    t.TaskId,
-                    t.TaskType,
+                    Escape(t.TaskId),
+                    Escape(t.TaskType),
                     Name(t.Status),
                     $"{t.Attempts}/{t.MaxAttempts}",
                     Time(t.NextRunAt),
-                    t.Owner ?? "-",
+                    Escape(t.Owner ?? "-"),
                     t.LastErrorType is null ? "-" : Shorten($"{t.LastErrorType}: {t.LastErrorMessage}", ErrorColumnWidth),
                 }));
         }
 
         if (page.NextPageToken is not null)
         {
-            stdout.WriteLine($"more: --page-token {page.NextPageToken}");
+            stdout.WriteLine($"more: --page-token {Escape(page.NextPageToken)}");
         }
     }
 
@@ -93,24 +131,29 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
         };
         if (info.LastError is { } error)
         {
-            rows.Add(("last error", $"{error.Type}: {OneLine(error.Message)}"));
+            rows.Add(("last error", $"{error.Type}: {error.Message}"));
             rows.Add(("failed", $"attempt {error.Attempt} at {Time(error.At)}"));
         }
 
         var width = rows.Max(r => r.Item1.Length) + 1;
         foreach (var (label, value) in rows)
         {
-            stdout.WriteLine($"{(label + ":").PadRight(width)} {value}");
+            stdout.WriteLine($"{(label + ":").PadRight(width)} {Escape(value)}");
         }
 
         if (info.LastError?.StackTrace is { Length: > 0 } stack)
         {
+            // The trace's own lines stay lines; anything else in them is escaped.
             stdout.WriteLine("stack trace:");
-            stdout.WriteLine(stack);
+            foreach (var line in stack.Split('\n'))
+            {
+                stdout.WriteLine(Escape(line.TrimEnd('\r')));
+            }
         }
 
+        // The payload as JSON escapes control characters itself (\u001B); a payload that is not JSON is escaped here.
         stdout.WriteLine("payload:");
-        stdout.WriteLine(Payload(details.PayloadJson)?.ToJsonString(JsonOptions) ?? details.PayloadJson ?? "- (not renderable)");
+        stdout.WriteLine(Payload(details.PayloadJson)?.ToJsonString(JsonOptions) ?? Escape(details.PayloadJson ?? "- (not renderable)"));
     }
 
     public void Counts(IReadOnlyList<DeferredTaskCount> counts)
@@ -131,7 +174,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
             return;
         }
 
-        Table(["STATUS", "TYPE", "COUNT"], ordered.Select(c => new[] { Name(c.Status), c.TaskType, c.Count.ToString(CultureInfo.InvariantCulture) }), rightAligned: 2);
+        Table(["STATUS", "TYPE", "COUNT"], ordered.Select(c => new[] { Name(c.Status), Escape(c.TaskType), c.Count.ToString(CultureInfo.InvariantCulture) }), rightAligned: 2);
         stdout.WriteLine($"total {total}: {string.Join(", ", byStatus.Select(s => $"{s.Key} {s.Value}"))}");
     }
 
@@ -141,10 +184,33 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
     /// <summary>A time as the command line prints it: UTC, to the second.</summary>
     public static string Time(DateTimeOffset time) => time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// <paramref name="text"/> escaped, then cut to <paramref name="width"/> with "…": escaped first, so the cut counts
+    /// what is shown and never splits a control sequence or one of its escapes (nor a surrogate pair).
+    /// </summary>
     private static string Shorten(string text, int width)
     {
-        text = OneLine(text);
-        return text.Length <= width ? text : string.Concat(text.AsSpan(0, width - 1), "…");
+        var escaped = Escape(text);
+        if (escaped.Length <= width)
+        {
+            return escaped;
+        }
+
+        var cut = new StringBuilder(width);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var piece = char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
+                ? text.Substring(i++, 2)
+                : Visible(text[i]);
+            if (cut.Length + piece.Length > width - 1)
+            {
+                break;
+            }
+
+            cut.Append(piece);
+        }
+
+        return cut.Append('…').ToString();
     }
 
     // The payload as a JSON value in the document, not a string inside it, so `jq .payload.field` works.

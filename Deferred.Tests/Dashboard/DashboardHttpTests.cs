@@ -80,6 +80,15 @@ public sealed class DashboardHttpTests
         Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(host, "10.0.0.1", user: "guest"));
         Assert.Equal(HttpStatusCode.OK, await StatusOf(host, "10.0.0.1", user: "ops"));
 
+        // The loopback-name rule belongs to the loopback-only mode: with authorization, any host name is the host's affair.
+        using (var named = new HttpRequestMessage(HttpMethod.Get, "deferred/api/overview"))
+        {
+            named.Headers.Host = "ops.example.com";
+            named.Headers.Add(HeaderAuthentication.Header, "ops");
+            using var response = await host.Client.SendAsync(named);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
         // The policy applies to loopback callers too: authorization replaces the loopback rule, it does not add to it.
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(host, forwardedFor: null, user: null));
 
@@ -205,6 +214,98 @@ public sealed class DashboardHttpTests
         operations.BulkFailure = new Orleans.Runtime.SiloUnavailableException("silo S127.0.0.1:11111:1 is gone");
         await Expect(host, HttpMethod.Post, "dead/purge?olderThan=2026-01-01T00:00:00Z", HttpStatusCode.ServiceUnavailable, "cannot be reached", "whether an action was carried out");
         Assert.Empty(operations.Changes);
+    }
+
+    [Fact]
+    public async Task Without_authorization_a_request_addressed_to_a_name_other_than_loopback_is_refused_against_DNS_rebinding()
+    {
+        // A page on attacker.example whose name was re-pointed at 127.0.0.1: the browser connects from loopback, sends
+        // the attacker's name as Host and, for a POST, the attacker's origin, which matches that Host.
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(operations);
+        const string Rebound = "attacker.example:5080";
+
+        foreach (var path in new[] { "deferred/", "deferred/api/tasks", "deferred/api/overview", "deferred/api/tasks/task-dead" })
+        {
+            using var read = new HttpRequestMessage(HttpMethod.Get, path);
+            read.Headers.Host = Rebound;
+            using var refused = await host.Client.SendAsync(read);
+            var message = await MessageOf(refused);
+            Assert.True(HttpStatusCode.Forbidden == refused.StatusCode, $"GET {path} with Host {Rebound}: {(int)refused.StatusCode} {message}");
+            Assert.Contains($"'{Rebound}'", message);
+            Assert.Contains("localhost", message);
+            Assert.Contains(".RequireAuthorization(", message);
+            Assert.DoesNotContain("task-dead", message);
+        }
+
+        using (var delete = new HttpRequestMessage(HttpMethod.Post, "deferred/api/tasks/task-dead/delete"))
+        {
+            delete.Headers.Host = Rebound;
+            delete.Headers.Add(Action, "1");
+            delete.Headers.Add("Origin", $"http://{Rebound}");
+            delete.Headers.Add("Sec-Fetch-Site", "same-origin");
+            using var refused = await host.Client.SendAsync(delete);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        Assert.Empty(operations.Changes);
+
+        // Loopback names are served: localhost, any 127.0.0.0/8 address, ::1, with or without the port.
+        var port = host.Root.Port;
+        foreach (var name in new[] { $"localhost:{port}", "localhost", "LOCALHOST", $"127.0.0.1:{port}", "127.1.2.3", $"[::1]:{port}" })
+        {
+            using var read = new HttpRequestMessage(HttpMethod.Get, "deferred/api/tasks");
+            read.Headers.Host = name;
+            using var served = await host.Client.SendAsync(read);
+            Assert.True(HttpStatusCode.OK == served.StatusCode, $"Host {name}: {(int)served.StatusCode} {await served.Content.ReadAsStringAsync()}");
+        }
+
+        // A name that only starts like a loopback one is not one.
+        foreach (var name in new[] { "localhost.attacker.example", "127.0.0.1.attacker.example", "127.0.0.1.nip.io:80" })
+        {
+            using var read = new HttpRequestMessage(HttpMethod.Get, "deferred/api/tasks");
+            read.Headers.Host = name;
+            using var refused = await host.Client.SendAsync(read);
+            Assert.True(HttpStatusCode.Forbidden == refused.StatusCode, $"Host {name}: {(int)refused.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task While_the_store_is_down_every_call_is_a_503_with_a_message_and_the_overview_keeps_this_process_rates()
+    {
+        var operations = new FakeOperator().Add("task-dead", DeferredTaskStatus.Dead);
+        await using var host = await DashboardHost.StartAsync(operations);
+
+        // As the real operator throws them: reads of the catalog fail with the typed exception; a task whose grain cannot
+        // load its row fails in activation, which Orleans reports wrapped.
+        operations.StoreFailure = call => call is "list" or "count" or "retry-dead"
+            ? new DeferredStoreUnavailableException(call, TimeSpan.FromSeconds(5))
+            : new Orleans.Runtime.OrleansException($"Error activating grain deferred-task/{call}", new DeferredStoreUnavailableException(call, TimeSpan.FromSeconds(5)));
+
+        using (var overview = await host.Client.GetAsync("deferred/api/overview"))
+        {
+            var body = await overview.Content.ReadAsStringAsync();
+            Assert.True(HttpStatusCode.ServiceUnavailable == overview.StatusCode, $"overview: {(int)overview.StatusCode} {body}");
+            using var json = JsonDocument.Parse(body);
+            Assert.Equal("unavailable", json.RootElement.GetProperty("error").GetString());
+            Assert.Contains("task store", json.RootElement.GetProperty("message").GetString());
+            var local = json.RootElement.GetProperty("local");
+            Assert.Equal(JsonValueKind.Array, local.GetProperty("succeededPerSecond").ValueKind);
+            Assert.True(local.GetProperty("processId").GetInt32() > 0);
+        }
+
+        await Expect(host, HttpMethod.Get, "tasks?status=Dead", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Get, "tasks/task-dead", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/retry", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/cancel", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/delete", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "dead/retry?type=fake.task", HttpStatusCode.ServiceUnavailable, "task store");
+        Assert.Empty(operations.Changes);
+
+        // Back: the same requests are served.
+        operations.StoreFailure = null;
+        await Expect(host, HttpMethod.Get, "overview", HttpStatusCode.OK);
+        await Expect(host, HttpMethod.Get, "tasks/task-dead", HttpStatusCode.OK, "task-dead");
     }
 
     [Fact]

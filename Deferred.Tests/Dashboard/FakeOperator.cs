@@ -33,8 +33,22 @@ internal sealed class FakeOperator : IDeferredTaskOperator
         return this;
     }
 
+    /// <summary>
+    /// When set, every read and action throws what it returns, as the real operator does while the task store is down.
+    /// </summary>
+    public Func<string, Exception>? StoreFailure { get; set; }
+
+    private void ThrowIfStoreDown(string call)
+    {
+        if (StoreFailure is { } failure)
+        {
+            throw failure(call);
+        }
+    }
+
     public Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query, CancellationToken cancellationToken = default)
     {
+        ThrowIfStoreDown("list");
         if (query.PageToken is { } token && token != "fake-token-" + Describe(query.Filter))
         {
             throw new ArgumentException($"Page token '{token}' belongs to another query; start again without a token.", nameof(query));
@@ -50,17 +64,24 @@ internal sealed class FakeOperator : IDeferredTaskOperator
         return Task.FromResult(new DeferredTaskPage(tasks, tasks.Count == query.PageSize ? "fake-token-" + Describe(query.Filter) : null));
     }
 
-    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<DeferredTaskCount>>(
+    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfStoreDown("count");
+        return Task.FromResult<IReadOnlyList<DeferredTaskCount>>(
             _tasks.Values.GroupBy(t => (t.Status, t.TaskType)).Select(g => new DeferredTaskCount(g.Key.Status, g.Key.TaskType, g.Count())).ToList());
+    }
 
-    public Task<DeferredTaskDetails?> ShowAsync(string taskId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_tasks.TryGetValue(taskId, out var info)
+    public Task<DeferredTaskDetails?> ShowAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ThrowIfStoreDown(taskId);
+        return Task.FromResult(_tasks.TryGetValue(taskId, out var info)
             ? new DeferredTaskDetails { Info = Running.Contains(taskId) ? info with { Status = DeferredTaskStatus.Running } : info, PayloadBytes = 12, PayloadJson = "{\"note\":\"fake\"}", PayloadType = "Fake.Task" }
             : null);
+    }
 
     public Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default)
     {
+        ThrowIfStoreDown(taskId);
         if (!_tasks.TryGetValue(taskId, out var info))
         {
             return Task.FromResult(DeferredCancelOutcome.NotStored);
@@ -78,6 +99,7 @@ internal sealed class FakeOperator : IDeferredTaskOperator
 
     public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default)
     {
+        ThrowIfStoreDown(taskId);
         if (!_tasks.TryGetValue(taskId, out var info) || info.Status != DeferredTaskStatus.Dead)
         {
             return Task.FromResult(false);
@@ -90,12 +112,14 @@ internal sealed class FakeOperator : IDeferredTaskOperator
 
     public Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default)
     {
+        ThrowIfStoreDown("retry-dead");
         Changes.Enqueue($"retry-dead {Describe(filter)}");
         return Task.FromResult(0);
     }
 
     public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default)
     {
+        ThrowIfStoreDown(taskId);
         if (Running.Contains(taskId))
         {
             throw new InvalidOperationException($"Task '{taskId}' has an attempt running; it cannot be deleted while running.");

@@ -1,5 +1,6 @@
 using Deferred.Options;
 using Deferred.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Deferred.Tests.Integration;
@@ -32,6 +33,52 @@ public abstract class OutageTests : StoreConformance
     [Fact]
     public Task A_watched_attempt_does_not_start_until_its_marker_can_be_stored() =>
         OutageAsync(watchEveryAttempt: true);
+
+    [Fact]
+    public async Task During_a_database_outage_the_operator_throws_the_typed_store_exception_for_reads_and_actions()
+    {
+        await using var server = await OwnPostgres.StartAsync();
+        await using var database = await TestDatabase.CreateAsync(migrate: true, server.ConnectionString);
+        await using var cluster = await StartAsync(o => o.EnqueueTimeout = TimeSpan.FromSeconds(1), database: database);
+        var operations = cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
+        var stored = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "later" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+        Assert.Single((await operations.ListAsync(new DeferredTaskQuery())).Tasks);
+
+        await server.StopAsync();
+
+        // What the dashboard and the CLI turn into "the task store is unreachable" (503, exit 1), not a server error.
+        var refusals = new List<DeferredStoreUnavailableException>
+        {
+            await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() => operations.ListAsync(new DeferredTaskQuery { Filter = new() { Status = DeferredTaskStatus.Dead } })),
+            await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() => operations.CountAsync()),
+            await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() => operations.PurgeDeadAsync(DateTimeOffset.UtcNow)),
+
+            // A task whose grain is not active must read its row first; that read fails in activation.
+            await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() => operations.ShowAsync("never-activated-1")),
+            await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() => operations.DeleteAsync("never-activated-2")),
+        };
+        Assert.All(refusals, r =>
+        {
+            Assert.Contains("task store", r.Message);
+            Assert.DoesNotContain("127.0.0.1", r.Message);
+            Assert.Null(r.InnerException);
+        });
+
+        await server.StartAgainAsync();
+        await Eventually.True(
+            async () =>
+            {
+                try
+                {
+                    return (await operations.ListAsync(new DeferredTaskQuery())).Tasks.Any(t => t.TaskId == stored);
+                }
+                catch (DeferredStoreUnavailableException)
+                {
+                    return false;
+                }
+            },
+            "the list to be served again");
+    }
 
     private async Task OutageAsync(bool watchEveryAttempt)
     {

@@ -26,6 +26,25 @@ public sealed class TaskIdAndOptionsTests
         Assert.Contains("limit is 100", DeferredTaskId.Validate("t" + new string('a', 100)));
 
     [Fact]
+    public void A_very_long_bad_id_is_named_cut_short_in_the_refusal_with_its_length()
+    {
+        var id = "order-" + new string('x', 9_994);
+        var refusals = new[]
+        {
+            Assert.Throws<ArgumentException>(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { TaskId = id })).Message,
+            Assert.Throws<ArgumentException>(() => { _ = new Operations.DeferredTaskOperator(null!).ShowAsync(id); }).Message,
+        };
+
+        foreach (var message in refusals)
+        {
+            Assert.True(message.Length < 400, $"{message.Length} characters: {message[..200]}…");
+            Assert.Contains("'order-xxxx", message);
+            Assert.Contains("…' (10000 characters)", message);
+            Assert.Contains("limit is 100", message);
+        }
+    }
+
+    [Fact]
     public void Generated_ids_are_valid_and_ordered_by_time()
     {
         var ids = Enumerable.Range(0, 100).Select(_ => DeferredTaskId.NewId()).ToList();
