@@ -59,9 +59,11 @@ public sealed class DeferredTaskTypeNotRegisteredException : Exception
 
 /// <summary>
 /// Thrown by <see cref="IDeferredTasks"/> calls (above all <see cref="IDeferredTasks.EnqueueAsync{TTask}"/>) when the
-/// task store could not be reached within the silo's enqueue timeout (<c>DeferredTasksOptions.EnqueueTimeout</c>).
-/// An enqueue that throws it is not acknowledged. The store may still have committed the task just before the
-/// timeout, so retry with the same <see cref="DeferredTaskOptions.TaskId"/> to make the retry idempotent.
+/// task store could not be reached within the silo's enqueue timeout (<c>DeferredTasksOptions.EnqueueTimeout</c>),
+/// and by an enqueue from an Orleans client that got no answer from the cluster within that timeout plus one second
+/// (its gateway crashed, say). An enqueue that throws it is not acknowledged. The task may still have been stored, so
+/// retry with the same <see cref="DeferredTaskOptions.TaskId"/> (<see cref="TaskId"/> holds the id the enqueue
+/// generated, if it did) to make the retry idempotent.
 /// </summary>
 [GenerateSerializer, Alias("deferred.store-unavailable.v1")]
 public sealed class DeferredStoreUnavailableException : Exception
@@ -86,6 +88,15 @@ public sealed class DeferredStoreUnavailableException : Exception
         : base(message)
     {
         TaskId = "";
+    }
+
+    /// <summary>The enqueue got no answer from the cluster within <paramref name="waited"/> (an Orleans client's bound).</summary>
+    internal DeferredStoreUnavailableException(string taskId, TimeSpan waited, bool noAnswer)
+        : base(noAnswer
+            ? $"Deferred got no answer from the cluster within {waited.TotalSeconds:0.#} s (its gateway may have crashed), so the enqueue of task '{taskId}' was not acknowledged; it may still have been stored: retry it with the same TaskId (stored at most once)."
+            : $"Deferred could not reach its task store for {waited.TotalSeconds:0.#} s, so the call for task '{taskId}' was not acknowledged; retry it (an enqueue with the same TaskId is stored at most once).")
+    {
+        TaskId = taskId;
     }
 
     /// <summary>The id the task would have had; empty for a call about no single task (a list, a count, a bulk action).</summary>

@@ -68,7 +68,16 @@ internal sealed class DeferredTasksClient(
         try
         {
             // A generated id is valid by construction; a chosen one was checked with the options.
-            return await Unwrapped(references.Task(taskId).EnqueueAsync(request), cancellationToken);
+            var call = references.Task(taskId).EnqueueAsync(request);
+            if (readiness is not null)
+            {
+                return await Unwrapped(call, cancellationToken);
+            }
+
+            // On an Orleans client: a gateway that crashed holding the call never answers, and Orleans gives up only
+            // at its response timeout (30 s by default). Bounded by EnqueueTimeout plus a second, so the silo's own
+            // store-unavailable answer (at EnqueueTimeout) still arrives first when the silo is alive.
+            return await Bounded(call, taskId, cancellationToken);
         }
         catch (Exception ex) when (activity is not null)
         {
@@ -155,6 +164,24 @@ internal sealed class DeferredTasksClient(
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
             throw;
+        }
+    }
+
+    /// <summary>An Orleans client's margin over <see cref="DeferredTasksOptions.EnqueueTimeout"/> for an enqueue call.</summary>
+    internal static readonly TimeSpan ClientMargin = TimeSpan.FromSeconds(1);
+
+    private async Task<DeferredEnqueueResult> Bounded(Task<DeferredEnqueueResult> call, string taskId, CancellationToken cancellationToken)
+    {
+        var bound = Options.EnqueueTimeout + ClientMargin;
+        try
+        {
+            return await Unwrapped(call.WaitAsync(bound, time ?? TimeProvider.System, cancellationToken), cancellationToken);
+        }
+        catch (TimeoutException) when (!call.IsCompleted)
+        {
+            // The call itself ends at Orleans' response timeout; its failure then is nobody's to observe.
+            _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw new DeferredStoreUnavailableException(taskId, bound, noAnswer: true);
         }
     }
 

@@ -74,8 +74,14 @@ internal static partial class DeferredLog
     [LoggerMessage(2002, LogLevel.Information, "Deferred recovery finished: adopted {Found} task(s) in {Pages} page(s), resumed {Resumed}, not resumable {Skipped}, errors {Errors}, in {ElapsedMs} ms")]
     public static partial void RecoveryFinished(ILogger logger, int found, int pages, int resumed, int skipped, int errors, long elapsedMs);
 
-    [LoggerMessage(2003, LogLevel.Warning, "Deferred recovery could not resume task {TaskId}; the next sweep will try again")]
-    public static partial void RecoveryResumeFailed(ILogger logger, Exception exception, string taskId);
+    [LoggerMessage(2003, LogLevel.Warning, "Deferred could not resume task {TaskId}; trying again in {RetryMs} ms")]
+    public static partial void RecoveryResumeFailed(ILogger logger, Exception exception, string taskId, long retryMs);
+
+    [LoggerMessage(2009, LogLevel.Information, "Deferred resumed task {TaskId} at try {Tries} after its resume had failed")]
+    public static partial void ResumeRetried(ILogger logger, string taskId, int tries);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Deferred gave up resuming task {TaskId} after {Tries} tries; the stranded-task audit resumes it once it has been due for 30 s")]
+    public static partial void ResumeGaveUp(ILogger logger, Exception exception, string taskId, int tries);
 
     [LoggerMessage(2004, LogLevel.Error, "Deferred recovery sweep failed; it starts over in {RetrySeconds} s")]
     public static partial void RecoveryFailed(ILogger logger, Exception exception, double retrySeconds);

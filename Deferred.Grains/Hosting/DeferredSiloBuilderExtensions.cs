@@ -151,6 +151,8 @@ public static class DeferredSiloBuilderExtensions
     /// <summary>The silo's own wake-ups: the resumer they share and the due-time poller.</summary>
     private static void AddWakeups(IServiceCollection services)
     {
+        services.AddSingleton<ResumeRetries>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ResumeRetries>());
         services.AddSingleton<TaskResumer>();
         services.AddSingleton<DuePoller>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DuePoller>());

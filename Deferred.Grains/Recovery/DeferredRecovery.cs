@@ -17,7 +17,7 @@ namespace Deferred.Recovery;
 /// <param name="Pages">Pages it took.</param>
 /// <param name="Resumed">Adopted tasks that were live and are now scheduled on this silo.</param>
 /// <param name="Skipped">Ids that turned out not to be live (completed meanwhile, dead, unreadable).</param>
-/// <param name="Errors">Resume calls that failed; the next sweep retries them.</param>
+/// <param name="Errors">Resume calls that failed; each is tried again within about a second (<see cref="ResumeRetries"/>).</param>
 internal sealed record RecoveryReport(int Found, int Pages, int Resumed, int Skipped, int Errors);
 
 /// <summary>

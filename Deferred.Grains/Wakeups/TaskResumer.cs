@@ -1,7 +1,6 @@
 using Deferred.Diagnostics;
 using Deferred.Options;
 using Deferred.Execution;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Deferred.Wakeups;
@@ -10,13 +9,14 @@ namespace Deferred.Wakeups;
 /// Resumes a list of task ids on this silo with bounded parallelism, pausing while the silo's due backlog is
 /// full. Shared by the startup scan and the due-time poller, so both feed work in the same paced way.
 /// </summary>
-internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate, IOptions<DeferredTasksOptions> options, ILogger<TaskResumer> logger)
+internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate, ResumeRetries retries, IOptions<DeferredTasksOptions> options)
 {
     private readonly DeferredTasksOptions _options = options.Value;
 
     /// <summary>
     /// Resumes <paramref name="ids"/> (with <paramref name="adopted"/>, as tasks adopted from a silo that went away,
-    /// whose attempts are watched from now on); returns how many were live, not live, and failed.
+    /// whose attempts are watched from now on); returns how many were live, not live, and failed. A failed call is
+    /// handed to <see cref="ResumeRetries"/>, which tries it again within a second or so.
     /// </summary>
     public async Task<(int Resumed, int Skipped, int Errors)> ResumeAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken, bool adopted = false)
     {
@@ -39,8 +39,10 @@ internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate
             }
             catch (Exception ex) when (!ct.IsCancellationRequested)
             {
+                // The row names a live owner by now (this silo), so no sweep would adopt it again: tried again soon
+                // instead of waiting for the stranded-task audit (30 s past due, after a periodic sweep).
                 Interlocked.Increment(ref errors);
-                DeferredLog.RecoveryResumeFailed(logger, ex, id);
+                retries.Add(id, adopted, ex);
             }
         });
 

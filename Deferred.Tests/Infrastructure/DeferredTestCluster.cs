@@ -15,6 +15,7 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
 {
     private readonly Action<DeferredTasksOptions>? _configure;
     private readonly Action<ISiloBuilder>? _configureSilo;
+    private Action<IClientBuilder>? _configureClient;
     private readonly short _silos;
 
     private DeferredTestCluster(TestDatabase database, string serviceId, short silos, Action<DeferredTasksOptions>? configure, Action<ISiloBuilder>? configureSilo, DeferredStore store)
@@ -52,9 +53,13 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
         Action<ISiloBuilder>? configureSilo = null,
         TestDatabase? database = null,
         string? serviceId = null,
-        DeferredStore store = DeferredStore.Postgres)
+        DeferredStore store = DeferredStore.Postgres,
+        Action<IClientBuilder>? configureClient = null)
     {
-        var cluster = new DeferredTestCluster(database ?? await TestDatabase.Shared, serviceId ?? "t-" + Guid.NewGuid().ToString("N")[..12], silos, configure, configureSilo, store);
+        var cluster = new DeferredTestCluster(database ?? await TestDatabase.Shared, serviceId ?? "t-" + Guid.NewGuid().ToString("N")[..12], silos, configure, configureSilo, store)
+        {
+            _configureClient = configureClient,
+        };
         try
         {
             await cluster.DeployAsync();
@@ -121,7 +126,11 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
             silo.Services.AddDeferredTaskHandler<ProbeTask, ProbeHandler>();
             _configureSilo?.Invoke(silo);
         });
-        builder.ConfigureClient(client => client.AddDeferredTasksClient());
+        builder.ConfigureClient(client =>
+        {
+            client.AddDeferredTasksClient();
+            _configureClient?.Invoke(client);
+        });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }

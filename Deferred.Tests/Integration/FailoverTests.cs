@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
 using Deferred.Options;
 using Deferred.Tests.Infrastructure;
+using Orleans.Hosting;
+using Orleans.Runtime;
 using Xunit;
 
 namespace Deferred.Tests.Integration;
@@ -90,6 +93,56 @@ public abstract class FailoverTests : StoreConformance
         // Queued and far tasks never started on the dead silo, and nothing ran twice on the survivor.
         Assert.All(queued.Concat(far), id => Assert.Single(cluster.Probe.RunsOf(id)));
         Assert.All(running, id => Assert.Single(cluster.Probe.RunsOf(id), r => r.Silo == survivor));
+    }
+
+    [Fact]
+    public async Task A_dead_silos_task_whose_adopting_resume_fails_runs_within_seconds_not_at_the_next_sweep()
+    {
+        // After a crash, Orleans' directory can still route a call for a task to the dead silo for a moment; the call
+        // fails. Here the survivor's first resume or adopt call of each task fails that way. The periodic sweep and
+        // the due-time poller are an hour away, so only a prompt retry can run the tasks within the deadline.
+        var routedToTheDead = new ConcurrentDictionary<string, int>();
+        await using var cluster = await StartAsync(o =>
+        {
+            Configure(o);
+            o.SweepInterval = TimeSpan.FromHours(1);
+            o.TimerThreshold = TimeSpan.FromHours(2);
+            o.DuePollInterval = TimeSpan.FromHours(1);
+        }, silos: 2, configureSilo: silo => silo.AddOutgoingGrainCallFilter(async call =>
+        {
+            if (call.MethodName is "ResumeAsync" or "AdoptAsync" && call.TargetId.Key.ToString() is { } id && id.StartsWith("orphan-", StringComparison.Ordinal)
+                && routedToTheDead.AddOrUpdate(id, 1, (_, n) => n + 1) == 1)
+            {
+                throw new SiloUnavailableException($"simulated: the directory still routes {id} to the dead silo");
+            }
+
+            await call.Invoke();
+        }));
+        var survivor = cluster.Cluster.Silos[0].SiloAddress;
+
+        // On the victim: two attempts that fill both slots, three due tasks queued behind them.
+        var onVictim = cluster.OnSilo(1);
+        var running = new[]
+        {
+            await onVictim.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredTaskOptions { TaskId = "orphan-running-1" }),
+            await onVictim.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredTaskOptions { TaskId = "orphan-running-2" }),
+        };
+        await cluster.Probe.WaitAsync(runs => running.All(id => runs.Any(r => r.TaskId == id)), "both blocking attempts to start on the victim");
+        var queued = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            queued.Add(await onVictim.EnqueueAsync(new ProbeTask { Note = "queued" }, new DeferredTaskOptions { TaskId = $"orphan-queued-{i}" }));
+        }
+
+        await cluster.KillSiloAsync(1);
+
+        // The death-triggered sweep adopts all five; every first call fails; each runs on the survivor within seconds.
+        await cluster.Probe.WaitAsync(runs => running.All(id => runs.Any(r => r.TaskId == id && r.Silo == survivor)), "the interrupted attempts to start again on the survivor", TimeSpan.FromSeconds(20));
+        cluster.Probe.Release.TrySetResult();
+        var all = running.Concat(queued).ToList();
+        await cluster.Probe.WaitAsync(runs => all.All(id => runs.Any(r => r.TaskId == id && r.Silo == survivor)), "every task of the dead silo to run on the survivor", TimeSpan.FromSeconds(20));
+        Assert.All(all, id => Assert.True(routedToTheDead.TryGetValue(id, out var calls) && calls >= 2, $"{id}: {calls} resume call(s)"));
+        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "every adopted task to complete");
     }
 
     [Fact]
