@@ -32,14 +32,60 @@ public interface IDeferredTaskOperator
     /// <summary>Gives a dead task a fresh set of attempts, due now. False when it is not stored or not dead.</summary>
     Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default);
 
-    /// <summary>Retries every dead task matching <paramref name="filter"/> (its status is taken as dead); returns how many.</summary>
+    /// <summary>
+    /// Retries every dead task matching <paramref name="filter"/> (its status is taken as dead) and returns how many it
+    /// retried: a bulk action (<see cref="PrepareRetryDeadAsync"/>, then <see cref="StartBulkActionAsync"/>) awaited to
+    /// its end. Each task that matched at the start is retried at most once, even if it dies again meanwhile.
+    /// Cancelling <paramref name="cancellationToken"/> cancels the action (what it did so far stays done); if the caller
+    /// goes away without cancelling, the action runs to its end in the silo.
+    /// </summary>
     Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes a task that is not running. False when it is not stored; <see cref="InvalidOperationException"/> while running.</summary>
     Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every dead task whose last attempt was due before <paramref name="olderThan"/> (a dead task keeps the due time of the attempt that ended it); returns how many.</summary>
+    /// <summary>
+    /// Deletes every dead task whose last attempt was due before <paramref name="olderThan"/> (a dead task keeps the due
+    /// time of the attempt that ended it) and returns how many: a bulk action (<see cref="PreparePurgeDeadAsync"/>, then
+    /// <see cref="StartBulkActionAsync"/>) awaited to its end; <paramref name="cancellationToken"/> cancels it.
+    /// </summary>
     Task<int> PurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lists the dead tasks matching <paramref name="filter"/> (its status is taken as dead) as a bulk retry, and returns it
+    /// <see cref="DeferredBulkActionState.Prepared"/> with their number (<see cref="DeferredBulkAction.Total"/>): nothing is
+    /// changed until <see cref="StartBulkActionAsync"/>. The action covers exactly the tasks listed now, each at most once,
+    /// and retries only those still dead when it reaches them. It is held in memory by one silo (about 100 bytes a task).
+    /// </summary>
+    /// <exception cref="ArgumentException">The filter is malformed.</exception>
+    Task<DeferredBulkAction> PrepareRetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lists the dead tasks whose last attempt was due before <paramref name="olderThan"/> as a bulk purge, and returns it
+    /// prepared with their number; nothing is deleted until <see cref="StartBulkActionAsync"/>, and then only tasks still dead.
+    /// </summary>
+    Task<DeferredBulkAction> PreparePurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts a prepared bulk action and returns at once: it runs in its silo until it has reached every task it covers
+    /// or is cancelled, whether or not the caller stays connected; watch it with <see cref="GetBulkActionAsync"/>. Starting
+    /// an action that already started (or was cancelled) changes nothing. Null when no silo holds the action: an unknown
+    /// id, one idle for longer than Orleans keeps an unused activation (15 minutes by default after it finished), or one
+    /// whose silo stopped (what it did so far stays done).
+    /// </summary>
+    /// <exception cref="ArgumentException">The id is malformed.</exception>
+    Task<DeferredBulkAction?> StartBulkActionAsync(string actionId, CancellationToken cancellationToken = default);
+
+    /// <summary>A bulk action's progress; null when no silo holds it (see <see cref="StartBulkActionAsync"/>).</summary>
+    /// <exception cref="ArgumentException">The id is malformed.</exception>
+    Task<DeferredBulkAction?> GetBulkActionAsync(string actionId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Cancels a bulk action: it reaches no further task (changes already sent to a task's grain complete). A finished
+    /// action is left as it is. Returns the action as it ends; null when no silo holds it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The id is malformed.</exception>
+    Task<DeferredBulkAction?> CancelBulkActionAsync(string actionId, CancellationToken cancellationToken = default);
 
     /// <summary>Every schedule of the service (code and runtime), by name. Empty on a store that cannot keep schedules.</summary>
     Task<IReadOnlyList<DeferredScheduleInfo>> ListSchedulesAsync(CancellationToken cancellationToken = default);

@@ -138,6 +138,10 @@ internal static class DashboardApi
         }).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Prepares a bulk retry of the dead tasks matching the filter: lists and counts them, changes nothing. The page asks
+    /// for confirmation with the count, then starts it (<see cref="StartBulkAsync"/>).
+    /// </summary>
     public static async Task<IResult> RetryDeadAsync(HttpContext http)
     {
         var filter = QueryBinding.DeadFilter(http.Request.Query);
@@ -146,13 +150,14 @@ internal static class DashboardApi
             return ApiResults.Error(StatusCodes.Status400BadRequest, filter.Problem);
         }
 
-        return await Acting(http, async operations =>
+        return await Refusing(async () =>
         {
-            var count = await operations.RetryDeadAsync(filter.Value!, CancellationToken.None).ConfigureAwait(false);
-            return ApiResults.Ok(new ActionResult("retry-dead", "retried", $"{count} dead task(s) matching the filter are pending again, due now.", Count: count));
-        }).ConfigureAwait(false);
+            var action = await Operator(http).PrepareRetryDeadAsync(filter.Value!, CancellationToken.None).ConfigureAwait(false);
+            return ApiResults.Ok(new BulkResult($"{action.Total} dead task(s) match the filter; nothing is changed until the retry is started.", action));
+        }, $"{StoreDown}, so the dead tasks cannot be counted now; nothing was changed.").ConfigureAwait(false);
     }
 
+    /// <summary>Prepares a bulk purge of the dead tasks whose last attempt was due before the date: counts them, changes nothing.</summary>
     public static async Task<IResult> PurgeDeadAsync(HttpContext http)
     {
         var olderThan = QueryBinding.PurgeDate(http.Request.Query);
@@ -161,12 +166,76 @@ internal static class DashboardApi
             return ApiResults.Error(StatusCodes.Status400BadRequest, olderThan.Problem);
         }
 
-        return await Acting(http, async operations =>
+        return await Refusing(async () =>
         {
-            var count = await operations.PurgeDeadAsync(olderThan.Value, CancellationToken.None).ConfigureAwait(false);
-            return ApiResults.Ok(new ActionResult("purge-dead", "purged", $"{count} dead task(s) whose last attempt was due before {olderThan.Value:O} are deleted.", Count: count));
-        }).ConfigureAwait(false);
+            var action = await Operator(http).PreparePurgeDeadAsync(olderThan.Value, CancellationToken.None).ConfigureAwait(false);
+            return ApiResults.Ok(new BulkResult($"{action.Total} dead task(s) were last due before {olderThan.Value:O}; nothing is deleted until the purge is started.", action));
+        }, $"{StoreDown}, so the dead tasks cannot be counted now; nothing was changed.").ConfigureAwait(false);
     }
+
+    /// <summary>Starts a prepared bulk action; it runs in a silo to its end whether or not the page stays open (202).</summary>
+    public static async Task<IResult> StartBulkAsync(HttpContext http, string id)
+    {
+        if (BadActionId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Acting(http, async operations =>
+            await operations.StartBulkActionAsync(id, CancellationToken.None).ConfigureAwait(false) is { } action
+                ? ApiResults.Ok(new BulkResult($"Started: {Progress(action)}.", action), StatusCodes.Status202Accepted)
+                : NoAction(id)).ConfigureAwait(false);
+    }
+
+    /// <summary>A bulk action's progress.</summary>
+    public static async Task<IResult> ShowBulkAsync(HttpContext http, string id)
+    {
+        if (BadActionId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Refusing(async () =>
+            await Operator(http).GetBulkActionAsync(id, http.RequestAborted).ConfigureAwait(false) is { } action
+                ? ApiResults.Ok(new BulkResult(Progress(action) + ".", action))
+                : NoAction(id), $"{StoreDown}, so the action's progress cannot be read now.").ConfigureAwait(false);
+    }
+
+    /// <summary>Cancels a bulk action (prepared or running); what it did so far stays done.</summary>
+    public static async Task<IResult> CancelBulkAsync(HttpContext http, string id)
+    {
+        if (BadActionId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Acting(http, async operations =>
+            await operations.CancelBulkActionAsync(id, CancellationToken.None).ConfigureAwait(false) is { } action
+                ? ApiResults.Ok(new BulkResult(Progress(action) + ".", action))
+                : NoAction(id)).ConfigureAwait(false);
+    }
+
+    private static string Progress(DeferredBulkAction action)
+    {
+        var verb = action.Kind == DeferredBulkActionKind.PurgeDead ? "deleted" : "retried";
+        var state = action.State switch
+        {
+            DeferredBulkActionState.Prepared => "prepared, not started",
+            DeferredBulkActionState.Running => "running",
+            DeferredBulkActionState.Completed => "completed",
+            _ => "cancelled",
+        };
+        return $"{state}: {action.Total - action.Remaining} of {action.Total} dead task(s) reached, {action.Done} {verb}, {action.Skipped} skipped (no longer dead, or running), {action.Failed} failed"
+            + (action.Failed > 0 && action.LastError is { } error ? $" (last: {error})" : "");
+    }
+
+    private static IResult? BadActionId(string id) =>
+        Guid.TryParseExact(id, "N", out _)
+            ? null
+            : ApiResults.Error(StatusCodes.Status400BadRequest, $"Bulk action id '{(id.Length > 64 ? id[..64] + "…" : id)}' is malformed: it is 32 hexadecimal digits. Nothing was changed.");
+
+    private static IResult NoAction(string id) =>
+        ApiResults.Error(StatusCodes.Status404NotFound, $"No silo holds bulk action '{id}': it finished more than 30 minutes ago, its silo stopped (what it did stays done), or it never existed.");
 
     /// <summary>
     /// Runs an action. Actions are not cancelled with the request: once sent, a transition is applied or refused,
@@ -256,6 +325,9 @@ internal sealed record OverviewWithoutStore(int Status, string Error, string Mes
 
 /// <summary>Stored tasks by status.</summary>
 internal sealed record StatusTotals(long Pending, long Failed, long Dead, long Total);
+
+/// <summary>A bulk action and what it says in a sentence.</summary>
+internal sealed record BulkResult(string Message, DeferredBulkAction Bulk);
 
 /// <summary>Stored tasks of one type, by status.</summary>
 internal sealed record TypeCounts(string TaskType, long Pending, long Failed, long Dead, long Total);

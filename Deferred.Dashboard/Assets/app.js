@@ -35,7 +35,7 @@
   async function post(url) {
     const response = await fetch(url, { method: 'POST', headers: { 'X-Deferred-Action': '1', Accept: 'application/json' }, credentials: 'same-origin' });
     const body = await response.json().catch(() => null);
-    return { ok: response.ok, status: response.status, message: body && body.message ? body.message : `HTTP ${response.status}` };
+    return { ok: response.ok, status: response.status, message: body && body.message ? body.message : `HTTP ${response.status}`, body };
   }
 
   function query(params) {
@@ -519,6 +519,69 @@
   $('action-delete').addEventListener('click', () =>
     taskAction('delete', (id) => `Delete task ${id}? It is removed and will not run.`));
 
+  // A bulk action is prepared first (its tasks listed and counted, nothing changed), confirmed with that count, then
+  // started; it runs in a silo to its end whether or not this page stays open. Its progress is polled until it ends.
+  const BULK_POLL_MS = 1000;
+
+  async function bulkAction(prepareUrl, question) {
+    const prepared = await post(prepareUrl);
+    if (!prepared.ok) {
+      toast(prepared.message, true);
+      return;
+    }
+    const action = prepared.body.bulk;
+    const base = `api/bulk/${encodeURIComponent(action.id)}`;
+    if (action.total === 0) {
+      post(`${base}/cancel`);
+      toast(prepared.message);
+      return;
+    }
+    if (!(await confirmAction(question(action.total)))) {
+      post(`${base}/cancel`);
+      return;
+    }
+    const started = await post(`${base}/start`);
+    if (!started.ok) {
+      toast(started.message, true);
+      return;
+    }
+    await watchBulk(base, started.body.bulk, started.message);
+  }
+
+  function showBulk(action, message) {
+    $('bulk-progress').hidden = false;
+    const bar = $('bulk-bar');
+    bar.max = Math.max(action.total, 1);
+    bar.value = action.total - action.remaining;
+    $('bulk-text').textContent = message;
+    $('bulk-cancel').hidden = action.isFinished;
+  }
+
+  async function watchBulk(base, action, message) {
+    $('bulk-cancel').onclick = async () => {
+      const cancelled = await post(`${base}/cancel`);
+      if (!cancelled.ok) {
+        toast(cancelled.message, true);
+      }
+    };
+    showBulk(action, message);
+    while (!action.isFinished) {
+      await new Promise((resolve) => setTimeout(resolve, BULK_POLL_MS));
+      try {
+        const now = await getJson(base);
+        action = now.bulk;
+        message = now.message;
+      } catch (e) {
+        $('bulk-text').textContent = `${e.message} The action goes on in the cluster if its silo is up.`;
+        $('bulk-cancel').hidden = true;
+        return;
+      }
+      showBulk(action, message);
+    }
+    toast(message, action.failed > 0);
+    await Promise.all([refreshOverview(), loadPage()]);
+  }
+
   $('retry-matching').addEventListener('click', () => {
     const { pageSize, status, ...filter } = state.filter;
     if (status && status !== 'Dead') {
@@ -526,7 +589,8 @@
       return;
     }
     const described = Object.entries(filter).filter(([, v]) => v).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no other filter: every dead task';
-    act(`api/dead/retry${query(filter)}`, `Retry every dead task matching the applied filter (${described})? They run again now.`);
+    bulkAction(`api/dead/retry${query(filter)}`, (total) =>
+      `Retry ${number.format(total)} dead task(s) matching the applied filter (${described})? They run again now, each once.`);
   });
 
   $('purge').addEventListener('click', () => {
@@ -535,7 +599,8 @@
       toast('Choose a date: dead tasks whose last attempt was due before it are purged.', true);
       return;
     }
-    act(`api/dead/purge${query({ olderThan: toIso(before) })}`, `Delete every dead task whose last attempt was due before ${before.replace('T', ' ')}? This cannot be undone.`);
+    bulkAction(`api/dead/purge${query({ olderThan: toIso(before) })}`, (total) =>
+      `Delete ${number.format(total)} dead task(s) whose last attempt was due before ${before.replace('T', ' ')}? This cannot be undone.`);
   });
 
   // ---- Wiring ----------------------------------------------------------------------------------------

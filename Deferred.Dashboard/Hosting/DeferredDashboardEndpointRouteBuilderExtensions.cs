@@ -65,6 +65,9 @@ public static class DeferredDashboardEndpointRouteBuilderExtensions
         Action(api.MapPost("/tasks/{id}/delete", DashboardApi.DeleteAsync));
         Action(api.MapPost("/dead/retry", (Delegate)DashboardApi.RetryDeadAsync));
         Action(api.MapPost("/dead/purge", (Delegate)DashboardApi.PurgeDeadAsync));
+        api.MapGet("/bulk/{id}", DashboardApi.ShowBulkAsync);
+        Action(api.MapPost("/bulk/{id}/start", DashboardApi.StartBulkAsync));
+        Action(api.MapPost("/bulk/{id}/cancel", DashboardApi.CancelBulkAsync));
 
         // Start listening to the meter now, not at the first page load, so the page has figures when it opens.
         _ = endpoints.ServiceProvider.GetRequiredService<LocalMetrics>();

@@ -7,6 +7,8 @@ namespace Deferred.Silo.Operator;
 /// cluster's). Exit codes: 0 done; 1 with one stderr line when the task is not stored, the lifecycle refuses the action,
 /// or the cluster or its store cannot be reached (stdout stays empty); 2 with one stderr line ending in the usage when
 /// the command line is wrong, including a value the operator refuses (a filter, a page token from another query).
+/// Bulk verbs (retry --all-dead, purge) say on stderr how many tasks they cover before they start, then report progress
+/// there; they exit 1 when cancelled (Ctrl+C cancels the action in the silo) or when some tasks failed, after the report.
 /// </summary>
 internal static class TaskVerbs
 {
@@ -35,6 +37,7 @@ internal static class TaskVerbs
                 "delete" => await verb.DeleteAsync(),
                 "purge" => await verb.PurgeAsync(),
                 "stats" => await verb.StatsAsync(),
+                "action" => await verb.ActionAsync(),
                 _ => throw new ArgumentException($"unknown verb '{request.Verb}'"),
             };
         }
@@ -85,9 +88,9 @@ internal static class TaskVerbs
         {
             if (request.AllDead)
             {
-                var retried = await tasks.RetryDeadAsync(request.Filter with { Status = DeferredTaskStatus.Dead }, cancellationToken);
-                Report(new { retried }, $"retried {retried} dead task(s); they are due now");
-                return Done;
+                var prepared = await tasks.PrepareRetryDeadAsync(request.Filter with { Status = DeferredTaskStatus.Dead }, cancellationToken);
+                return await BulkAsync(prepared, "retry", "retried", end =>
+                    Report(new { retried = end.Done, total = end.Total, skipped = end.Skipped, failed = end.Failed, actionId = end.Id }, $"retried {end.Done} dead task(s); they are due now{Rest(end)}"));
             }
 
             if (await tasks.RetryDeadAsync(Id, cancellationToken))
@@ -134,10 +137,88 @@ internal static class TaskVerbs
         public async Task<int> PurgeAsync()
         {
             var olderThan = request.OlderThan!.Value;
-            var purged = await tasks.PurgeDeadAsync(olderThan, cancellationToken);
-            Report(new { purged, olderThan }, $"purged {purged} dead task(s) whose last attempt was due before {TaskOutput.Time(olderThan)}");
-            return Done;
+            var prepared = await tasks.PreparePurgeDeadAsync(olderThan, cancellationToken);
+            return await BulkAsync(prepared, "purge", "purged", end =>
+                Report(
+                    new { purged = end.Done, olderThan, total = end.Total, skipped = end.Skipped, failed = end.Failed, actionId = end.Id },
+                    $"purged {end.Done} dead task(s) whose last attempt was due before {TaskOutput.Time(olderThan)}{Rest(end)}"));
         }
+
+        public async Task<int> ActionAsync()
+        {
+            var id = request.ActionId!;
+            var action = request.CancelAction
+                ? await tasks.CancelBulkActionAsync(id, cancellationToken)
+                : await tasks.GetBulkActionAsync(id, cancellationToken);
+            if (action is null)
+            {
+                return Fail($"no silo holds bulk action '{id}' (it finished more than 30 minutes ago, its silo stopped, or it never existed)");
+            }
+
+            return Report(action, $"bulk action {action.Id}: {Progress(action)}");
+        }
+
+        /// <summary>
+        /// Says how many tasks a prepared action covers, starts it and, unless detached, watches it to its end with a
+        /// progress line on stderr about every second. The caller's cancellation (Ctrl+C) cancels the action; if this
+        /// process dies instead, the action runs to its end in the silo.
+        /// </summary>
+        private async Task<int> BulkAsync(DeferredBulkAction prepared, string what, string done, Func<DeferredBulkAction, int> report)
+        {
+            stderr.WriteLine(request.Detach
+                ? $"tasks {request.Verb}: bulk action {prepared.Id} will {what} {prepared.Total} dead task(s); see it with: tasks action {prepared.Id}"
+                : $"tasks {request.Verb}: bulk action {prepared.Id} will {what} {prepared.Total} dead task(s); Ctrl+C cancels it");
+            if (await tasks.StartBulkActionAsync(prepared.Id, CancellationToken.None) is not { } action)
+            {
+                return Lost(prepared.Id);
+            }
+
+            if (request.Detach)
+            {
+                return Report(action, $"started bulk action {action.Id}: {Progress(action)}");
+            }
+
+            var poll = TimeSpan.FromMilliseconds(50);
+            var lastLine = DateTimeOffset.UtcNow;
+            try
+            {
+                while (!action.IsFinished)
+                {
+                    await Task.Delay(poll, cancellationToken);
+                    poll = TimeSpan.FromTicks(Math.Min(poll.Ticks * 2, TimeSpan.TicksPerSecond));
+                    if (await tasks.GetBulkActionAsync(prepared.Id, cancellationToken) is not { } now)
+                    {
+                        return Lost(prepared.Id);
+                    }
+
+                    action = now;
+                    if (!action.IsFinished && DateTimeOffset.UtcNow - lastLine >= TimeSpan.FromSeconds(1))
+                    {
+                        stderr.WriteLine($"tasks {request.Verb}: {Progress(action)}");
+                        lastLine = DateTimeOffset.UtcNow;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var end = await tasks.CancelBulkActionAsync(prepared.Id, bounded.Token);
+                return Fail(end is null
+                    ? $"interrupted; bulk action {prepared.Id} could not be found to cancel it"
+                    : $"cancelled: {done} {end.Done} of {end.Total} task(s) before it stopped ({Progress(end)})");
+            }
+
+            report(action);
+            return action.Failed == 0 ? Done : Fail($"{action.Failed} of {action.Total} task(s) failed; the last: {TaskOutput.OneLine(action.LastError ?? "")}");
+        }
+
+        private static string Progress(DeferredBulkAction action) =>
+            $"{action.State.ToString().ToLowerInvariant()}, {action.Total - action.Remaining} of {action.Total} reached: {action.Done} done, {action.Skipped} skipped (no longer dead, or running), {action.Failed} failed";
+
+        private static string Rest(DeferredBulkAction end) =>
+            (end.Skipped > 0 ? $"; {end.Skipped} skipped (no longer dead, or running)" : "") + (end.Failed > 0 ? $"; {end.Failed} failed" : "");
+
+        private int Lost(string id) => Fail($"no silo holds bulk action {id} any more (its silo stopped); the tasks it reached stay changed");
 
         public async Task<int> StatsAsync()
         {

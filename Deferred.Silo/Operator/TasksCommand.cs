@@ -8,7 +8,7 @@ using Orleans.Hosting;
 namespace Deferred.Silo.Operator;
 
 /// <summary>
-/// <c>tasks list|show|retry|cancel|delete|purge|stats</c>: connects to the sample silo's cluster as an Orleans client
+/// <c>tasks list|show|retry|cancel|delete|purge|stats|action</c>: connects to the sample silo's cluster as an Orleans client
 /// and runs one <see cref="TaskVerbs">verb</see> through <see cref="IDeferredTaskOperator"/>. The cluster is found the
 /// way <see cref="SiloHost"/> forms it, from appsettings.json and environment variables (not the command line, whose
 /// options are the verb's): <c>Orleans:ClusteringMode</c> <c>Localhost</c> (default; the gateway on 127.0.0.1 at
@@ -60,10 +60,23 @@ internal static class TasksCommand
             return TaskVerbs.Refused;
         }
 
+        // Ctrl+C cancels the verb (a bulk action is cancelled in the silo) instead of killing the process mid-call.
+        using var interrupted = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupted.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
         try
         {
             var tasks = host.Services.GetRequiredService<IDeferredTaskOperator>();
-            return await TaskVerbs.RunAsync(tasks, request, Console.Out, Console.Error);
+            return await TaskVerbs.RunAsync(tasks, request, Console.Out, Console.Error, interrupted.Token);
+        }
+        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"tasks {request.Verb}: interrupted; a change already sent may still be carried out");
+            return TaskVerbs.Refused;
         }
         catch (Exception ex)
         {
@@ -73,6 +86,8 @@ internal static class TasksCommand
         }
         finally
         {
+            Console.CancelKeyPress -= onCancel;
+
             // Closing the connection cannot change what was done, so a slow or failed close does not change the exit code.
             using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await host.StopAsync(stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

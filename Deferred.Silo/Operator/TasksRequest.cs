@@ -15,17 +15,18 @@ internal sealed record TasksRequest
     [
         ("list", $"tasks list [--status pending|failed|dead] {Filters} [--page-size N] [--page-token TOKEN] [--json]"),
         ("show", "tasks show ID [--json]"),
-        ("retry", $"tasks retry ID [--json] | tasks retry --all-dead {Filters} [--json]"),
+        ("retry", $"tasks retry ID [--json] | tasks retry --all-dead {Filters} [--detach] [--json]"),
         ("cancel", "tasks cancel ID [--json]"),
         ("delete", "tasks delete ID [--json]"),
-        ("purge", "tasks purge --older-than ISO [--json]"),
+        ("purge", "tasks purge --older-than ISO [--detach] [--json]"),
         ("stats", "tasks stats [--json]"),
+        ("action", "tasks action ACTION-ID [--cancel] [--json]"),
     ];
 
     /// <summary>The usage line of every verb.</summary>
     public static string FullUsage { get; } = "Usage: " + string.Join(" | ", Usages.Select(u => u.Usage));
 
-    /// <summary>list, show, retry, cancel, delete, purge or stats.</summary>
+    /// <summary>list, show, retry, cancel, delete, purge, stats or action.</summary>
     public required string Verb { get; init; }
 
     /// <summary>The task a per-task verb acts on.</summary>
@@ -42,6 +43,15 @@ internal sealed record TasksRequest
 
     /// <summary>retry: every dead task matching <see cref="Filter"/> rather than one id.</summary>
     public bool AllDead { get; init; }
+
+    /// <summary>retry --all-dead and purge: start the bulk action and return, rather than watch it to its end.</summary>
+    public bool Detach { get; init; }
+
+    /// <summary>action: the bulk action to show (or cancel).</summary>
+    public string? ActionId { get; init; }
+
+    /// <summary>action: cancel it.</summary>
+    public bool CancelAction { get; init; }
 
     /// <summary>purge: dead tasks whose last attempt was due before this.</summary>
     public DateTimeOffset? OlderThan { get; init; }
@@ -132,6 +142,20 @@ internal sealed record TasksRequest
                 case ("retry", "--all-dead"):
                     request = request with { AllDead = true };
                     break;
+                case ("retry" or "purge", "--detach"):
+                    request = request with { Detach = true };
+                    break;
+                case ("action", "--cancel"):
+                    request = request with { CancelAction = true };
+                    break;
+                case ("action", _) when !name.StartsWith('-'):
+                    request = request with
+                    {
+                        ActionId = request.ActionId is null
+                            ? (Guid.TryParseExact(name, "N", out _) ? name : throw new ArgumentException($"'{TaskOutput.OneLine(name.Length > 64 ? name[..64] + "…" : name)}' is not a bulk action id: it is 32 hexadecimal digits, as retry --all-dead and purge print"))
+                            : throw new ArgumentException($"one bulk action id only, not '{request.ActionId}' and '{name}'"),
+                    };
+                    break;
                 case ("purge", "--older-than"):
                     request = request with { OlderThan = Time(options) };
                     break;
@@ -155,6 +179,8 @@ internal sealed record TasksRequest
             "retry" when request.AllDead && request.TaskId is not null => throw new ArgumentException("give a task id or --all-dead, not both"),
             "retry" when !request.AllDead && request.TaskId is null => throw new ArgumentException("a task id or --all-dead is needed"),
             "retry" when !request.AllDead && filtered => throw new ArgumentException("filters go with --all-dead only"),
+            "retry" when !request.AllDead && request.Detach => throw new ArgumentException("--detach goes with --all-dead only"),
+            "action" when request.ActionId is null => throw new ArgumentException("a bulk action id is needed"),
             "purge" when request.OlderThan is null => throw new ArgumentException("--older-than is needed"),
             _ => request,
         };

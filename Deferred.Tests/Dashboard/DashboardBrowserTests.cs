@@ -109,6 +109,46 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task A_bulk_retry_says_how_many_tasks_before_it_acts_and_shows_its_progress_to_the_end()
+    {
+        // Due from the next whole second on (the filter's inputs hold seconds), so the dead tasks of other tests are not covered.
+        var now = DateTimeOffset.UtcNow;
+        var from = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero).AddSeconds(1);
+        var dead = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            dead.Add(await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1, RunAt = from.AddSeconds(1) }));
+        }
+
+        foreach (var id in dead)
+        {
+            await Eventually.True(async () => (await Tasks.GetAsync(id))?.Status == DeferredTaskStatus.Dead, $"task {id} to die");
+        }
+
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync($"{fixture.Host.Page}?status=Dead&dueFrom={Uri.EscapeDataString(from.ToString("O"))}");
+
+        // Declined: counted, nothing changed.
+        await page.Locator("#retry-matching").ClickAsync();
+        await Expect(page.Locator("#confirm-text")).ToContainTextAsync("Retry 3 dead task(s) matching the applied filter");
+        await page.Locator("#confirm-no").ClickAsync();
+        await Expect(page.Locator("#confirm")).ToBeHiddenAsync();
+        Assert.All(dead, id => Assert.Single(fixture.Cluster.Probe.RunsOf(id)));
+
+        await page.Locator("#retry-matching").ClickAsync();
+        await Expect(page.Locator("#confirm-text")).ToContainTextAsync("Retry 3 dead task(s)");
+        await page.Locator("#confirm-yes").ClickAsync();
+        await Expect(page.Locator("#bulk-text")).ToContainTextAsync("completed: 3 of 3 dead task(s) reached, 3 retried");
+        await Expect(page.Locator("#bulk-cancel")).ToBeHiddenAsync();
+        foreach (var id in dead)
+        {
+            await fixture.Cluster.Probe.WaitForRunsAsync(id, 2);
+        }
+
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task Cancelling_a_waiting_task_found_through_the_filters_removes_it()
     {
         var id = await Tasks.EnqueueAsync(new ProbeTask { Note = "cancel me" }, new DeferredTaskOptions { TaskId = $"dash-cancel-{Guid.NewGuid():N}", Delay = TimeSpan.FromHours(1) });

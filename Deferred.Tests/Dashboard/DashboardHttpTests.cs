@@ -198,8 +198,20 @@ public sealed class DashboardHttpTests
 
         // Well-formed requests go through; the bulk retry only ever targets dead tasks.
         await Expect(host, HttpMethod.Get, "tasks?status=dead&type=fake.task&dueFrom=2026-01-31T12:00:00%2B02:00&pageSize=10", HttpStatusCode.OK, "task-dead");
-        await Expect(host, HttpMethod.Post, "dead/retry?type=fake.task&error=timeout", HttpStatusCode.OK, "dead task(s)");
+        // A bulk action is prepared (counted, nothing changed), then started by its id, watched and cancelled.
+        var id = await PrepareAsync(host, "dead/retry?type=fake.task&error=timeout", "1 dead task(s) match the filter", "nothing is changed until");
+        Assert.Empty(operations.Changes);
+        await Expect(host, HttpMethod.Post, $"bulk/{id}/start", HttpStatusCode.Accepted, "Started: completed: 1 of 1 dead task(s) reached");
         Assert.Equal(["retry-dead Dead|fake.task|||timeout"], operations.Changes);
+        await Expect(host, HttpMethod.Get, $"bulk/{id}", HttpStatusCode.OK, "completed: 1 of 1", "\"isFinished\":true");
+        var purge = await PrepareAsync(host, "dead/purge?olderThan=2026-01-01T00:00:00Z", "1 dead task(s) were last due before", "nothing is deleted until");
+        await Expect(host, HttpMethod.Post, $"bulk/{purge}/cancel", HttpStatusCode.OK, "cancelled: 0 of 1");
+        await Expect(host, HttpMethod.Post, $"bulk/{purge}/start", HttpStatusCode.Accepted, "cancelled");
+        Assert.Equal(["retry-dead Dead|fake.task|||timeout"], operations.Changes);
+        await Expect(host, HttpMethod.Get, $"bulk/{Guid.NewGuid():N}", HttpStatusCode.NotFound, "No silo holds bulk action");
+        await Expect(host, HttpMethod.Post, $"bulk/{Guid.NewGuid():N}/start", HttpStatusCode.NotFound, "No silo holds bulk action");
+        await Expect(host, HttpMethod.Get, "bulk/not-an-id", HttpStatusCode.BadRequest, "'not-an-id' is malformed");
+        await Expect(host, HttpMethod.Post, "bulk/%3Cb%3E/cancel", HttpStatusCode.BadRequest, "is malformed");
     }
 
     [Fact]
@@ -358,6 +370,22 @@ public sealed class DashboardHttpTests
         Assert.Contains("AddDeferredTasksClient()", Assert.Throws<InvalidOperationException>(() => app2.MapDeferredDashboard()).Message);
 
         Assert.Throws<ArgumentException>(() => app2.MapDeferredDashboard("deferred"));
+    }
+
+    /// <summary>Prepares a bulk action; returns its id.</summary>
+    private static async Task<string> PrepareAsync(DashboardHost host, string path, params string[] messageContains)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "deferred/api/" + path);
+        request.Headers.Add(Action, "1");
+        using var response = await host.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"POST {path}: {(int)response.StatusCode}: {body}");
+        using var json = JsonDocument.Parse(body);
+        var message = json.RootElement.GetProperty("message").GetString()!;
+        Assert.All(messageContains, part => Assert.Contains(part, message, StringComparison.Ordinal));
+        var bulk = json.RootElement.GetProperty("bulk");
+        Assert.Equal("Prepared", bulk.GetProperty("state").GetString());
+        return bulk.GetProperty("id").GetString()!;
     }
 
     private static async Task Expect(DashboardHost host, HttpMethod method, string path, HttpStatusCode status, params string[] messageContains)

@@ -148,6 +148,68 @@ internal sealed class FakeOperator : IDeferredTaskOperator
         return Task.FromResult(0);
     }
 
+    private readonly ConcurrentDictionary<string, (DeferredBulkAction Action, string Change)> _bulk = new();
+
+    public Task<DeferredBulkAction> PrepareRetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default) =>
+        Prepare(DeferredBulkActionKind.RetryDead, filter with { Status = DeferredTaskStatus.Dead }, $"retry-dead {Describe(filter with { Status = DeferredTaskStatus.Dead })}");
+
+    public Task<DeferredBulkAction> PreparePurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
+        Prepare(DeferredBulkActionKind.PurgeDead, new DeferredTaskFilter { Status = DeferredTaskStatus.Dead }, $"purge {olderThan:O}");
+
+    /// <summary>Starting a prepared action records its change and completes it at once (touching nothing).</summary>
+    public Task<DeferredBulkAction?> StartBulkActionAsync(string actionId, CancellationToken cancellationToken = default)
+    {
+        if (!_bulk.TryGetValue(actionId, out var bulk))
+        {
+            return Task.FromResult<DeferredBulkAction?>(null);
+        }
+
+        if (bulk.Action.State == DeferredBulkActionState.Prepared)
+        {
+            Changes.Enqueue(bulk.Change);
+            _bulk[actionId] = bulk = (bulk.Action with { State = DeferredBulkActionState.Completed, Skipped = bulk.Action.Total, FinishedAt = DateTimeOffset.UtcNow }, bulk.Change);
+        }
+
+        return Task.FromResult<DeferredBulkAction?>(bulk.Action);
+    }
+
+    public Task<DeferredBulkAction?> GetBulkActionAsync(string actionId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_bulk.TryGetValue(actionId, out var bulk) ? bulk.Action : null);
+
+    public Task<DeferredBulkAction?> CancelBulkActionAsync(string actionId, CancellationToken cancellationToken = default)
+    {
+        if (!_bulk.TryGetValue(actionId, out var bulk))
+        {
+            return Task.FromResult<DeferredBulkAction?>(null);
+        }
+
+        if (!bulk.Action.IsFinished)
+        {
+            _bulk[actionId] = bulk = (bulk.Action with { State = DeferredBulkActionState.Cancelled, FinishedAt = DateTimeOffset.UtcNow }, bulk.Change);
+        }
+
+        return Task.FromResult<DeferredBulkAction?>(bulk.Action);
+    }
+
+    private Task<DeferredBulkAction> Prepare(DeferredBulkActionKind kind, DeferredTaskFilter filter, string change)
+    {
+        if (BulkFailure is { } failure)
+        {
+            return Task.FromException<DeferredBulkAction>(failure);
+        }
+
+        var action = new DeferredBulkAction
+        {
+            Id = Guid.NewGuid().ToString("N"),
+            Kind = kind,
+            State = DeferredBulkActionState.Prepared,
+            Total = _tasks.Values.Count(t => t.Status == DeferredTaskStatus.Dead && (filter.TaskType is null || t.TaskType == filter.TaskType)),
+            PreparedAt = DateTimeOffset.UtcNow,
+        };
+        _bulk[action.Id] = (action, change);
+        return Task.FromResult(action);
+    }
+
     // The dashboard does not show schedules; the fake has none.
     public Task<IReadOnlyList<DeferredScheduleInfo>> ListSchedulesAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<DeferredScheduleInfo>>([]);

@@ -181,6 +181,75 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Retry_all_dead_of_tasks_that_die_again_says_how_many_first_retries_each_once_and_exits()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync();
+
+        // More than a page of the old walk (200), whose re-query of "dead" met the tasks that died again, forever.
+        const int count = 450;
+        var ids = await EnqueueDeadAsync(cluster, count);
+
+        var result = await RunAsync(cluster, "retry", "--all-dead", "--type", "deferred.tests.probe", "--json").WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Equal(TaskVerbs.Done, result.Code);
+        Assert.Matches($"^tasks retry: bulk action [0-9a-f]{{32}} will retry {count} dead task\\(s\\); Ctrl\\+C cancels it", result.Err.Split('\n')[0]);
+        using (var json = JsonDocument.Parse(result.Out))
+        {
+            Assert.Equal((count, count, 0), (json.RootElement.GetProperty("retried").GetInt32(), json.RootElement.GetProperty("total").GetInt32(), json.RootElement.GetProperty("failed").GetInt32()));
+        }
+
+        await cluster.Probe.WaitAsync(runs => runs.GroupBy(r => r.TaskId).Count(g => g.Count() >= 2) == count, "each task's run after the retry");
+        Assert.All(ids, id => Assert.Equal(2, cluster.Probe.RunsOf(id).Count));
+    }
+
+    [Fact]
+    public async Task Interrupting_a_bulk_retry_cancels_it_in_the_silo_and_a_detached_one_is_watched_and_cancelled_by_id()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync();
+        const int count = 1000;
+        await EnqueueDeadAsync(cluster, count);
+
+        // Ctrl+C as soon as the count is printed: the action stops in the silo, and the CLI says where it stopped.
+        using var interrupt = new CancellationTokenSource();
+        using var stdout = new StringWriter();
+        using var stderr = new OnLine(line => line.Contains(" will retry ", StringComparison.Ordinal), interrupt.Cancel);
+        var code = await TaskVerbs.RunAsync(Operator(cluster), ["retry", "--all-dead"], stdout, stderr, interrupt.Token);
+        Assert.Equal(TaskVerbs.Refused, code);
+        var lines = stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var id = System.Text.RegularExpressions.Regex.Match(lines[0], "bulk action ([0-9a-f]{32})").Groups[1].Value;
+        Assert.Matches($"^tasks retry: cancelled: retried [0-9]+ of {count} task\\(s\\) before it stopped", lines[^1]);
+        Assert.Empty(stdout.ToString());
+        var cancelled = await Operator(cluster).GetBulkActionAsync(id);
+        Assert.Equal(DeferredBulkActionState.Cancelled, cancelled!.State);
+        Assert.True(cancelled.Remaining > 0, $"the action reached every task before the interrupt: {cancelled}");
+
+        // Detached: started and left to the silo; shown and cancelled by its id.
+        var detached = await RunAsync(cluster, "purge", "--older-than", DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"), "--detach", "--json");
+        Assert.Equal(TaskVerbs.Done, detached.Code);
+        string actionId;
+        using (var json = JsonDocument.Parse(detached.Out))
+        {
+            actionId = json.RootElement.GetProperty("id").GetString()!;
+            Assert.Equal("purgeDead", json.RootElement.GetProperty("kind").GetString());
+        }
+
+        Assert.Contains($"see it with: tasks action {actionId}", detached.Err);
+        var stopped = await RunAsync(cluster, "action", actionId, "--cancel");
+        Assert.Equal(TaskVerbs.Done, stopped.Code);
+        Assert.Matches($"^bulk action {actionId}: (cancelled|completed), [0-9]+ of [0-9]+ reached: [0-9]+ done", stopped.Out.Trim());
+        using (var shown = Json(await RunAsync(cluster, "action", actionId, "--json")))
+        {
+            Assert.True(shown.RootElement.GetProperty("isFinished").GetBoolean());
+        }
+
+        var unknown = await RunAsync(cluster, "action", Guid.NewGuid().ToString("N"));
+        Assert.Equal(TaskVerbs.Refused, unknown.Code);
+        Assert.StartsWith("tasks action: no silo holds bulk action", OneLine(unknown.Err));
+        var bad = await RunAsync(cluster, "action", "x\u001b[2J");
+        Assert.Equal(TaskVerbs.BadUsage, bad.Code);
+        Assert.Contains("is not a bulk action id", OneLine(bad.Err));
+    }
+
+    [Fact]
     public async Task Cancel_removes_a_delayed_task_and_refuses_a_dead_one()
     {
         await using var cluster = await DeferredTestCluster.StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
@@ -252,6 +321,31 @@ public sealed class CliTests
         using var stderr = new StringWriter();
         var code = await TaskVerbs.RunAsync(Operator(cluster), args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Tasks that fail their only attempt, <paramref name="count"/> of them, once the store lists them all as dead.</summary>
+    private static async Task<string[]> EnqueueDeadAsync(DeferredTestCluster cluster, int count)
+    {
+        var ids = await cluster.Client.EnqueueManyAsync(
+            Enumerable.Range(0, count).Select(i => new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = $"dead-{i}" }),
+            new DeferredTaskOptions { MaxAttempts = 1 });
+        await Eventually.True(
+            async () => (await Operator(cluster).CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count) == count,
+            $"{count} tasks stored as dead");
+        return [.. ids];
+    }
+
+    /// <summary>A stderr that runs <paramref name="then"/> once a line matching <paramref name="when"/> is written.</summary>
+    private sealed class OnLine(Func<string, bool> when, Action then) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && when(value))
+            {
+                then();
+            }
+        }
     }
 
     /// <summary>A task that fails its only attempt.</summary>

@@ -82,6 +82,77 @@ public abstract class OperatorTests : StoreConformance
     }
 
     [Fact]
+    public async Task A_bulk_retry_of_dead_tasks_that_die_again_retries_each_once_and_ends()
+    {
+        await using var cluster = await StartAsync();
+        var ops = Operator(cluster);
+
+        // More than one page of the bulk walk (200), so a walk that asks for "dead" again meets the tasks that died again.
+        const int count = 450;
+        var ids = await EnqueueDeadAsync(cluster, count);
+        await Eventually.True(async () => (await ops.CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count) == count, "every task dead");
+
+        // Bounded by what matched when it started: each dead task is retried once, however soon it dies again.
+        var retried = await ops.RetryDeadAsync(new DeferredTaskFilter { TaskType = "deferred.tests.probe" }).WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Equal(count, retried);
+        await cluster.Probe.WaitAsync(runs => runs.GroupBy(r => r.TaskId).Count(g => g.Count() >= 2) == count, "each task's run after the retry");
+        var runs = cluster.Probe.Runs.GroupBy(r => r.TaskId).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(ids.Order(), runs.Keys.Order());
+        Assert.All(runs, r => Assert.Equal(2, r.Value));
+    }
+
+    [Fact]
+    public async Task A_bulk_action_says_how_many_tasks_it_covers_before_it_acts_runs_without_its_caller_and_can_be_cancelled()
+    {
+        await using var cluster = await StartAsync();
+        var ops = Operator(cluster);
+        const int count = 1000;
+        await EnqueueDeadAsync(cluster, count);
+        await Eventually.True(async () => (await ops.CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count) == count, "every task dead");
+
+        // Prepared: counted, nothing changed until started.
+        var retry = await ops.PrepareRetryDeadAsync(new DeferredTaskFilter { TaskType = "deferred.tests.probe" });
+        Assert.Equal((DeferredBulkActionState.Prepared, DeferredBulkActionKind.RetryDead, count, 0, count), (retry.State, retry.Kind, retry.Total, retry.Done, retry.Remaining));
+        Assert.Equal(count, (await ops.CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count));
+        Assert.Equal(count, cluster.Probe.Runs.Count);
+
+        // Started and cancelled at once: it stops where it is, and its counts are final.
+        var started = await ops.StartBulkActionAsync(retry.Id);
+        Assert.Equal(DeferredBulkActionState.Running, started!.State);
+        var cancelled = await ops.CancelBulkActionAsync(retry.Id);
+        Assert.Equal(DeferredBulkActionState.Cancelled, cancelled!.State);
+        Assert.InRange(cancelled.Done, 0, count - 1);
+        Assert.Equal(count, cancelled.Done + cancelled.Skipped + cancelled.Failed + cancelled.Remaining);
+        Assert.Equal(cancelled, await ops.GetBulkActionAsync(retry.Id));
+        Assert.Equal(cancelled, await ops.StartBulkActionAsync(retry.Id));
+
+        // A fresh action covers what is dead now; started by one call and watched by another (no caller waits on it).
+        var again = await ops.PrepareRetryDeadAsync(new DeferredTaskFilter());
+        Assert.InRange(again.Total, count - cancelled.Done, count);
+        await ops.StartBulkActionAsync(again.Id);
+        var finished = await Eventually.Until(() => ops.GetBulkActionAsync(again.Id), a => a!.IsFinished, "the second action to finish");
+        Assert.Equal((DeferredBulkActionState.Completed, 0, 0), (finished!.State, finished.Remaining, finished.Failed));
+        Assert.Equal(again.Total, finished.Done + finished.Skipped);
+        Assert.NotNull(finished.FinishedAt);
+
+        // Unknown and malformed ids.
+        Assert.Null(await ops.GetBulkActionAsync(Guid.NewGuid().ToString("N")));
+        Assert.Null(await ops.StartBulkActionAsync(Guid.NewGuid().ToString("N")));
+        var bad = await Assert.ThrowsAsync<ArgumentException>(() => ops.GetBulkActionAsync("../../etc"));
+        Assert.Equal("actionId", bad.ParamName);
+
+        // A purge prepared is counted too, and deletes only when started.
+        await Eventually.True(async () => (await ops.CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count) == count, "every task dead again");
+        var purge = await ops.PreparePurgeDeadAsync(DateTimeOffset.UtcNow.AddMinutes(1));
+        Assert.Equal((DeferredBulkActionKind.PurgeDead, count), (purge.Kind, purge.Total));
+        Assert.Equal(count, await cluster.CountRowsAsync());
+        await ops.StartBulkActionAsync(purge.Id);
+        var purged = await Eventually.Until(() => ops.GetBulkActionAsync(purge.Id), a => a!.IsFinished, "the purge to finish");
+        Assert.Equal(count, purged!.Done);
+        Assert.Equal(0, await cluster.CountRowsAsync());
+    }
+
+    [Fact]
     public async Task Per_task_actions_answer_for_unknown_ids_and_refuse_what_the_lifecycle_refuses()
     {
         await using var cluster = await StartAsync();
@@ -99,6 +170,15 @@ public abstract class OperatorTests : StoreConformance
         Assert.False(await ops.RetryDeadAsync(running));
         cluster.Probe.Release.TrySetResult();
         await Eventually.True(async () => await ops.ShowAsync(running) is null, "the running task to complete");
+    }
+
+    /// <summary>Enqueues <paramref name="count"/> tasks that fail every run with one attempt each (16 enqueues at a time; the stock store has no batch enqueue).</summary>
+    private static async Task<string[]> EnqueueDeadAsync(DeferredTestCluster cluster, int count)
+    {
+        var ids = new string[count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+            ids[i] = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = $"dead-{i}" }, new DeferredTaskOptions { MaxAttempts = 1 }, ct));
+        return ids;
     }
 
     private static IDeferredTaskOperator Operator(DeferredTestCluster cluster) =>
