@@ -53,6 +53,13 @@ public sealed class DeferredTaskTypeNotRegisteredException : Exception
         TaskType = taskType;
     }
 
+    /// <summary>Creates the exception for the item of a batch at <paramref name="index"/>.</summary>
+    internal DeferredTaskTypeNotRegisteredException(string taskType, int index)
+        : base($"tasks[{index}]: no deferred task handler is registered for task type '{taskType}', so nothing of the batch was stored. Register one on the silo with services.AddDeferredTaskHandler<{taskType}, YourHandler>().")
+    {
+        TaskType = taskType;
+    }
+
     /// <summary>The task type that has no handler.</summary>
     [Id(0)] public string TaskType { get; }
 }

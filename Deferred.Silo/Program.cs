@@ -19,7 +19,17 @@ switch (command)
     case "run":
         using (var host = SiloHost.CreateBuilder(rest).Build())
         {
-            await host.RunAsync();
+            try
+            {
+                await host.RunAsync();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Orleans and the generic host have logged the failure with its stack already; the process ends with
+                // one plain line saying why, not with the runtime's unhandled-exception dump of the same stack.
+                Console.Error.WriteLine($"silo: failed to start: {StartFailure(ex)}");
+                return 1;
+            }
         }
 
         return 0;
@@ -133,4 +143,16 @@ switch (command)
     default:
         Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH], create-role --role NAME, chaos-client --tasks N --run-id ID --ack-log PATH, tasks list|show|retry|cancel|delete|purge|stats [...].");
         return 2;
+}
+
+// The innermost message that says why (Orleans wraps a lifecycle participant's exception), on one line.
+static string StartFailure(Exception error)
+{
+    var e = error;
+    while (e is AggregateException { InnerExceptions.Count: 1 } or Orleans.Runtime.OrleansLifecycleCanceledException && e.InnerException is not null)
+    {
+        e = e.InnerException!;
+    }
+
+    return e.Message.ReplaceLineEndings(" ");
 }

@@ -45,7 +45,7 @@ internal sealed class BatchEnqueuer(
         {
             var task = request.Tasks[i];
             var registration = registry.Find(task.GetType())
-                ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name);
+                ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name, i);
             byte[] payload;
             try
             {

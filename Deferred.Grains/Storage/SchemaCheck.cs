@@ -39,8 +39,10 @@ internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience res
         {
             throw new InvalidOperationException(
                 $"Deferred could not read its schema version from PostgreSQL ({StoreFailures.Describe(result.Error!)}). Check DeferredTasksOptions.ConnectionString " +
-                "(Deferred:ConnectionString when AddDeferredTasks binds configuration) and that the server is running.",
-                result.Error);
+                "(Deferred:ConnectionString when AddDeferredTasks binds configuration) and that the server is running.");
+
+            // No inner exception: the message names the cause (and 1006 logged it), and Orleans' lifecycle logs this
+            // exception three times with its whole chain; a socket stack under each said nothing more.
         }
 
         if (version < DeferredSchema.LatestVersion)

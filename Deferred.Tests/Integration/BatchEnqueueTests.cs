@@ -45,8 +45,10 @@ public sealed class BatchEnqueueTests : StoreConformance
         var nullItem = await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.EnqueueManyAsync(withNull));
         Assert.Contains("tasks[3]", nullItem.Message);
 
-        var mixed = new object[] { new ProbeTask(), new UnhandledTask(1) };
-        await Assert.ThrowsAsync<DeferredTaskTypeNotRegisteredException>(() => cluster.Client.EnqueueManyAsync(mixed));
+        var mixed = Enumerable.Range(0, 1000).Select(i => i == 777 ? (object)new UnhandledTask(1) : new ProbeTask()).ToArray();
+        var unregistered = await Assert.ThrowsAsync<DeferredTaskTypeNotRegisteredException>(() => cluster.Client.EnqueueManyAsync(mixed));
+        Assert.Contains("tasks[777]", unregistered.Message);
+        Assert.Contains(nameof(UnhandledTask), unregistered.TaskType);
 
         var tooMany = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
             cluster.Client.EnqueueManyAsync(Enumerable.Range(0, IDeferredTasks.MaxBatchSize + 1).Select(_ => new ProbeTask())));
