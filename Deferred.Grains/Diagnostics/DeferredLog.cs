@@ -95,8 +95,8 @@ internal static partial class DeferredLog
     [LoggerMessage(2008, LogLevel.Warning, "Deferred found {Count} task(s) of this silo due but held by no activation; resumed them")]
     public static partial void StrandedResumed(ILogger logger, int count);
 
-    [LoggerMessage(3003, LogLevel.Warning, "Deferred is waiting for PostgreSQL at start-up ({Reason})")]
-    public static partial void SchemaWaiting(ILogger logger, string reason);
+    [LoggerMessage(2005, LogLevel.Warning, "Deferred due-time poll failed; the next poll covers the same window")]
+    public static partial void DuePollFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(3004, LogLevel.Warning, "The Deferred database schema is at version {Version}, newer than this build's {Latest}: a newer build has migrated it (a rolling upgrade?). The newer migrations are all marked additive, so this silo runs; upgrade it to the newer build")]
     public static partial void SchemaAhead(ILogger logger, int version, int latest);

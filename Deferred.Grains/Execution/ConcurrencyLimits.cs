@@ -34,9 +34,6 @@ internal sealed class ConcurrencyLimits : IDisposable
     /// <summary>True when <paramref name="taskType"/> has a limit on this silo.</summary>
     public bool IsLimited(string taskType) => _types.ContainsKey(taskType);
 
-    /// <summary>True when any type has a cluster-wide limit on this silo.</summary>
-    public bool AnyClusterLimit => _types.Values.Any(static t => t.Cluster is not null);
-
     /// <summary>
     /// Waits until an attempt of <paramref name="taskType"/> may run under the type's limits, and returns what it holds
     /// (dispose it when the handler has returned); null, at once, for a type without limits. Throws

@@ -17,7 +17,7 @@ namespace Deferred.Wakeups;
 /// due by start-up plus the threshold; the poller takes over from there. Windows overlap a little so that a row
 /// committed during a poll is not missed; resuming a task twice is harmless.
 /// </summary>
-internal sealed partial class DuePoller(
+internal sealed class DuePoller(
     IDeferredTaskStore store,
     TaskResumer resumer,
     Cluster.SiloIdentity silo,
@@ -68,7 +68,7 @@ internal sealed partial class DuePoller(
                 }
                 else
                 {
-                    PollFailed(logger, ex);
+                    DeferredLog.DuePollFailed(logger, ex);
                 }
             }
         }
@@ -96,7 +96,4 @@ internal sealed partial class DuePoller(
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
-
-    [LoggerMessage(2005, LogLevel.Warning, "Deferred due-time poll failed; the next poll covers the same window")]
-    private static partial void PollFailed(ILogger logger, Exception exception);
 }

@@ -312,6 +312,7 @@ public sealed class DashboardHttpTests
         await Expect(host, HttpMethod.Post, "tasks/task-dead/cancel", HttpStatusCode.ServiceUnavailable, "task store");
         await Expect(host, HttpMethod.Post, "tasks/task-dead/delete", HttpStatusCode.ServiceUnavailable, "task store");
         await Expect(host, HttpMethod.Post, "dead/retry?type=fake.task", HttpStatusCode.ServiceUnavailable, "task store");
+        await Expect(host, HttpMethod.Post, "dead/purge?olderThan=2026-01-01T00:00:00Z", HttpStatusCode.ServiceUnavailable, "task store");
         Assert.Empty(operations.Changes);
 
         // Back: the same requests are served.

@@ -150,11 +150,17 @@ internal sealed class FakeOperator : IDeferredTaskOperator
 
     private readonly ConcurrentDictionary<string, (DeferredBulkAction Action, string Change)> _bulk = new();
 
-    public Task<DeferredBulkAction> PrepareRetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default) =>
-        Prepare(DeferredBulkActionKind.RetryDead, filter with { Status = DeferredTaskStatus.Dead }, $"retry-dead {Describe(filter with { Status = DeferredTaskStatus.Dead })}");
+    public Task<DeferredBulkAction> PrepareRetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default)
+    {
+        ThrowIfStoreDown("retry dead tasks");
+        return Prepare(DeferredBulkActionKind.RetryDead, filter with { Status = DeferredTaskStatus.Dead }, $"retry-dead {Describe(filter with { Status = DeferredTaskStatus.Dead })}");
+    }
 
-    public Task<DeferredBulkAction> PreparePurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
-        Prepare(DeferredBulkActionKind.PurgeDead, new DeferredTaskFilter { Status = DeferredTaskStatus.Dead }, $"purge {olderThan:O}");
+    public Task<DeferredBulkAction> PreparePurgeDeadAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default)
+    {
+        ThrowIfStoreDown("purge dead tasks");
+        return Prepare(DeferredBulkActionKind.PurgeDead, new DeferredTaskFilter { Status = DeferredTaskStatus.Dead }, $"purge {olderThan:O}");
+    }
 
     /// <summary>Starting a prepared action records its change and completes it at once (touching nothing).</summary>
     public Task<DeferredBulkAction?> StartBulkActionAsync(string actionId, CancellationToken cancellationToken = default)
