@@ -151,6 +151,8 @@ CREATE TEMP TABLE actions (n int, id text, started_at timestamptz, ended_at time
 \copy actions FROM '$OUT/actions.txt' WITH (DELIMITER ' ')
 CREATE TEMP TABLE events (at timestamptz, kind text, pid int);
 \copy events FROM '$OUT/events.txt' WITH (DELIMITER ' ')
+CREATE TEMP TABLE silos (port int, pid int);
+\copy silos FROM '$OUT/silos.txt' WITH (DELIMITER ' ')
 CREATE TEMP TABLE runs AS
     SELECT r.task_id, r.silo_pid, r.ran_at, (SELECT max(a.n) FROM actions a WHERE a.started_at <= r.ran_at) AS action
     FROM chaos_bulk_runs r WHERE r.run_id = '$RUN';
@@ -166,7 +168,11 @@ CREATE TEMP TABLE again AS
 -- One line per action: n outcome total retried(last seen, for a lost one) runs tasks_run
 SELECT 'action', a.n, a.outcome, a.total, a.done, a.skipped,
        (SELECT count(*) FROM runs r WHERE r.action = a.n), (SELECT count(DISTINCT task_id) FROM runs r WHERE r.action = a.n),
-       (SELECT count(*) FROM events e WHERE e.kind = 'kill' AND e.at BETWEEN a.started_at AND a.ended_at)
+       (SELECT count(*) FROM events e WHERE e.kind = 'kill' AND e.at BETWEEN a.started_at AND a.ended_at),
+       -- For a lost action: seconds from the first SIGKILL of its holder's port after its start to the client seeing no silo hold it.
+       coalesce((SELECT round(extract(epoch FROM a.ended_at - min(e.at))::numeric, 1)::text FROM events e JOIN silos s ON s.pid = e.pid
+                 WHERE a.outcome = 'lost' AND e.kind IN ('kill', 'exit') AND s.port = a.holder_port
+                   AND e.at BETWEEN a.started_at AND a.ended_at), '-')
 FROM actions a ORDER BY a.n;
 SELECT 'total',
        (SELECT count(*) FROM actions),
@@ -186,8 +192,8 @@ SELECT 'total',
           AND EXISTS (SELECT 1 FROM actions a WHERE e.at BETWEEN a.started_at AND a.ended_at)),
        (SELECT count(*) FROM runs WHERE action IS NULL);
 SQL
-while read -r _ n outcome total done skipped runs tasks_run action_kills; do
-  log "action $n: $outcome; covered $total, retried $done (last seen, for a lost one), skipped $skipped; runs $runs of $tasks_run task(s); SIGKILLs during it: $action_kills"
+while read -r _ n outcome total done skipped runs tasks_run action_kills seen_lost; do
+  log "action $n: $outcome; covered $total, retried $done (last seen, for a lost one), skipped $skipped; runs $runs of $tasks_run task(s); SIGKILLs during it: $action_kills$([[ "$seen_lost" == - ]] || echo "; seen lost ${seen_lost} s after its holder's SIGKILL")"
 done < <(grep '^action ' "$OUT/summary.txt")
 read -r _ actions completed lost_actions touched untouched max_runs again_kill again_other lost kills_all kills_during initial_runs \
   < <(grep '^total ' "$OUT/summary.txt")

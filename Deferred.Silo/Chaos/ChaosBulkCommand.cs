@@ -248,6 +248,8 @@ internal static class ChaosBulkCommand
             var killed = false;
             var last = state;
             var lastSaid = clock.Elapsed;
+            var failedCalls = 0;
+            var lastFailureSaid = TimeSpan.MinValue;
             while (state is { IsFinished: false })
             {
                 if (killHolder && !killed && holderPort is { } port && state.Total - state.Remaining >= Math.Max(1, state.Total / 10))
@@ -262,8 +264,15 @@ internal static class ChaosBulkCommand
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // Its silo was just killed; the next call finds the action held by no silo (null).
-                    Say($"action {number}: progress call failed ({ex.GetType().Name}: {TaskOutput(ex.Message)}); asking again");
+                    // Its silo was just killed: calls fail until the cluster has declared it dead, then the action is
+                    // held by no silo (null). Said at most every 5 s.
+                    failedCalls++;
+                    if (clock.Elapsed - lastFailureSaid >= TimeSpan.FromSeconds(5))
+                    {
+                        Say($"action {number}: progress calls failed {failedCalls} time(s) so far; the last: {ex.GetType().Name}: {TaskOutput(ex.Message)}; asking again");
+                        lastFailureSaid = clock.Elapsed;
+                    }
+
                     continue;
                 }
 
@@ -283,7 +292,7 @@ internal static class ChaosBulkCommand
             }
 
             var end = state ?? last ?? prepared;
-            Say($"action {number} {prepared.Id}: {outcome}; {(state is null ? "last seen: " : "")}{end.Done} retried, {end.Skipped} skipped, {end.Failed} failed of {end.Total}");
+            Say($"action {number} {prepared.Id}: {outcome}; {(state is null ? "last seen: " : "")}{end.Done} retried, {end.Skipped} skipped, {end.Failed} failed of {end.Total}; {failedCalls} progress call(s) failed");
             await File.AppendAllTextAsync(
                 Path.Combine(outDir, "actions.txt"),
                 string.Join(' ', number, prepared.Id, Stamp(startedAt), Stamp(endedAt), outcome, end.Total, end.Done, end.Skipped, end.Failed, holderPort ?? 0) + "\n",
