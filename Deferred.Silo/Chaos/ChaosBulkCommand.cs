@@ -249,7 +249,7 @@ internal static class ChaosBulkCommand
             var last = state;
             var lastSaid = clock.Elapsed;
             var failedCalls = 0;
-            var lastFailureSaid = TimeSpan.MinValue;
+            var lastFailureSaid = TimeSpan.FromSeconds(-5);
             while (state is { IsFinished: false })
             {
                 if (killHolder && !killed && holderPort is { } port && state.Total - state.Remaining >= Math.Max(1, state.Total / 10))
