@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 //   migrate                apply the database migrations and exit; --script [--from N] prints them as SQL instead
 //   demo --tasks N [...]   run a silo, enqueue N sample tasks, wait until none is pending (see DemoCommand)
 //   chaos-client [...]     an Orleans client that enqueues a paced stream of sample tasks (see ChaosClientCommand)
+//   chaos-bulk-client [...] an Orleans client that makes tasks dead and bulk-retries them under kills (see ChaosBulkCommand)
 //   tasks VERB [...]       an Orleans client that lists, shows, retries, cancels, deletes, purges or counts tasks (see TasksCommand)
 var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "run";
 var rest = command == "run" && (args.Length == 0 || args[0].StartsWith('-')) ? args : args[1..];
@@ -137,11 +138,14 @@ switch (command)
     case "chaos-client":
         return await Deferred.Silo.Chaos.ChaosClientCommand.RunAsync(rest);
 
+    case "chaos-bulk-client":
+        return await Deferred.Silo.Chaos.ChaosBulkCommand.RunAsync(rest);
+
     case "tasks":
         return await Deferred.Silo.Operator.TasksCommand.RunAsync(rest);
 
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH], create-role --role NAME, chaos-client --tasks N --run-id ID --ack-log PATH, tasks list|show|retry|cancel|delete|purge|stats [...].");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH], create-role --role NAME, chaos-client --tasks N --run-id ID --ack-log PATH, chaos-bulk-client --tasks N --run-id ID --out DIR, tasks list|show|retry|cancel|delete|purge|stats [...].");
         return 2;
 }
 

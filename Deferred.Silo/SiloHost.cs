@@ -90,6 +90,10 @@ internal static class SiloHost
         builder.Services.AddSingleton<DemoLedger>();
         builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
 
+        // The bulk-retry chaos run's task (scripts/chaos-bulk.sh), which always fails.
+        builder.Services.AddSingleton<Chaos.ChaosRunLedger>();
+        builder.Services.AddDeferredTaskHandler<Chaos.ChaosFailTask, Chaos.ChaosFailTaskHandler>();
+
         Telemetry.AddIfConfigured(builder);
         builder.Services.AddHealthChecks().AddDeferredTasks();
 

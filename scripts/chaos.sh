@@ -10,20 +10,32 @@
 #   chaos.sh: duplicates by cause: silo-killed-before-delete=A silo-exited-before-delete=B
 #             enqueue-retried-after-completion=C db-restart=D other=E
 #
-#   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S]
+#   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S] [--silo-port P] [--gateway-port P]
+#   scripts/chaos.sh --bulk-retry [options of scripts/chaos-bulk.sh]
 #
 #   --tasks N          tasks to enqueue (default 50000)
 #   --rate R           enqueue rate, tasks per second (default 500)
 #   --kill-every S     seconds between kills (default 8)
 #   --settle-seconds S how long to wait, after the last enqueue, for every acknowledged task to complete (default 300)
+#   --silo-port P      silo i listens on P+i (default 21111), its gateway on --gateway-port + i (default 32000)
+#   --bulk-retry       the bulk-retry run instead: scripts/chaos-bulk.sh, an operator's bulk retry of dead tasks that
+#                      keep failing while silos are killed (each task at most once per bulk action)
 #
-# Needs the private server of scripts/postgres.sh (it is restarted during the run). Logs and the ack log go to
-# .data/chaos/<run>/.
+# Needs the private server of scripts/postgres.sh (it is restarted during the run; DEFERRED_PG_PORT and
+# DEFERRED_PG_DATA choose its port and data folder). Logs and the ack log go to .data/chaos/<run>/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300
+for arg in "$@"; do
+  if [[ "$arg" == --bulk-retry ]]; then
+    args=()
+    for a in "$@"; do [[ "$a" == --bulk-retry ]] || args+=("$a"); done
+    exec "$ROOT/scripts/chaos-bulk.sh" "${args[@]}"
+  fi
+done
+
+TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300 SILO_PORT=21111 GATEWAY_PORT=32000
 # The value of the option in $1; an option given last without one is named, not an unbound-variable error.
 value() { [[ $# -ge 2 ]] || { echo "chaos.sh: $1 needs a value" >&2; exit 2; }; printf '%s' "$2"; }
 while [[ $# -gt 0 ]]; do
@@ -32,10 +44,12 @@ while [[ $# -gt 0 ]]; do
     --rate) RATE="$(value "$@")"; shift 2 ;;
     --kill-every) KILL_EVERY="$(value "$@")"; shift 2 ;;
     --settle-seconds) SETTLE="$(value "$@")"; shift 2 ;;
-    *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S" >&2; exit 2 ;;
+    --silo-port) SILO_PORT="$(value "$@")"; shift 2 ;;
+    --gateway-port) GATEWAY_PORT="$(value "$@")"; shift 2 ;;
+    *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S --silo-port P --gateway-port P, or --bulk-retry" >&2; exit 2 ;;
   esac
 done
-for v in "$TASKS" "$RATE" "$KILL_EVERY" "$SETTLE"; do
+for v in "$TASKS" "$RATE" "$KILL_EVERY" "$SETTLE" "$SILO_PORT" "$GATEWAY_PORT"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "chaos.sh: '$v' is not a positive whole number" >&2; exit 2; }
 done
 [[ -z "${DEFERRED_PG_CONNECTION:-}" ]] || { echo "chaos.sh: restarts the private server of scripts/postgres.sh; unset DEFERRED_PG_CONNECTION" >&2; exit 2; }
@@ -58,7 +72,7 @@ started=$(date +%s%3N)
 declare -a PIDS
 start_silo() {
   local i=$1
-  Orleans__ClusteringMode=AdoNet Orleans__SiloPort=$((21111 + i)) Orleans__GatewayPort=$((32000 + i)) \
+  Orleans__ClusteringMode=AdoNet Orleans__SiloPort=$((SILO_PORT + i)) Orleans__GatewayPort=$((GATEWAY_PORT + i)) \
   Orleans__Membership__ProbeTimeout=00:00:02 Orleans__Membership__NumMissedProbesLimit=2 \
   Orleans__Membership__NumVotesForDeathDeclaration=1 \
   Logging__Console__FormatterName=simple Logging__Console__FormatterOptions__TimestampFormat="HH:mm:ss.fff " \
