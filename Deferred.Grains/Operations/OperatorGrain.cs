@@ -12,15 +12,8 @@ namespace Deferred.Operations;
 [Reentrant]
 internal sealed class OperatorGrain(IDeferredTaskCatalog catalog, StoreResilience resilience) : Grain, IOperatorGrain
 {
-    public async Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        TaskListing.Validate(query);
-        var after = TaskListing.Decode(query.Filter, query.PageToken);
-        var rows = await Store("list tasks", () => catalog.ListAsync(query.Filter, after, query.PageSize, CancellationToken.None));
-        var next = rows.Count == query.PageSize ? TaskListing.Encode(query.Filter, new TaskListKey(rows[^1].NextRunAt, rows[^1].TaskId)) : null;
-        return new DeferredTaskPage(rows, next);
-    }
+    public Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query) =>
+        TaskListing.PageAsync(query, (filter, after, limit) => Store("list tasks", () => catalog.ListAsync(filter, after, limit, CancellationToken.None)));
 
     public Task<IReadOnlyList<DeferredTaskCount>> CountAsync() => Store("count tasks", () => catalog.CountByStatusAndTypeAsync(CancellationToken.None));
 

@@ -84,6 +84,8 @@ internal static class SqlQueries
 
     public static string StockCountByType => Get("stock-count-by-type");
 
+    public static string StockRead => Get("stock-read");
+
     public static string MigrationsPrepare => Get("migrations-prepare");
 
     public static string MigrationsLock => Get("migrations-lock");

@@ -112,6 +112,24 @@ internal static class TaskListing
     }
 
     /// <summary>
+    /// One page of the operator listing: the query checked (<see cref="Validate(DeferredTaskQuery)"/>,
+    /// <see cref="Decode"/>), the page read, and the token of the next page when the page is full. What the operator
+    /// grain answers on a silo and what the command line reads from the database when no silo answers.
+    /// </summary>
+    /// <param name="query">The request.</param>
+    /// <param name="list">Reads a page: <see cref="IDeferredTaskCatalog.ListAsync"/>'s filter, keyset and limit.</param>
+    /// <exception cref="ArgumentException">The query is malformed (see <see cref="Validate(DeferredTaskQuery)"/> and <see cref="Decode"/>).</exception>
+    public static async Task<DeferredTaskPage> PageAsync(DeferredTaskQuery query, Func<DeferredTaskFilter, TaskListKey?, int, Task<IReadOnlyList<DeferredTaskSummary>>> list)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        Validate(query);
+        var after = Decode(query.Filter, query.PageToken);
+        var rows = await list(query.Filter, after, query.PageSize);
+        var next = rows.Count == query.PageSize ? Encode(query.Filter, new TaskListKey(rows[^1].NextRunAt, rows[^1].TaskId)) : null;
+        return new DeferredTaskPage(rows, next);
+    }
+
+    /// <summary>
     /// Checks a list request: page size 1 to <see cref="DeferredTaskQuery.MaxPageSize"/>, and the filter (see
     /// <see cref="Validate(DeferredTaskFilter)"/>). The page token is checked by <see cref="Decode"/>.
     /// </summary>

@@ -5,16 +5,19 @@ using Orleans.Serialization;
 
 namespace Deferred.TaskGrain;
 
-/// <summary>Builds what an operator sees of one task, the payload rendered as JSON where the serializer can.</summary>
+/// <summary>
+/// Builds what an operator sees of one task, the payload rendered as JSON where the serializer can: on a silo, and in a
+/// reader without one (<see cref="Storage.StoredTaskReader"/>) for the types it knows (none without a serializer).
+/// </summary>
 internal static class TaskDetails
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, MaxDepth = 16 };
 
-    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, TaskTypeRegistry registry, Serializer serializer)
+    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, TaskTypeRegistry registry, Serializer? serializer)
     {
         string? json = null;
         var registration = registry.Find(record.TaskType);
-        if (registration is not null && record.ReadFailure is null)
+        if (registration is not null && serializer is not null && record.ReadFailure is null)
         {
             try
             {

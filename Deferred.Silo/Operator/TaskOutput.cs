@@ -14,8 +14,12 @@ namespace Deferred.Silo.Operator;
 /// What people read carries third-party text (error messages, stack traces, payloads, ordering keys), so no control
 /// character reaches the terminal raw: each is written visibly (<see cref="Escape"/>), before any column is cut, so a cut
 /// can never leave half an escape sequence that swallows the rest of the output. JSON output is escaped as JSON is.
+/// <para>
+/// <paramref name="fromDatabase"/>: the verb read the database, not a silo (<see cref="DatabaseTaskOperator"/>); <c>show</c>
+/// then says what only a silo knows: whether an attempt is running, and the payload of a type this program lacks.
+/// </para>
 /// </remarks>
-internal sealed class TaskOutput(TextWriter stdout, bool json)
+internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase = false)
 {
     /// <summary>The JSON settings of every document the verbs print; tests read the output back with them.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
@@ -118,7 +122,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
         {
             ("id", info.TaskId),
             ("type", info.TaskType),
-            ("status", Name(info.Status)),
+            ("status", fromDatabase ? $"{Name(info.Status)} (as stored; only a silo knows whether an attempt is running now)" : Name(info.Status)),
             ("attempts", $"{info.Attempts} of {info.MaxAttempts}"),
             ("enqueued", Time(info.EnqueuedAt)),
             ("next run", info.NextRunAt is { } next ? Time(next) : "-"),
@@ -126,7 +130,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
             ("running since", details.RunningSince is { } since ? Time(since) : "-"),
             ("interruptions", info.Interruptions.ToString(CultureInfo.InvariantCulture)),
             ("ordering key", details.OrderingKey ?? "-"),
-            ("payload type", details.PayloadType ?? "- (no handler on the silo)"),
+            ("payload type", details.PayloadType ?? (fromDatabase ? "- (not known here)" : "- (no handler on the silo)")),
             ("payload bytes", details.PayloadBytes.ToString(CultureInfo.InvariantCulture)),
         };
         if (info.LastError is { } error)
@@ -153,7 +157,9 @@ internal sealed class TaskOutput(TextWriter stdout, bool json)
 
         // The payload as JSON escapes control characters itself (\u001B); a payload that is not JSON is escaped here.
         stdout.WriteLine("payload:");
-        stdout.WriteLine(Payload(details.PayloadJson)?.ToJsonString(JsonOptions) ?? Escape(details.PayloadJson ?? "- (not renderable)"));
+        stdout.WriteLine(Payload(details.PayloadJson)?.ToJsonString(JsonOptions) ?? Escape(details.PayloadJson ?? (fromDatabase
+            ? $"- (Orleans-serialized; decoding it needs a silo with task type '{info.TaskType}': run show again when one is up)"
+            : "- (not renderable)")));
     }
 
     public void Counts(IReadOnlyList<DeferredTaskCount> counts)

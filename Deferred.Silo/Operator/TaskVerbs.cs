@@ -24,7 +24,7 @@ internal static class TaskVerbs
 
     public static async Task<int> RunAsync(IDeferredTaskOperator tasks, TasksRequest request, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
     {
-        var output = new TaskOutput(stdout, request.Json);
+        var output = new TaskOutput(stdout, request.Json, fromDatabase: tasks is DatabaseTaskOperator);
         var verb = new Verb(tasks, request, output, stderr, cancellationToken);
         try
         {

@@ -2,18 +2,16 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
-using Orleans.Hosting;
 
 namespace Deferred.Silo.Operator;
 
 /// <summary>
 /// <c>tasks list|show|retry|cancel|delete|purge|stats|action</c>: connects to the sample silo's cluster as an Orleans client
-/// and runs one <see cref="TaskVerbs">verb</see> through <see cref="IDeferredTaskOperator"/>. The cluster is found the
-/// way <see cref="SiloHost"/> forms it, from appsettings.json and environment variables (not the command line, whose
-/// options are the verb's): <c>Orleans:ClusteringMode</c> <c>Localhost</c> (default; the gateway on 127.0.0.1 at
-/// <c>Orleans:GatewayPort</c>, 30000) or <c>AdoNet</c> (the gateways listed in the membership table of the
-/// DEFERRED_PG_CONNECTION database), with <c>Orleans:ClusterId</c> and <c>Orleans:ServiceId</c>.
+/// and runs one <see cref="TaskVerbs">verb</see> through <see cref="IDeferredTaskOperator"/>; the cluster and the database
+/// are found as <see cref="TasksConnection"/> says. When no silo answers, the read verbs (list, show, stats) read the
+/// database instead (<see cref="DatabaseTaskOperator"/>) and say so on stderr; <c>--from-database</c> reads it without
+/// asking the cluster, <c>--from-cluster</c> never falls back. The other verbs change tasks through their grains, so
+/// without a silo they do nothing and exit 1 saying so.
 /// </summary>
 internal static class TasksCommand
 {
@@ -28,36 +26,21 @@ internal static class TasksCommand
             return TaskVerbs.BadUsage;
         }
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
-
-        // Orleans' console logs would mix with the table or the JSON on stdout; a failure is reported as one line instead.
-        builder.Logging.ClearProviders();
-        var connectFailures = new ConnectRetries();
-        builder.Services.AddSingleton<IClientConnectionRetryFilter>(connectFailures);
-        string cluster;
+        TasksConnection connection;
         try
         {
-            cluster = ConfigureClient(builder);
+            // The silo's own sources: appsettings.json next to the program, then environment variables.
+            var configuration = new ConfigurationBuilder()
+                .SetBasePath(AppContext.BaseDirectory)
+                .AddJsonFile("appsettings.json", optional: true)
+                .AddEnvironmentVariables()
+                .Build();
+            connection = TasksConnection.FromConfiguration(configuration);
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
             Console.Error.WriteLine($"tasks {request.Verb}: {TaskOutput.OneLine(ex.Message)}");
             return TaskVerbs.BadUsage;
-        }
-
-        using var host = builder.Build();
-        try
-        {
-            using var connecting = new CancellationTokenSource(ConnectTimeout);
-            await host.StartAsync(connecting.Token);
-        }
-        catch (Exception ex)
-        {
-            // Whatever the cause (no silo listening, no gateway in the membership table, database down, timeout), the
-            // answer is the same: nothing was done. The connection string is not echoed (it may hold a password).
-            var cause = connectFailures.Last ?? ex;
-            Console.Error.WriteLine($"tasks {request.Verb}: cannot connect to the cluster ({cluster}): {TaskOutput.OneLine(cause.Message)}");
-            return TaskVerbs.Refused;
         }
 
         // Ctrl+C cancels the verb (a bulk action is cancelled in the silo) instead of killing the process mid-call.
@@ -70,74 +53,150 @@ internal static class TasksCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            var tasks = host.Services.GetRequiredService<IDeferredTaskOperator>();
-            return await TaskVerbs.RunAsync(tasks, request, Console.Out, Console.Error, interrupted.Token);
+            return await RunAsync(request, connection, Console.Out, Console.Error, interrupted.Token);
         }
-        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        finally
         {
-            Console.Error.WriteLine($"tasks {request.Verb}: interrupted; a change already sent may still be carried out");
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>Runs <paramref name="request"/> against the cluster (or the database) of <paramref name="connection"/>.</summary>
+    public static async Task<int> RunAsync(TasksRequest request, TasksConnection connection, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        if (request.Source == ReadSource.Database)
+        {
+            return await FromDatabaseAsync(request, connection, stdout, stderr, $"read from the database ({connection.Database}); no silo was asked", cancellationToken);
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
+
+        // Orleans' console logs would mix with the table or the JSON on stdout; a failure is reported as one line instead.
+        builder.Logging.ClearProviders();
+        var connectFailures = new ConnectRetries();
+        builder.Services.AddSingleton<IClientConnectionRetryFilter>(connectFailures);
+        try
+        {
+            connection.ConfigureClient(builder);
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine($"tasks {request.Verb}: {TaskOutput.OneLine(ex.Message)}");
+            return TaskVerbs.BadUsage;
+        }
+
+        using var host = builder.Build();
+        Exception? unreachable = null;
+        try
+        {
+            using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            connecting.CancelAfter(ConnectTimeout);
+            await host.StartAsync(connecting.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Whatever the cause (no silo listening, no gateway in the membership table, database down, timeout), the
+            // answer is the same: nothing was done. The connection string is not echoed (it may hold a password).
+            unreachable = connectFailures.Last ?? ex;
+        }
+
+        if (unreachable is not null)
+        {
+            return await NoClusterAsync(request, connection, unreachable, stdout, stderr, cancellationToken);
+        }
+
+        try
+        {
+            var tasks = host.Services.GetRequiredService<IDeferredTaskOperator>();
+            return await TaskVerbs.RunAsync(tasks, request, stdout, stderr, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            stderr.WriteLine($"tasks {request.Verb}: interrupted; a change already sent may still be carried out");
             return TaskVerbs.Refused;
         }
         catch (Exception ex)
         {
             // Anything TaskVerbs does not expect still ends as one line and "not done", not a stack trace.
-            Console.Error.WriteLine($"tasks {request.Verb}: failed: {ex.GetType().Name}: {TaskOutput.OneLine(ex.Message)}");
+            stderr.WriteLine($"tasks {request.Verb}: failed: {ex.GetType().Name}: {TaskOutput.OneLine(ex.Message)}");
             return TaskVerbs.Refused;
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
-
             // Closing the connection cannot change what was done, so a slow or failed close does not change the exit code.
             using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await host.StopAsync(stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    /// <summary>Sets up the Orleans client like <see cref="SiloHost"/> sets up the silo; returns where it connects, for messages.</summary>
-    private static string ConfigureClient(HostApplicationBuilder builder)
+    /// <summary>
+    /// No silo answered: a read verb reads the database instead (unless <c>--from-cluster</c>), saying so on stderr;
+    /// any other verb is refused, saying why it needs a silo.
+    /// </summary>
+    private static async Task<int> NoClusterAsync(TasksRequest request, TasksConnection connection, Exception cause, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var orleans = builder.Configuration.GetSection("Orleans");
-        var clustering = orleans["ClusteringMode"] ?? "Localhost";
-        var serviceId = orleans["ServiceId"] ?? "deferred";
-        var clusterId = orleans["ClusterId"] ?? "deferred";
-        if (string.Equals(clustering, "AdoNet", StringComparison.OrdinalIgnoreCase))
+        var verb = request.Verb;
+        var why = $"cannot connect to the cluster ({connection.Cluster}): {TaskOutput.OneLine(cause.Message)}";
+        if (!request.IsRead)
         {
-            var connectionString = SiloHost.ConnectionString(builder.Configuration);
-            if (string.IsNullOrWhiteSpace(connectionString))
+            var what = verb == "action" ? "asks the silo that holds the bulk action" : "changes tasks through their grains";
+            stderr.WriteLine($"tasks {verb}: {why}; nothing was done: {verb} {what}, so it needs a running silo (list, show and stats read the database without one)");
+            return TaskVerbs.Refused;
+        }
+
+        if (request.Source == ReadSource.Cluster)
+        {
+            stderr.WriteLine($"tasks {verb}: {why} (--from-cluster: the database was not read)");
+            return TaskVerbs.Refused;
+        }
+
+        if (connection.ConnectionString is null)
+        {
+            stderr.WriteLine($"tasks {verb}: {why}; to read the database without a silo, set DEFERRED_PG_CONNECTION or Deferred:ConnectionString");
+            return TaskVerbs.Refused;
+        }
+
+        return await FromDatabaseAsync(request, connection, stdout, stderr, $"no silo answered, so this was read from the database ({connection.Database}): {why}", cancellationToken);
+    }
+
+    /// <summary>Runs a read verb on the database, after one stderr line that says so (and why).</summary>
+    private static async Task<int> FromDatabaseAsync(TasksRequest request, TasksConnection connection, TextWriter stdout, TextWriter stderr, string note, CancellationToken cancellationToken)
+    {
+        if (connection.ConnectionString is null)
+        {
+            stderr.WriteLine($"tasks {request.Verb}: --from-database needs the database: set DEFERRED_PG_CONNECTION or Deferred:ConnectionString");
+            return TaskVerbs.BadUsage;
+        }
+
+        DatabaseTaskOperator tasks;
+        try
+        {
+            tasks = new DatabaseTaskOperator(connection.ConnectionString, connection.ServiceId, connection.Store);
+        }
+        catch (Orleans.Runtime.OrleansConfigurationException ex)
+        {
+            stderr.WriteLine($"tasks {request.Verb}: {TaskOutput.OneLine(ex.Message)}");
+            return TaskVerbs.BadUsage;
+        }
+
+        await using (tasks)
+        {
+            stderr.WriteLine($"tasks {request.Verb}: {note}");
+            try
             {
-                throw new ArgumentException("Orleans:ClusteringMode is AdoNet but there is no connection string; set DEFERRED_PG_CONNECTION or Deferred:ConnectionString");
+                return await TaskVerbs.RunAsync(tasks, request, stdout, stderr, cancellationToken);
             }
-
-            builder.UseOrleansClient(client =>
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                client.UseAdoNetClustering(o =>
-                {
-                    o.Invariant = "Npgsql";
-                    o.ConnectionString = connectionString;
-                });
-                client.Configure<ClusterOptions>(o =>
-                {
-                    o.ClusterId = clusterId;
-                    o.ServiceId = serviceId;
-                });
-                client.AddDeferredTasksClient();
-            });
-            return $"AdoNet clustering, ClusterId '{clusterId}', ServiceId '{serviceId}'";
-        }
-
-        if (string.Equals(clustering, "Localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            var gatewayPort = orleans.GetValue("GatewayPort", 30000);
-            builder.UseOrleansClient(client =>
+                stderr.WriteLine($"tasks {request.Verb}: interrupted");
+                return TaskVerbs.Refused;
+            }
+            catch (Exception ex)
             {
-                client.UseLocalhostClustering(gatewayPort, serviceId, clusterId);
-                client.AddDeferredTasksClient();
-            });
-            return $"Localhost clustering, gateway 127.0.0.1:{gatewayPort}, ClusterId '{clusterId}', ServiceId '{serviceId}'";
+                stderr.WriteLine($"tasks {request.Verb}: failed: {ex.GetType().Name}: {TaskOutput.OneLine(ex.Message)}");
+                return TaskVerbs.Refused;
+            }
         }
-
-        throw new ArgumentException($"Orleans:ClusteringMode '{clustering}' is not known; use Localhost or AdoNet");
     }
 
     /// <summary>

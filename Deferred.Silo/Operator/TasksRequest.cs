@@ -9,17 +9,18 @@ namespace Deferred.Silo.Operator;
 internal sealed record TasksRequest
 {
     private const string Filters = "[--type T] [--due-from ISO] [--due-before ISO] [--error TEXT]";
+    private const string Sources = "[--from-cluster|--from-database]";
 
     /// <summary>Every verb's usage, in the order the full usage line lists them.</summary>
     private static readonly (string Verb, string Usage)[] Usages =
     [
-        ("list", $"tasks list [--status pending|failed|dead] {Filters} [--page-size N] [--page-token TOKEN] [--json]"),
-        ("show", "tasks show ID [--json]"),
+        ("list", $"tasks list [--status pending|failed|dead] {Filters} [--page-size N] [--page-token TOKEN] {Sources} [--json]"),
+        ("show", $"tasks show ID {Sources} [--json]"),
         ("retry", $"tasks retry ID [--json] | tasks retry --all-dead {Filters} [--detach] [--json]"),
         ("cancel", "tasks cancel ID [--json]"),
         ("delete", "tasks delete ID [--json]"),
         ("purge", "tasks purge --older-than ISO [--detach] [--json]"),
-        ("stats", "tasks stats [--json]"),
+        ("stats", $"tasks stats {Sources} [--json]"),
         ("action", "tasks action ACTION-ID [--cancel] [--json]"),
     ];
 
@@ -58,6 +59,15 @@ internal sealed record TasksRequest
 
     /// <summary>Machine-readable output.</summary>
     public bool Json { get; init; }
+
+    /// <summary>Where a read verb reads: through a silo, falling back to the database when none answers (the default), or only one of them.</summary>
+    public ReadSource Source { get; init; }
+
+    /// <summary>
+    /// list, show and stats: they only read, so they can be answered from the database when no silo runs. Every other
+    /// verb changes tasks (or asks a silo about a bulk action) and needs the cluster.
+    /// </summary>
+    public bool IsRead => Verb is "list" or "show" or "stats";
 
     /// <summary>This verb's usage line.</summary>
     public string Usage => UsageOf(Verb);
@@ -134,6 +144,15 @@ internal sealed record TasksRequest
                         PageSize = size <= DeferredTaskQuery.MaxPageSize
                             ? size
                             : throw new ArgumentException($"--page-size must be at most {DeferredTaskQuery.MaxPageSize}, not '{size}'"),
+                    };
+                    break;
+                case ("list" or "show" or "stats", "--from-cluster" or "--from-database"):
+                    var source = name == "--from-cluster" ? ReadSource.Cluster : ReadSource.Database;
+                    request = request with
+                    {
+                        Source = request.Source == ReadSource.Any || request.Source == source
+                            ? source
+                            : throw new ArgumentException("give --from-cluster or --from-database, not both"),
                     };
                     break;
                 case ("list", "--page-token"):
@@ -216,4 +235,17 @@ internal sealed record TasksRequest
             ? time
             : throw new ArgumentException($"{name} must be an ISO 8601 date or time such as 2026-01-31 or 2026-01-31T08:00:00Z, not '{text}'");
     }
+}
+
+/// <summary>Where a read verb (list, show, stats) reads.</summary>
+internal enum ReadSource
+{
+    /// <summary>Through a silo; from the database when no silo answers.</summary>
+    Any,
+
+    /// <summary>Through a silo only: no silo, no answer (exit 1).</summary>
+    Cluster,
+
+    /// <summary>From the database only, without asking the cluster.</summary>
+    Database,
 }
