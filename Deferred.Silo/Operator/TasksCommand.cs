@@ -8,7 +8,7 @@ using Orleans.Hosting;
 namespace Deferred.Silo.Operator;
 
 /// <summary>
-/// <c>tasks list|show|retry|cancel|delete|purge|stats|action</c>: connects to the sample silo's cluster as an Orleans client
+/// <c>tasks list|show|retry|run-now|cancel|delete|purge|stats|action</c>: connects to the sample silo's cluster as an Orleans client
 /// and runs one <see cref="TaskVerbs">verb</see> through <see cref="IDeferredTaskOperator"/>. The cluster is found the
 /// way <see cref="SiloHost"/> forms it, from appsettings.json and environment variables (not the command line, whose
 /// options are the verb's): <c>Orleans:ClusteringMode</c> <c>Localhost</c> (default; the gateway on 127.0.0.1 at
