@@ -19,7 +19,8 @@ public sealed record DeferredSchedule
 
     /// <summary>
     /// With <see cref="MissedOccurrences.Skip"/>: how late an occurrence may still run. Older ones are skipped (the
-    /// "misfire threshold" of other schedulers). One minute.
+    /// "misfire threshold" of other schedulers). With <see cref="MissedOccurrences.RunOnce"/>: how late the oldest due
+    /// occurrence may be for a pass to count as late rather than after an outage, and run each occurrence. One minute.
     /// </summary>
     public static readonly TimeSpan SkipGracePeriod = TimeSpan.FromMinutes(1);
 
@@ -165,7 +166,11 @@ public sealed record DeferredSchedule
 [GenerateSerializer]
 public enum MissedOccurrences
 {
-    /// <summary>All missed occurrences together run once, as the latest of them. The default.</summary>
+    /// <summary>
+    /// All missed occurrences together run once, as the latest of them. The default. A pass that is only late (its
+    /// oldest due occurrence at most <see cref="DeferredSchedule.SkipGracePeriod"/> old) runs each occurrence instead,
+    /// so a short interval loses no tick to a pause.
+    /// </summary>
     RunOnce = 0,
 
     /// <summary>Every missed occurrence runs (up to 1,000 a pass, the rest in the next passes).</summary>

@@ -92,7 +92,10 @@ public sealed record DeferredTaskDetails
     /// <summary>The silo holding the task; null when released.</summary>
     [Id(1)] public string? Owner { get; init; }
 
-    /// <summary>When the in-flight marker of a watched attempt was stored; null otherwise.</summary>
+    /// <summary>
+    /// While the task is Running: when its attempt began. Otherwise the in-flight marker of an attempt whose silo went
+    /// away (counted as an interruption when the task is next activated); null when there is none.
+    /// </summary>
     [Id(2)] public DateTimeOffset? RunningSince { get; init; }
 
     /// <summary>The serialized task's size in bytes.</summary>

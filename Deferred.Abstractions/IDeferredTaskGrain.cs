@@ -52,6 +52,10 @@ public interface IDeferredTaskGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<bool> RetryDeadAsync();
 
+    /// <summary>Makes a waiting task due now; see <see cref="IDeferredTaskOperator.RunNowAsync"/>.</summary>
+    [AlwaysInterleave]
+    Task<bool> RunNowAsync();
+
     /// <summary>Deletes the task unless an attempt is running. False when it is not stored.</summary>
     [AlwaysInterleave]
     Task<bool> DeleteAsync();

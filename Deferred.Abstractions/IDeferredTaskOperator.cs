@@ -41,6 +41,14 @@ public interface IDeferredTaskOperator
     /// </summary>
     Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Makes a waiting task due now: a pending task delayed to a later time, or a failed one waiting out its retry
+    /// backoff, starts its next attempt at once. Its attempts are unchanged (the attempt it brings forward is the one
+    /// it was waiting for), so none is used up. True when the task is due now (also when it already was); false when
+    /// it is not stored, running, or dead (retry a dead task with <see cref="RetryDeadAsync(string, CancellationToken)"/>).
+    /// </summary>
+    Task<bool> RunNowAsync(string taskId, CancellationToken cancellationToken = default);
+
     /// <summary>Deletes a task that is not running. False when it is not stored; <see cref="InvalidOperationException"/> while running.</summary>
     Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default);
 

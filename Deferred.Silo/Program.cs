@@ -145,7 +145,7 @@ switch (command)
         return await Deferred.Silo.Operator.TasksCommand.RunAsync(rest);
 
     default:
-        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH], create-role --role NAME, chaos-client --tasks N --run-id ID --ack-log PATH, chaos-bulk-client --tasks N --run-id ID --out DIR, tasks list|show|retry|cancel|delete|purge|stats [...].");
+        Console.Error.WriteLine($"Unknown command '{command}'. Use: run (default), migrate, demo --tasks N [--ack-log PATH], create-role --role NAME, chaos-client --tasks N --run-id ID --ack-log PATH, chaos-bulk-client --tasks N --run-id ID --out DIR, tasks list|show|retry|run-now|cancel|delete|purge|stats [...].");
         return 2;
 }
 

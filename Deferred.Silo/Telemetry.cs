@@ -32,6 +32,6 @@ internal static class Telemetry
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(builder.Configuration["Telemetry:ServiceName"] ?? "deferred-silo"))
             .WithMetrics(m => m.AddMeter("Deferred", "Microsoft.Orleans").AddOtlpExporter(Otlp))
-            .WithTracing(t => t.AddSource("Deferred").AddOtlpExporter(Otlp));
+            .WithTracing(t => t.AddSource("Deferred", "Microsoft.AspNetCore").AddOtlpExporter(Otlp));
     }
 }

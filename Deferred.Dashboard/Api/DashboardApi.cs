@@ -98,6 +98,30 @@ internal static class DashboardApi
         }).ConfigureAwait(false);
     }
 
+    public static async Task<IResult> RunNowAsync(HttpContext http, string id)
+    {
+        if (BadId(id) is { } bad)
+        {
+            return bad;
+        }
+
+        return await Acting(http, async operations =>
+        {
+            if (await operations.RunNowAsync(id, CancellationToken.None).ConfigureAwait(false))
+            {
+                return ApiResults.Ok(new ActionResult("run-now", "due", $"Task '{id}' is due now: its next attempt starts at once; its attempts are unchanged.", id));
+            }
+
+            // Refused: say whether the task is missing, running or dead.
+            var details = await operations.ShowAsync(id, http.RequestAborted).ConfigureAwait(false);
+            return details is null
+                ? NotStored(id)
+                : ApiResults.Error(StatusCodes.Status409Conflict, details.Info.Status == DeferredTaskStatus.Dead
+                    ? $"Task '{id}' is Dead, not waiting; retry it instead. Nothing was changed."
+                    : $"Task '{id}' is {details.Info.Status}, not waiting; only a pending or failed task can be run now. Nothing was changed.");
+        }).ConfigureAwait(false);
+    }
+
     public static async Task<IResult> CancelAsync(HttpContext http, string id)
     {
         if (BadId(id) is { } bad)

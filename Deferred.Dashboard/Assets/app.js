@@ -440,6 +440,7 @@
     $('payload-json').textContent = d.payloadJson ? pretty(d.payloadJson) : 'The payload cannot be shown as JSON (no handler for its type here, or unreadable).';
 
     $('action-retry').disabled = info.status !== 'Dead';
+    $('action-run-now').disabled = info.status !== 'Pending' && info.status !== 'Failed';
     $('action-cancel').disabled = info.status === 'Dead';
     $('action-delete').disabled = info.status === 'Running';
   }
@@ -514,6 +515,8 @@
 
   $('action-retry').addEventListener('click', () =>
     taskAction('retry', (id) => `Retry dead task ${id}? It gets a fresh set of attempts and runs now.`));
+  $('action-run-now').addEventListener('click', () =>
+    taskAction('run-now', (id) => `Run task ${id} now? Its next attempt starts at once instead of at its due time; its attempts are unchanged.`));
   $('action-cancel').addEventListener('click', () =>
     taskAction('cancel', (id) => `Cancel task ${id}? A waiting task is removed at once; a running one is signalled and removed when its handler returns.`));
   $('action-delete').addEventListener('click', () =>

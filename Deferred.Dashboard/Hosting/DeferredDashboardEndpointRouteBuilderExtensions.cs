@@ -61,6 +61,7 @@ public static class DeferredDashboardEndpointRouteBuilderExtensions
         api.MapGet("/tasks", (Delegate)DashboardApi.ListAsync);
         api.MapGet("/tasks/{id}", DashboardApi.ShowAsync);
         Action(api.MapPost("/tasks/{id}/retry", DashboardApi.RetryAsync));
+        Action(api.MapPost("/tasks/{id}/run-now", DashboardApi.RunNowAsync));
         Action(api.MapPost("/tasks/{id}/cancel", DashboardApi.CancelAsync));
         Action(api.MapPost("/tasks/{id}/delete", DashboardApi.DeleteAsync));
         Action(api.MapPost("/dead/retry", (Delegate)DashboardApi.RetryDeadAsync));

@@ -75,7 +75,7 @@ internal sealed class BatchEnqueuer(
         {
             // Acknowledged once committed; the wake-ups follow in the background. A silo that dies first leaves rows it
             // owns, which the sweep (or, while it lives, the stranded-task audit) resumes.
-            _ = Task.Run(() => resumer.ResumeAsync(ids, CancellationToken.None));
+            _ = Task.Run(() => resumer.ResumeAsync(ids, recovery: false, CancellationToken.None));
         }
 
         return ids;

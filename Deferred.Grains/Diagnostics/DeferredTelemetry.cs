@@ -42,7 +42,7 @@ internal static class DeferredTelemetry
 
     public static readonly Counter<long> Quarantined = Meter.CreateCounter<long>("deferred.tasks.quarantined", "{task}", "Tasks made dead because their attempts kept taking silos down.");
 
-    public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Tasks resumed by the sweep, the audit or the due-time poller.");
+    public static readonly Counter<long> Recovered = Meter.CreateCounter<long>("deferred.tasks.recovered", "{task}", "Live tasks resumed by recovery: the startup scan, the sweep of a departed silo's tasks and the stranded-task audit.");
 
     /// <summary>Attempts found in flight after their silo went away.</summary>
     public static readonly Counter<long> Interrupted = Meter.CreateCounter<long>("deferred.attempts.interrupted", "{attempt}", "Attempts found in flight after their silo went away.");

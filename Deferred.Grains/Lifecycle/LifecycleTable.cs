@@ -56,6 +56,9 @@ internal enum Edge
     /// <summary>An operator gives a dead task a fresh set of attempts.</summary>
     RetryDead,
 
+    /// <summary>An operator makes a waiting task (pending or failed) due now, its attempts unchanged.</summary>
+    RunNow,
+
     /// <summary>An operator deletes a task that is not running.</summary>
     Delete,
 
@@ -138,6 +141,8 @@ internal static class LifecycleTable
         new(Edge.Quarantine, TaskState.Pending, TaskState.Dead, "a new activation"),
         new(Edge.Quarantine, TaskState.Failed, TaskState.Dead, "a new activation"),
         new(Edge.RetryDead, TaskState.Dead, TaskState.Pending, Operator),
+        new(Edge.RunNow, TaskState.Pending, TaskState.Pending, Operator),
+        new(Edge.RunNow, TaskState.Failed, TaskState.Failed, Operator),
         new(Edge.Delete, TaskState.Pending, TaskState.None, Operator),
         new(Edge.Delete, TaskState.Failed, TaskState.None, Operator),
         new(Edge.Delete, TaskState.Dead, TaskState.None, Operator),
@@ -166,6 +171,7 @@ internal static class LifecycleTable
     {
         Edge.GiveUp => "give-up",
         Edge.RetryDead => "retry-dead",
+        Edge.RunNow => "run-now",
         _ => edge.ToString().ToLowerInvariant(),
     };
 

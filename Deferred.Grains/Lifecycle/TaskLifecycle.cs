@@ -182,6 +182,25 @@ internal static class TaskLifecycle
             Write.Update,
             Then.Schedule);
 
+    /// <summary>
+    /// run-now: Pending → Pending, Failed → Failed, due now: a delayed task, or a failed one waiting out its retry
+    /// backoff, starts its next attempt at once. Attempts, interruptions and the last error are kept: the attempt it
+    /// brings forward is the one it was waiting for, so none is used up. Nothing is written when the task is already
+    /// due. Refused for a running task ("running"), a dead one ("dead": retry it instead) and a missing one.
+    /// </summary>
+    public static Transition RunNow(TaskRecord? current, bool running, string owner, DateTimeOffset now)
+    {
+        if (Guard(Edge.RunNow, current, running) is { } refused)
+        {
+            return refused;
+        }
+
+        var due = Timestamps.Microseconds(now);
+        return current!.NextRunAt <= due
+            ? new(Edge.RunNow, current, current, Write.None, Then.Schedule)
+            : new(Edge.RunNow, current, current with { NextRunAt = due, Owner = owner }, Write.Update, Then.Schedule);
+    }
+
     /// <summary>delete: Pending, Failed or Dead → None. Refused ("running") while an attempt is in flight.</summary>
     public static Transition Delete(TaskRecord? current, bool running) =>
         Guard(Edge.Delete, current, running) ?? new(Edge.Delete, current, null, Write.Delete, Then.Forget);

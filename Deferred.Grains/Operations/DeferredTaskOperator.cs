@@ -29,6 +29,9 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
     public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) =>
         Unwrapped(Task(taskId).RetryDeadAsync(), cancellationToken);
 
+    public Task<bool> RunNowAsync(string taskId, CancellationToken cancellationToken = default) =>
+        Unwrapped(Task(taskId).RunNowAsync(), cancellationToken);
+
     public async Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default) =>
         await RunToEndAsync(await PrepareRetryDeadAsync(filter, cancellationToken), cancellationToken);
 

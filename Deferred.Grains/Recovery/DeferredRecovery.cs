@@ -202,7 +202,7 @@ internal sealed class DeferredRecovery(
                 DeferredTelemetry.Adopted.Add(page.Adopted);
                 foreach (var (ids, adopted) in new[] { (page.AdoptNow, true), (page.ResumeNow, false) })
                 {
-                    var (r, s, e) = await resumer.ResumeAsync(ids, cancellationToken, adopted);
+                    var (r, s, e) = await resumer.ResumeAsync(ids, recovery: true, cancellationToken, adopted);
                     resumed += r;
                     skipped += s;
                     errors += e;
@@ -233,7 +233,7 @@ internal sealed class DeferredRecovery(
             var missing = page.Where(id => !local.Contains(id)).ToList();
             if (missing.Count > 0)
             {
-                var (resumed, _, _) = await resumer.ResumeAsync(missing, cancellationToken);
+                var (resumed, _, _) = await resumer.ResumeAsync(missing, recovery: true, cancellationToken);
                 stranded += resumed;
             }
         }

@@ -153,7 +153,7 @@ internal sealed class DeferredScheduler(
         {
             // Committed and owned by this silo: wake them here in the background. A silo that dies first leaves rows
             // the survivors' sweep adopts; one that lives but misses a wake-up has them resumed by its stranded-task audit.
-            _ = Task.Run(() => resumer.ResumeAsync(wake, CancellationToken.None), CancellationToken.None);
+            _ = Task.Run(() => resumer.ResumeAsync(wake, recovery: false, CancellationToken.None), CancellationToken.None);
         }
 
         return fired.Count;

@@ -10,7 +10,9 @@ internal sealed record OccurrencePlan(IReadOnlyList<DateTimeOffset> Run, int Not
 /// The missed-occurrence policy as a pure function of the stored next occurrence, the time now and the schedule: no
 /// clock, no I/O, so every case has a unit test with made-up times.
 /// <list type="bullet">
-/// <item><see cref="MissedOccurrences.RunOnce"/>: every due occurrence collapses into one run, the latest due.</item>
+/// <item><see cref="MissedOccurrences.RunOnce"/>: a pass merely late (its oldest due occurrence at most
+/// <see cref="DeferredSchedule.SkipGracePeriod"/> old) runs each due occurrence; after an outage (older) every due
+/// occurrence collapses into one run, the latest due.</item>
 /// <item><see cref="MissedOccurrences.RunAll"/>: each due occurrence runs, at most <c>cap</c> a pass; the rest follow in the next passes.</item>
 /// <item><see cref="MissedOccurrences.Skip"/>: an occurrence runs only while it is at most <see cref="DeferredSchedule.SkipGracePeriod"/> late.</item>
 /// </list>
@@ -71,6 +73,21 @@ internal static class MissedOccurrencePolicy
 
             default:
                 {
+                    // A loop that is only late (a pause, a slow commit) is not an outage: each occurrence runs, so a
+                    // short interval (1 s) loses no tick when a pass comes a second or two late.
+                    if (now - nextAt <= DeferredSchedule.SkipGracePeriod)
+                    {
+                        var run = new List<DateTimeOffset>();
+                        var at = nextAt;
+                        while (at <= now && run.Count < cap)
+                        {
+                            run.Add(at);
+                            at = spec.NextAfter(at);
+                        }
+
+                        return new OccurrencePlan(run, 0, at);
+                    }
+
                     var latest = spec.LatestAtOrBefore(now) is { } l && l > nextAt ? l : nextAt;
                     var collapsed = latest > nextAt ? Count(spec, nextAt, latest) : 0;
                     return new OccurrencePlan([latest], collapsed, spec.NextAfter(now));

@@ -90,7 +90,7 @@ internal sealed class StoredTaskReader : IAsyncDisposable
         }
 
         // Rendered only where a registered type and a serializer are at hand; a payload that cannot be read is not rendered.
-        return TaskDetails.Of(taskId, record, running: false, _registry, _serializer);
+        return TaskDetails.Of(taskId, record, running: false, runningSince: null, _registry, _serializer);
     }
 
     private async Task<TaskRecord?> ReadPostgresAsync(string taskId, CancellationToken cancellationToken)

@@ -120,6 +120,7 @@ internal sealed partial class DeferredTaskGrain
         }
 
         _phase = TaskPhase.Running;
+        _runningSince = c.Time.GetUtcNow();
         using var cancel = new CancellationTokenSource();
         _attemptCancel = cancel;
         IDisposable? limit = null;

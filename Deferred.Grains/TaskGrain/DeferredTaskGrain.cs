@@ -50,6 +50,10 @@ internal sealed partial class DeferredTaskGrain(
     private CancellationTokenSource? _attemptCancel;
     private bool _cancelRequested;
 
+    // When the latest attempt began (the task reports Running from then until its outcome is stored); read only while
+    // Busy. The row has it only for watched attempts (the in-flight marker), so an operator's details read it from here.
+    private DateTimeOffset? _runningSince;
+
     private string TaskId => this.GetPrimaryKeyString();
 
     private TaskRecord? Current => _row.Record;
@@ -177,7 +181,7 @@ internal sealed partial class DeferredTaskGrain(
     // Reads report the committed record: a change is visible only once it is durable.
     public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(_row.Committed?.ToInfo(TaskId, Busy));
 
-    public Task<DeferredTaskDetails?> GetDetailsAsync() => Task.FromResult(_row.Committed is { } record ? TaskDetails.Of(TaskId, record, Busy, c.Registry, c.Serializer) : null);
+    public Task<DeferredTaskDetails?> GetDetailsAsync() => Task.FromResult(_row.Committed is { } record ? TaskDetails.Of(TaskId, record, Busy, Busy ? _runningSince : null, c.Registry, c.Serializer) : null);
 
     public Task<DeferredCancelOutcome> CancelAsync()
     {
@@ -232,6 +236,9 @@ internal sealed partial class DeferredTaskGrain(
     // A running task is not dead: answered at once rather than after the attempt.
     public Task<bool> RetryDeadAsync() => Busy ? Task.FromResult(false) : OperateAsync(current => TaskLifecycle.RetryDead(current, c.Me, c.Now));
 
+    // A running task is not waiting: answered at once rather than after the attempt (false, as for a dead one).
+    public Task<bool> RunNowAsync() => Busy ? Task.FromResult(false) : OperateAsync(current => TaskLifecycle.RunNow(current, Busy, c.Me, c.Now), throwIfRunning: false);
+
     // Busy: retried and running since it was listed, so not dead any more.
     public Task<bool> PurgeIfDeadAsync() => Busy ? Task.FromResult(false) : OperateAsync(TaskLifecycle.PurgeDead);
 
@@ -241,7 +248,7 @@ internal sealed partial class DeferredTaskGrain(
             : OperateAsync(current => TaskLifecycle.Delete(current, Busy));
 
     /// <summary>An operator's edge: applied under the enqueue window (the caller waits), re-decided after a lost race.</summary>
-    private Task<bool> OperateAsync(Func<TaskRecord?, Transition> decide) => LockedAsync(async () =>
+    private Task<bool> OperateAsync(Func<TaskRecord?, Transition> decide, bool throwIfRunning = true) => LockedAsync(async () =>
     {
         for (var tries = 1; ; tries++)
         {
@@ -250,7 +257,7 @@ internal sealed partial class DeferredTaskGrain(
             if (edge.Refused)
             {
                 await ScheduleAsync();
-                return edge.Refusal == Transition.RunningRefusal ? throw RunningError() : false;
+                return edge.Refusal == Transition.RunningRefusal && throwIfRunning ? throw RunningError() : false;
             }
 
             CancelTimer();

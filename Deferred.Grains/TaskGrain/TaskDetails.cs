@@ -13,7 +13,11 @@ internal static class TaskDetails
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, MaxDepth = 16 };
 
-    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, TaskTypeRegistry registry, Serializer? serializer)
+    /// <summary>
+    /// The details of a stored task; <paramref name="runningSince"/> is when the activation's attempt in flight began
+    /// (null when none runs), else the row's in-flight marker (a watched attempt, or one whose silo went away).
+    /// </summary>
+    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, DateTimeOffset? runningSince, TaskTypeRegistry registry, Serializer? serializer)
     {
         string? json = null;
         var registration = registry.Find(record.TaskType);
@@ -36,7 +40,7 @@ internal static class TaskDetails
         {
             Info = record.ToInfo(taskId, running),
             Owner = record.Owner,
-            RunningSince = record.RunningSince,
+            RunningSince = runningSince ?? record.RunningSince,
             PayloadBytes = record.Payload.Length,
             PayloadJson = json,
             PayloadType = registration?.TaskType.FullName,

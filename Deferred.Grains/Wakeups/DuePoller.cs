@@ -87,7 +87,7 @@ internal sealed class DuePoller(
             }
 
             (afterId, afterDue) = page[^1];
-            await resumer.ResumeAsync(page.Select(p => p.TaskId).ToList(), cancellationToken);
+            await resumer.ResumeAsync(page.Select(p => p.TaskId).ToList(), recovery: false, cancellationToken);
             if (page.Count < _options.RecoveryPageSize)
             {
                 return;

@@ -45,7 +45,7 @@ internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<Deferre
         TimeSpan.FromMilliseconds(Math.Min(MaxDelay.TotalMilliseconds, FirstDelay.TotalMilliseconds * Math.Pow(2, Math.Min(tries - 1, 10))));
 
     /// <summary>Notes that the resume of <paramref name="taskId"/> failed; it is tried again soon.</summary>
-    public void Add(string taskId, bool adopted, Exception error)
+    public void Add(string taskId, bool adopted, bool recovery, Exception error)
     {
         if (_pending.Count >= Capacity && !_pending.ContainsKey(taskId))
         {
@@ -53,8 +53,8 @@ internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<Deferre
             return;
         }
 
-        var first = new Entry(adopted, 0, time.GetUtcNow() + Delay(1));
-        var entry = _pending.AddOrUpdate(taskId, first, (_, e) => e with { Adopted = e.Adopted || adopted });
+        var first = new Entry(adopted, 0, time.GetUtcNow() + Delay(1)) { Recovery = recovery };
+        var entry = _pending.AddOrUpdate(taskId, first, (_, e) => e with { Adopted = e.Adopted || adopted, Recovery = e.Recovery || recovery });
         if (entry.Tries == 0)
         {
             DeferredLog.RecoveryResumeFailed(logger, error, taskId, (long)Delay(1).TotalMilliseconds);
@@ -103,7 +103,7 @@ internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<Deferre
             var grain = grains.Recoverable(taskId);
             var live = await (entry.Adopted ? grain.AdoptAsync() : grain.ResumeAsync()).WaitAsync(cancellationToken);
             _pending.TryRemove(taskId, out _);
-            if (live)
+            if (live && entry.Recovery)
             {
                 DeferredTelemetry.Recovered.Add(1);
             }
@@ -140,5 +140,9 @@ internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<Deferre
         }
     }
 
-    private sealed record Entry(bool Adopted, int Tries, DateTimeOffset At);
+    private sealed record Entry(bool Adopted, int Tries, DateTimeOffset At)
+    {
+        /// <summary>Whether a recovery asked for the resume (counted in <c>deferred.tasks.recovered</c> once it gets through).</summary>
+        public bool Recovery { get; init; }
+    }
 }

@@ -16,9 +16,11 @@ internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate
     /// <summary>
     /// Resumes <paramref name="ids"/> (with <paramref name="adopted"/>, as tasks adopted from a silo that went away,
     /// whose attempts are watched from now on); returns how many were live, not live, and failed. A failed call is
-    /// handed to <see cref="ResumeRetries"/>, which tries it again within a second or so.
+    /// handed to <see cref="ResumeRetries"/>, which tries it again within a second or so. Only a
+    /// <paramref name="recovery"/> (the startup scan, the sweep, the stranded-task audit) counts its live tasks in
+    /// <c>deferred.tasks.recovered</c>; the routine wake of rows just written or coming due is not a recovery.
     /// </summary>
-    public async Task<(int Resumed, int Skipped, int Errors)> ResumeAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken, bool adopted = false)
+    public async Task<(int Resumed, int Skipped, int Errors)> ResumeAsync(IReadOnlyList<string> ids, bool recovery, CancellationToken cancellationToken, bool adopted = false)
     {
         int resumed = 0, skipped = 0, errors = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.RecoveryConcurrency, CancellationToken = cancellationToken };
@@ -42,11 +44,15 @@ internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate
                 // The row names a live owner by now (this silo), so no sweep would adopt it again: tried again soon
                 // instead of waiting for the stranded-task audit (30 s past due, after a periodic sweep).
                 Interlocked.Increment(ref errors);
-                retries.Add(id, adopted, ex);
+                retries.Add(id, adopted, recovery, ex);
             }
         });
 
-        DeferredTelemetry.Recovered.Add(resumed);
+        if (recovery)
+        {
+            DeferredTelemetry.Recovered.Add(resumed);
+        }
+
         return (resumed, skipped, errors);
     }
 }

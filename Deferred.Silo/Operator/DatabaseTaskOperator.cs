@@ -64,6 +64,8 @@ internal sealed class DatabaseTaskOperator : IDeferredTaskOperator, IAsyncDispos
 
     public Task<bool> RetryDeadAsync(string taskId, CancellationToken cancellationToken = default) => NeedsCluster<bool>();
 
+    public Task<bool> RunNowAsync(string taskId, CancellationToken cancellationToken = default) => NeedsCluster<bool>();
+
     public Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default) => NeedsCluster<int>();
 
     public Task<bool> DeleteAsync(string taskId, CancellationToken cancellationToken = default) => NeedsCluster<bool>();

@@ -33,6 +33,7 @@ internal static class TaskVerbs
                 "list" => await verb.ListAsync(),
                 "show" => await verb.ShowAsync(),
                 "retry" => await verb.RetryAsync(),
+                "run-now" => await verb.RunNowAsync(),
                 "cancel" => await verb.CancelAsync(),
                 "delete" => await verb.DeleteAsync(),
                 "purge" => await verb.PurgeAsync(),
@@ -103,6 +104,20 @@ internal static class TaskVerbs
             return await tasks.ShowAsync(Id, cancellationToken) is { } details
                 ? Fail($"task '{Id}' is {TaskOutput.Name(details.Info.Status)}, not dead; only a dead task can be retried")
                 : NotStored();
+        }
+
+        public async Task<int> RunNowAsync()
+        {
+            if (await tasks.RunNowAsync(Id, cancellationToken))
+            {
+                Report(new { taskId = Id, due = true }, $"{Id} is due now: its next attempt starts at once, its attempts unchanged");
+                return Done;
+            }
+
+            // False covers "not stored", "running" and "dead"; say which.
+            return await tasks.ShowAsync(Id, cancellationToken) is not { } details ? NotStored()
+                : details.Info.Status == DeferredTaskStatus.Dead ? Fail($"task '{Id}' is dead, not waiting; retry it instead")
+                : Fail($"task '{Id}' is {TaskOutput.Name(details.Info.Status)}, not waiting; only a pending or failed task can be run now");
         }
 
         public async Task<int> CancelAsync()

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Deferred.Silo.Operator;
 
 /// <summary>
-/// <c>tasks list|show|retry|cancel|delete|purge|stats|action</c>: connects to the sample silo's cluster as an Orleans client
+/// <c>tasks list|show|retry|run-now|cancel|delete|purge|stats|action</c>: connects to the sample silo's cluster as an Orleans client
 /// and runs one <see cref="TaskVerbs">verb</see> through <see cref="IDeferredTaskOperator"/>; the cluster and the database
 /// are found as <see cref="TasksConnection"/> says. When no silo answers, the read verbs (list, show, stats) read the
 /// database instead (<see cref="DatabaseTaskOperator"/>) and say so on stderr; <c>--from-database</c> reads it without

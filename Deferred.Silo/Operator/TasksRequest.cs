@@ -17,6 +17,7 @@ internal sealed record TasksRequest
         ("list", $"tasks list [--status pending|failed|dead] {Filters} [--page-size N] [--page-token TOKEN] {Sources} [--json]"),
         ("show", $"tasks show ID {Sources} [--json]"),
         ("retry", $"tasks retry ID [--json] | tasks retry --all-dead {Filters} [--detach] [--json]"),
+        ("run-now", "tasks run-now ID [--json]"),
         ("cancel", "tasks cancel ID [--json]"),
         ("delete", "tasks delete ID [--json]"),
         ("purge", "tasks purge --older-than ISO [--detach] [--json]"),
@@ -27,7 +28,7 @@ internal sealed record TasksRequest
     /// <summary>The usage line of every verb.</summary>
     public static string FullUsage { get; } = "Usage: " + string.Join(" | ", Usages.Select(u => u.Usage));
 
-    /// <summary>list, show, retry, cancel, delete, purge, stats or action.</summary>
+    /// <summary>list, show, retry, run-now, cancel, delete, purge, stats or action.</summary>
     public required string Verb { get; init; }
 
     /// <summary>The task a per-task verb acts on.</summary>
@@ -178,7 +179,7 @@ internal sealed record TasksRequest
                 case ("purge", "--older-than"):
                     request = request with { OlderThan = Time(options) };
                     break;
-                case ("show" or "retry" or "cancel" or "delete", _) when !name.StartsWith('-'):
+                case ("show" or "retry" or "run-now" or "cancel" or "delete", _) when !name.StartsWith('-'):
                     request = request with
                     {
                         TaskId = request.TaskId is null
@@ -194,7 +195,7 @@ internal sealed record TasksRequest
         request = request with { Filter = filter };
         return verb switch
         {
-            "show" or "cancel" or "delete" when request.TaskId is null => throw new ArgumentException("a task id is needed"),
+            "show" or "run-now" or "cancel" or "delete" when request.TaskId is null => throw new ArgumentException("a task id is needed"),
             "retry" when request.AllDead && request.TaskId is not null => throw new ArgumentException("give a task id or --all-dead, not both"),
             "retry" when !request.AllDead && request.TaskId is null => throw new ArgumentException("a task id or --all-dead is needed"),
             "retry" when !request.AllDead && filtered => throw new ArgumentException("filters go with --all-dead only"),

@@ -90,6 +90,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
         await Expect(page.Locator("#last-error-summary")).ToContainTextAsync("upstream timeout: the first run fails");
         await Expect(page.Locator("#last-error-stack")).ToContainTextAsync(nameof(FailsOnceHandler));
         await Expect(page.Locator("#action-cancel")).ToBeDisabledAsync();
+        await Expect(page.Locator("#action-run-now")).ToBeDisabledAsync();
 
         // Declining the confirmation changes nothing.
         await page.Locator("#action-retry").ClickAsync();
@@ -165,6 +166,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
         await row.Locator("a").ClickAsync();
         await Expect(page.Locator("#detail-fields dd[data-field='Status']")).ToHaveTextAsync("Pending");
         await Expect(page.Locator("#payload-json")).ToContainTextAsync("cancel me");
+        await Expect(page.Locator("#action-run-now")).ToBeEnabledAsync();
         await page.Locator("#action-cancel").ClickAsync();
         await page.Locator("#confirm-yes").ClickAsync();
         await Expect(page.Locator("#toast")).ToContainTextAsync("cancelled");

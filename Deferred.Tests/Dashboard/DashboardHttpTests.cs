@@ -179,6 +179,7 @@ public sealed class DashboardHttpTests
         await Expect(host, HttpMethod.Get, "tasks/abc123", HttpStatusCode.BadRequest, "'abc123'", "hex digits");
         await Expect(host, HttpMethod.Get, "tasks/no-such-task", HttpStatusCode.NotFound, "'no-such-task'", "not stored");
         await Expect(host, HttpMethod.Post, "tasks/no-such-task/retry", HttpStatusCode.NotFound, "'no-such-task'");
+        await Expect(host, HttpMethod.Post, "tasks/no-such-task/run-now", HttpStatusCode.NotFound, "'no-such-task'");
         await Expect(host, HttpMethod.Post, "tasks/no-such-task/cancel", HttpStatusCode.NotFound, "'no-such-task'");
         await Expect(host, HttpMethod.Post, "tasks/no-such-task/delete", HttpStatusCode.NotFound, "'no-such-task'");
         await Expect(host, HttpMethod.Post, "tasks/abc123/delete", HttpStatusCode.BadRequest, "'abc123'");
@@ -186,6 +187,8 @@ public sealed class DashboardHttpTests
         // Actions the lifecycle refuses: 409, saying why.
         await Expect(host, HttpMethod.Post, "tasks/task-pending/retry", HttpStatusCode.Conflict, "'task-pending' is Pending, not Dead");
         await Expect(host, HttpMethod.Post, "tasks/task-dead/cancel", HttpStatusCode.Conflict, "'task-dead' is dead", "delete it instead");
+        await Expect(host, HttpMethod.Post, "tasks/task-dead/run-now", HttpStatusCode.Conflict, "'task-dead' is Dead", "retry it instead");
+        await Expect(host, HttpMethod.Post, "tasks/task-running/run-now", HttpStatusCode.Conflict, "'task-running' is Running", "only a pending or failed task");
         await Expect(host, HttpMethod.Post, "tasks/task-running/delete", HttpStatusCode.Conflict, "'task-running'", "running");
 
         // Bulk actions: the filter and the date are checked before anything runs.

@@ -110,6 +110,19 @@ internal sealed class FakeOperator : IDeferredTaskOperator
         return Task.FromResult(true);
     }
 
+    public Task<bool> RunNowAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ThrowIfStoreDown(taskId);
+        if (!_tasks.TryGetValue(taskId, out var info) || info.Status is not (DeferredTaskStatus.Pending or DeferredTaskStatus.Failed) || Running.Contains(taskId))
+        {
+            return Task.FromResult(false);
+        }
+
+        Changes.Enqueue($"run-now {taskId}");
+        _tasks[taskId] = info with { NextRunAt = DateTimeOffset.UtcNow };
+        return Task.FromResult(true);
+    }
+
     public Task<int> RetryDeadAsync(DeferredTaskFilter filter, CancellationToken cancellationToken = default)
     {
         ThrowIfStoreDown("retry-dead");

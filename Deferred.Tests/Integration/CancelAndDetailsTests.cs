@@ -85,5 +85,23 @@ public abstract class CancelAndDetailsTests : StoreConformance
         Assert.Null(await Grain(cluster, "details-missing").GetDetailsAsync());
     }
 
+    [Fact]
+    public async Task Details_of_a_running_task_say_when_its_attempt_began()
+    {
+        // Unwatched (the default): the row holds no in-flight marker, so only the activation knows.
+        await using var cluster = await StartAsync();
+        var before = DateTimeOffset.UtcNow;
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
+        await cluster.Probe.WaitForRunsAsync(taskId, 1);
+
+        var details = await Grain(cluster, taskId).GetDetailsAsync();
+        cluster.Probe.Release.SetResult();
+
+        Assert.Equal(DeferredTaskStatus.Running, details!.Info.Status);
+        Assert.NotNull(details.RunningSince);
+        Assert.InRange(details.RunningSince.Value, before.AddSeconds(-1), cluster.Probe.RunsOf(taskId)[0].StartedAt.AddSeconds(1));
+        await Eventually.True(async () => await cluster.Client.GetAsync(taskId) is null, "the task to complete");
+    }
+
     private static IDeferredTaskGrain Grain(DeferredTestCluster cluster, string taskId) => cluster.Cluster.Client.GetGrain<IDeferredTaskGrain>(taskId);
 }

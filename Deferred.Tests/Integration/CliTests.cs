@@ -101,7 +101,7 @@ public sealed class CliTests
     {
         await using var cluster = await DeferredTestCluster.StartAsync();
 
-        foreach (var verb in new[] { "show", "retry", "cancel", "delete" })
+        foreach (var verb in new[] { "show", "retry", "run-now", "cancel", "delete" })
         {
             var result = await RunAsync(cluster, verb, "cli-missing");
             Assert.Equal(TaskVerbs.Refused, result.Code);
@@ -150,6 +150,25 @@ public sealed class CliTests
         Assert.Equal("tasks retry: task 'cli-retry-waiting' is pending, not dead; only a dead task can be retried", OneLine(refused.Err));
         Assert.Empty(refused.Out);
         Assert.Equal(DeferredTaskStatus.Pending, (await cluster.Client.GetAsync(waiting))!.Status);
+    }
+
+    [Fact]
+    public async Task Run_now_makes_a_delayed_task_run_at_once_and_refuses_a_dead_one()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
+        var waiting = await cluster.Client.EnqueueAsync(new ProbeTask(), Later with { TaskId = "cli-run-now" });
+        var dead = await EnqueueDeadAsync(cluster, "cli-run-now-dead");
+
+        var result = await RunAsync(cluster, "run-now", waiting);
+
+        Assert.Equal(TaskVerbs.Done, result.Code);
+        Assert.Equal("cli-run-now is due now: its next attempt starts at once, its attempts unchanged", result.Out.Trim());
+        await cluster.Probe.WaitForRunsAsync(waiting, 1);
+
+        var refused = await RunAsync(cluster, "run-now", dead);
+        Assert.Equal(TaskVerbs.Refused, refused.Code);
+        Assert.Equal("tasks run-now: task 'cli-run-now-dead' is dead, not waiting; retry it instead", OneLine(refused.Err));
+        Assert.Empty(refused.Out);
     }
 
     [Fact]

@@ -181,6 +181,54 @@ public abstract class OperatorTests : StoreConformance
         return ids;
     }
 
+    [Fact]
+    public async Task Run_now_starts_a_failed_tasks_retry_at_once_without_using_up_an_attempt()
+    {
+        // The first attempt fails and the retry is an hour away; the second succeeds.
+        await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromHours(1));
+        var ops = Operator(cluster);
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailUntilAttempt, SucceedOnAttempt = 2 }, new DeferredTaskOptions { MaxAttempts = 3 });
+        var failed = await Eventually.Until(() => cluster.Client.GetAsync(taskId), t => t?.Status == DeferredTaskStatus.Failed, "the first attempt to fail");
+        Assert.Equal(1, failed!.Attempts);
+        Assert.True(failed.NextRunAt > DateTimeOffset.UtcNow.AddMinutes(50));
+
+        var asked = DateTimeOffset.UtcNow;
+        Assert.True(await ops.RunNowAsync(taskId));
+
+        // The edge itself used up nothing: right after it the task still counts one attempt, due now.
+        var due = await ops.ShowAsync(taskId);
+        if (due is not null && due.Info.Status == DeferredTaskStatus.Failed)
+        {
+            Assert.Equal(1, due.Info.Attempts);
+            Assert.True(due.Info.NextRunAt <= DateTimeOffset.UtcNow, $"next run {due.Info.NextRunAt:O}");
+        }
+
+        await cluster.Probe.WaitForRunsAsync(taskId, 2, TimeSpan.FromSeconds(30));
+        var runs = cluster.Probe.RunsOf(taskId);
+        Assert.Equal(2, runs[1].Attempt);
+        Assert.InRange(runs[1].StartedAt, asked.AddSeconds(-1), asked.AddSeconds(30));
+        await Eventually.True(async () => await cluster.Client.GetAsync(taskId) is null, "the task to complete");
+
+        // Gone, dead or running: nothing to run now.
+        Assert.False(await ops.RunNowAsync(taskId));
+        var dead = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1 });
+        await Eventually.True(async () => (await cluster.Client.GetAsync(dead))?.Status == DeferredTaskStatus.Dead, "the other task to die");
+        Assert.False(await ops.RunNowAsync(dead));
+        Assert.Equal(DeferredTaskStatus.Dead, (await cluster.Client.GetAsync(dead))!.Status);
+    }
+
+    [Fact]
+    public async Task Run_now_starts_a_delayed_task_at_once()
+    {
+        await using var cluster = await StartAsync();
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.FromDays(2) });
+
+        Assert.True(await Operator(cluster).RunNowAsync(taskId));
+
+        await cluster.Probe.WaitForRunsAsync(taskId, 1, TimeSpan.FromSeconds(30));
+        Assert.Equal(1, cluster.Probe.RunsOf(taskId)[0].Attempt);
+    }
+
     private static IDeferredTaskOperator Operator(DeferredTestCluster cluster) =>
         cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
 }

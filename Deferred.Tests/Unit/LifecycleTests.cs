@@ -81,6 +81,9 @@ public sealed class LifecycleTests
         { "RetryDead", "None", "not stored" },
         { "RetryDead", "Pending", "not dead" },
         { "RetryDead", "Failed", "not dead" },
+        { "RunNow", "None", "not stored" },
+        { "RunNow", "Running", "running" },
+        { "RunNow", "Dead", "dead" },
         { "Delete", "None", "not stored" },
         { "Delete", "Running", "running" },
         { "Cancel", "None", "not stored" },
@@ -722,6 +725,46 @@ public sealed class LifecycleTests
         AssertNothingChanges(t);
     }
 
+    // ---- run now ----
+
+    [Theory]
+    [InlineData(DeferredTaskStatus.Pending)]
+    [InlineData(DeferredTaskStatus.Failed)]
+    public void Run_now_makes_a_waiting_task_due_now_without_using_up_an_attempt(DeferredTaskStatus status)
+    {
+        var before = Stored(status) with { NextRunAt = Aligned.AddHours(6), Attempts = 2, Interruptions = 1, HasReminder = true };
+        var t = TaskLifecycle.RunNow(before, running: false, Me, Now);
+
+        Assert.Equal(Edge.RunNow, t.Edge);
+        Assert.Equal(Write.Update, t.Write);
+        Assert.Equal(Then.Schedule, t.Then);
+        Assert.Equal(before with { NextRunAt = NowStored, Owner = Me }, t.After);
+        Assert.Equal("run-now", LifecycleTable.NameOf(Edge.RunNow));
+    }
+
+    [Fact]
+    public void Run_now_of_a_task_already_due_writes_nothing_and_wakes_it()
+    {
+        var before = Stored(DeferredTaskStatus.Failed);
+        var t = TaskLifecycle.RunNow(before, running: false, Me, Now);
+
+        Assert.False(t.Refused);
+        Assert.Equal(Write.None, t.Write);
+        Assert.Equal(Then.Schedule, t.Then);
+        Assert.Same(before, t.After);
+    }
+
+    [Theory]
+    [InlineData(DeferredTaskStatus.Dead, false, "dead")]
+    [InlineData(DeferredTaskStatus.Pending, true, "running")]
+    [InlineData(DeferredTaskStatus.Failed, true, "running")]
+    public void Run_now_of_a_dead_or_running_task_is_refused(DeferredTaskStatus status, bool running, string why)
+    {
+        var t = TaskLifecycle.RunNow(Stored(status) with { NextRunAt = Aligned.AddHours(6) }, running, Me, Now);
+        Assert.Equal(why, t.Refusal);
+        AssertNothingChanges(t);
+    }
+
     // ---- delete ----
 
     [Theory]
@@ -891,7 +934,7 @@ public sealed class LifecycleTests
     /// </summary>
     private static bool CanPresent(Edge edge, TaskState state) => edge switch
     {
-        Edge.Delete or Edge.Cancel => true,
+        Edge.Delete or Edge.Cancel or Edge.RunNow => true,
         Edge.Succeed or Edge.Fail or Edge.GiveUp or Edge.Stop => state is not (TaskState.Pending or TaskState.Failed),
         _ => state != TaskState.Running,
     };
@@ -942,6 +985,7 @@ public sealed class LifecycleTests
             Edge.Interrupted => TaskLifecycle.CountInterruption(input, Me, quarantineAfter: 0, Now),
             Edge.Quarantine => TaskLifecycle.CountInterruption(input, Me, quarantineAfter: 1, Now),
             Edge.RetryDead => TaskLifecycle.RetryDead(input, Me, Now),
+            Edge.RunNow => TaskLifecycle.RunNow(input, running, Me, Now),
             Edge.Delete => TaskLifecycle.Delete(input, running),
             Edge.Cancel => TaskLifecycle.Cancel(input, running),
             Edge.Adopt => TaskLifecycle.Adopt(input),

@@ -161,6 +161,29 @@ public sealed class MissedScheduleOccurrenceTests
     }
 
     [Fact]
+    public void Run_once_runs_each_tick_of_a_short_interval_when_the_loop_is_only_late()
+    {
+        // A 1-second schedule whose pass comes 1.5 s late (a GC pause, a slow commit): both ticks run, none is dropped.
+        var everySecond = ScheduleSpec.Parse("s", DeferredSchedule.Every(TimeSpan.FromSeconds(1)));
+        Assert.Equal(MissedOccurrences.RunOnce, everySecond.Missed);
+        var late = MissedOccurrencePolicy.Plan(everySecond, Ten, Ten.AddMilliseconds(1_500));
+        Assert.Equal([Ten, Ten.AddSeconds(1)], late.Run);
+        Assert.Equal(0, late.NotRun);
+        Assert.Equal(Ten.AddSeconds(2), late.NextAt);
+
+        // Up to the grace period late, still each tick.
+        var minuteLate = MissedOccurrencePolicy.Plan(everySecond, Ten, Ten + DeferredSchedule.SkipGracePeriod);
+        Assert.Equal(61, minuteLate.Run.Count);
+        Assert.Equal(0, minuteLate.NotRun);
+
+        // Longer is an outage: the ticks collapse into one run, the latest, as for any interval.
+        var outage = MissedOccurrencePolicy.Plan(everySecond, Ten, Ten.AddMinutes(2).AddMilliseconds(500));
+        Assert.Equal([Ten.AddMinutes(2)], outage.Run);
+        Assert.Equal(120, outage.NotRun);
+        Assert.Equal(Ten.AddMinutes(2).AddSeconds(1), outage.NextAt);
+    }
+
+    [Fact]
     public void Run_all_runs_each_missed_occurrence_and_continues_past_its_cap_in_the_next_pass()
     {
         var now = Ten.AddMinutes(5).AddSeconds(30);
