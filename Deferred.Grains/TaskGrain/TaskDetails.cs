@@ -7,7 +7,7 @@ namespace Deferred.TaskGrain;
 
 /// <summary>
 /// Builds what an operator sees of one task, the payload rendered as JSON where the serializer can: on a silo, and in a
-/// reader without one (<see cref="Storage.StoredTaskReader"/>) for the types it knows (none without a serializer).
+/// reader without one (<see cref="Operations.StoredTaskReader"/>) for the types it knows (none without a serializer).
 /// </summary>
 internal static class TaskDetails
 {

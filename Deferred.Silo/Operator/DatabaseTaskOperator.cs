@@ -1,8 +1,8 @@
 using System.Net.Sockets;
 using Deferred.Execution;
+using Deferred.Operations;
 using Deferred.Options;
 using Deferred.Silo.Demo;
-using Deferred.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Orleans.Serialization;

@@ -1,3 +1,4 @@
+using Deferred.Execution;
 using Deferred.Options;
 using Xunit;
 
@@ -86,7 +87,7 @@ public sealed class TaskIdAndOptionsTests
         var options = new Deferred.Options.DeferredTasksOptions { ConnectionString = "Host=x" };
         options.ConcurrencyLimits["email.send"] = new Deferred.Options.DeferredConcurrencyLimit { PerSilo = value };
 
-        var problems = Deferred.Options.DeferredTasksOptionsValidator.Validate(options);
+        var problems = Deferred.Execution.DeferredTasksOptionsValidator.Validate(options);
 
         Assert.Contains(problems, p => p.Contains($"ConcurrencyLimits['email.send'].PerSilo is {value}"));
     }
@@ -96,7 +97,7 @@ public sealed class TaskIdAndOptionsTests
     {
         var options = new Deferred.Options.DeferredTasksOptions { ConnectionString = "Host=x", CarriedRequestContextKeys = ["tenant", " "] };
 
-        Assert.Contains(Deferred.Options.DeferredTasksOptionsValidator.Validate(options), p => p.Contains("CarriedRequestContextKeys contains a blank key"));
+        Assert.Contains(Deferred.Execution.DeferredTasksOptionsValidator.Validate(options), p => p.Contains("CarriedRequestContextKeys contains a blank key"));
     }
 
     [Fact]

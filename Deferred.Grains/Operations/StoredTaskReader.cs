@@ -1,6 +1,7 @@
 using Deferred.Execution;
 using Deferred.Lifecycle;
 using Deferred.Options;
+using Deferred.Storage;
 using Deferred.Storage.OrleansAdoNet;
 using Deferred.Storage.Postgres;
 using Deferred.TaskGrain;
@@ -8,12 +9,12 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
 
-namespace Deferred.Storage;
+namespace Deferred.Operations;
 
 /// <summary>
 /// The operator's reads (list, counts, one task's details) straight from the database, without a silo: what the command
 /// line falls back to when no silo answers, so an operator can still see the backlog. It runs the catalogs' own
-/// statements with the same checks and page tokens as <see cref="Operations.OperatorGrain"/> (a token from one works
+/// statements with the same checks and page tokens as <see cref="OperatorGrain"/> (a token from one works
 /// with the other), and reads a task's row as its grain would. It never writes: every change goes through the task's
 /// grain, which needs a running silo.
 /// </summary>

@@ -1,11 +1,12 @@
+using Deferred.Options;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Runtime;
 
-namespace Deferred.Options;
+namespace Deferred.Execution;
 
 /// <summary>Checks <see cref="DeferredTasksOptions"/> when the silo starts and names the option to fix.</summary>
-internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options, IEnumerable<Execution.TaskRegistration> registrations, Orleans.Serialization.Serializer serializer) : IConfigurationValidator
+internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options, IEnumerable<TaskRegistration> registrations, Orleans.Serialization.Serializer serializer) : IConfigurationValidator
 {
     public void ValidateConfiguration()
     {
