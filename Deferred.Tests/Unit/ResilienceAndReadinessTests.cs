@@ -38,6 +38,54 @@ public sealed class ResilienceAndReadinessTests
     }
 
     [Fact]
+    public async Task An_outage_ends_when_the_probe_reaches_the_database_even_with_no_operation_and_two_outages_are_two()
+    {
+        // Issue 23, item 10: the end (1019) came only with the next operation, so an idle silo never logged it, and two
+        // outages with a good spell between them were logged as one.
+        var log = new ListLogger();
+        var probe = new SwitchProbe();
+        using var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()), TimeProvider.System, log, probe);
+        Task Down() => Task.FromException(new SocketException((int)SocketError.ConnectionRefused));
+
+        for (var outage = 1; outage <= 2; outage++)
+        {
+            probe.Up = false;
+            Assert.Equal(StoreOutcome.Unavailable, (await policy.RunAsync(StoreWindow.Start, "task-1", "start", Down)).Outcome);
+            Assert.True(policy.InOutage);
+
+            // Still down: the probe keeps asking, nothing ends the outage. An operation answered without the database
+            // (from memory) wakes the probe, which still finds the database down.
+            var asked = probe.Calls;
+            await Tests.Infrastructure.Eventually.True(() => Task.FromResult(probe.Calls >= asked + 2), "the probe to ask twice while the database is down");
+            Assert.True((await policy.RunAsync(StoreWindow.Outcome, "task-2", "read from memory", () => Task.CompletedTask)).Applied);
+            asked = probe.Calls;
+            await Tests.Infrastructure.Eventually.True(() => Task.FromResult(probe.Calls > asked), "the woken probe to ask again");
+            Assert.True(policy.InOutage);
+
+            // Back, with no operation at all: the probe ends the outage.
+            probe.Up = true;
+            await Tests.Infrastructure.Eventually.True(() => Task.FromResult(!policy.InOutage), "the probe to end the outage");
+            Assert.Equal(outage, log.Count(LogLevel.Warning));
+            Assert.Equal(outage, log.Count(LogLevel.Information));
+        }
+    }
+
+    private sealed class SwitchProbe : IStoreProbe
+    {
+        private int _calls;
+
+        public volatile bool Up;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task PingAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _calls);
+            return Up ? Task.CompletedTask : Task.FromException(new SocketException((int)SocketError.ConnectionRefused));
+        }
+    }
+
+    [Fact]
     public async Task A_window_retries_an_unreachable_store_with_backoff_then_gives_up_with_one_error()
     {
         var time = new TimerCountingTimeProvider();
