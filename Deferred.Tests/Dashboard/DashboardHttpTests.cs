@@ -171,6 +171,8 @@ public sealed class DashboardHttpTests
         await Expect(host, HttpMethod.Get, "tasks?pageSize=501", HttpStatusCode.BadRequest, "pageSize '501'");
         await Expect(host, HttpMethod.Get, "tasks?stauts=Dead", HttpStatusCode.BadRequest, "query parameter 'stauts'");
         await Expect(host, HttpMethod.Get, "tasks?status=Dead&status=Pending", HttpStatusCode.BadRequest, "'status' is given 2 times");
+        await Expect(host, HttpMethod.Get, "tasks?type=a%00b", HttpStatusCode.BadRequest, "Filter.TaskType", "control character");
+        await Expect(host, HttpMethod.Get, "tasks?error=a%00b", HttpStatusCode.BadRequest, "Filter.ErrorContains", "control character");
 
         // A page token from another query: the operator's ArgumentException, passed on as a 400.
         await Expect(host, HttpMethod.Get, "tasks?status=Dead&pageToken=fake-token-Pending||||", HttpStatusCode.BadRequest, "fake-token-Pending||||", "another query");

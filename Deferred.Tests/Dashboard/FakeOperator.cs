@@ -49,6 +49,7 @@ internal sealed class FakeOperator : IDeferredTaskOperator
     public Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query, CancellationToken cancellationToken = default)
     {
         ThrowIfStoreDown("list");
+        Deferred.Storage.TaskListing.Validate(query.Filter); // the real operator's filter rules (control characters among them)
         if (query.PageToken is { } token && token != "fake-token-" + Describe(query.Filter))
         {
             throw new ArgumentException($"Page token '{token}' belongs to another query; start again without a token.", nameof(query));

@@ -52,6 +52,20 @@ public abstract class OperatorTests : StoreConformance
             ops.ListAsync(new DeferredTaskQuery { Filter = new() { Status = DeferredTaskStatus.Dead }, PageSize = 2, PageToken = first.NextPageToken }));
         Assert.Equal("PageToken", wrong.ParamName);
         await Assert.ThrowsAnyAsync<ArgumentException>(() => ops.ListAsync(new DeferredTaskQuery { PageSize = 0 }));
+
+        // A NUL or another control character in a filter is refused naming the field, before any SQL (it reached
+        // PostgreSQL as 22021 and left a pooled connection out of step); a bulk action's filter too. Afterwards,
+        // ordinary listings keep working.
+        var nul = await Assert.ThrowsAsync<ArgumentException>(() => ops.ListAsync(new DeferredTaskQuery { Filter = new() { TaskType = "a\0b" } }));
+        Assert.Equal("Filter.TaskType", nul.ParamName);
+        var escape = await Assert.ThrowsAsync<ArgumentException>(() => ops.ListAsync(new DeferredTaskQuery { Filter = new() { ErrorContains = "x\u001b[2J" } }));
+        Assert.Equal("Filter.ErrorContains", escape.ParamName);
+        var bulk = await Assert.ThrowsAsync<ArgumentException>(() => ops.PrepareRetryDeadAsync(new DeferredTaskFilter { ErrorContains = "a\0b" }));
+        Assert.Equal("Filter.ErrorContains", bulk.ParamName);
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal(7, (await ops.ListAsync(new DeferredTaskQuery { Filter = new() { Status = DeferredTaskStatus.Pending } })).Tasks.Count);
+        }
     }
 
     [Fact]
