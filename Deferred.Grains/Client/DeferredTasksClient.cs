@@ -3,6 +3,7 @@ using Deferred.Cluster;
 using Deferred.Diagnostics;
 using Deferred.Options;
 using Deferred.Storage;
+using Deferred.Storage.Resilience;
 using Deferred.Wakeups;
 using Microsoft.Extensions.Options;
 
@@ -150,22 +151,7 @@ internal sealed class DeferredTasksClient(
 
     private DeferredTasksOptions Options => options?.Value ?? new DeferredTasksOptions();
 
-    /// <summary>
-    /// When the task's activation could not load its row, Orleans reports the storage error wrapped in an
-    /// <see cref="OrleansException"/>; callers get the <see cref="DeferredStoreUnavailableException"/> itself.
-    /// </summary>
-    private static async Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await call.WaitAsync(cancellationToken);
-        }
-        catch (OrleansException ex) when (ex.InnerException is DeferredStoreUnavailableException unavailable)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
-            throw;
-        }
-    }
+    private static Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken) => StoreFailures.UnwrapActivationFailureAsync(call, cancellationToken);
 
     /// <summary>An Orleans client's margin over <see cref="DeferredTasksOptions.EnqueueTimeout"/> for an enqueue call.</summary>
     internal static readonly TimeSpan ClientMargin = TimeSpan.FromSeconds(1);

@@ -1,3 +1,5 @@
+using Deferred.Storage.Resilience;
+
 namespace Deferred.Operations;
 
 /// <summary>
@@ -132,23 +134,7 @@ internal sealed class DeferredTaskOperator(IGrainFactory grains) : IDeferredTask
 
     private Scheduling.IScheduleGrain Schedules => grains.GetGrain<Scheduling.IScheduleGrain>(0);
 
-    /// <summary>
-    /// A task's grain that cannot load its row (the store is down) fails in activation, which Orleans reports as an
-    /// <see cref="OrleansException"/> around the storage's <see cref="DeferredStoreUnavailableException"/>; callers get
-    /// the typed exception itself, as they do from an active grain.
-    /// </summary>
-    private static async Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await call.WaitAsync(cancellationToken);
-        }
-        catch (OrleansException ex) when (ex.InnerException is DeferredStoreUnavailableException unavailable)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
-            throw;
-        }
-    }
+    private static Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken) => StoreFailures.UnwrapActivationFailureAsync(call, cancellationToken);
 
     private IDeferredTaskGrain Task(string taskId)
     {

@@ -14,6 +14,9 @@ internal sealed class CapturedLogs(LogLevel minimumLevel = LogLevel.Information)
 
     public int Count(int eventId) => _entries.Count(e => e.EventId == eventId);
 
+    /// <summary>Every entry as one line: level, category, message and the exception with its stack.</summary>
+    public IReadOnlyList<string> Lines => [.. _entries.Select(static e => $"{e.Level} {e.Category}: {e.Message} {e.Exception}")];
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void Dispose()

@@ -19,7 +19,7 @@ public sealed class CrashLatencyTests(ITestOutputHelper output)
     [Fact]
     public async Task Tasks_enqueued_around_a_kill_all_start_within_seconds()
     {
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturedLogs();
         await using var cluster = await DeferredTestCluster.StartAsync(o =>
         {
             o.MaxConcurrentTasks = 4;
@@ -100,32 +100,5 @@ public sealed class CrashLatencyTests(ITestOutputHelper output)
 
         // The audit finds a stranded task 30 s past due at the earliest; the periodic sweep is an hour away.
         Assert.True(slowest < 20_000, $"the slowest task waited {slowest:0} ms");
-    }
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel))
-                {
-                    owner.Lines.Enqueue($"{logLevel} {DateTimeOffset.UtcNow:HH:mm:ss.fff} {category}: {formatter(state, exception)} {exception}");
-                }
-            }
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -123,7 +122,7 @@ public abstract class FaultTests : StoreConformance
     {
         const string PayloadMarker = "payload-marker-5f1d2c";
         const string PasswordMarker = "password-marker-83a9e0";
-        var logs = new CapturingLoggerProvider();
+        var logs = new CapturedLogs();
         var database = await TestDatabase.Shared;
         var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Password = PasswordMarker }.ConnectionString;
         await using var cluster = await StartAsync(
@@ -144,32 +143,5 @@ public abstract class FaultTests : StoreConformance
         Assert.Contains(lines, l => l.Contains(failing, StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains(PayloadMarker, StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains(PasswordMarker, StringComparison.Ordinal));
-    }
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel))
-                {
-                    owner.Lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
-                }
-            }
-        }
     }
 }

@@ -55,6 +55,24 @@ internal static class StoreFailures
         return false;
     }
 
+    /// <summary>
+    /// Awaits a call to a task's grain. A grain that cannot load its row (the store is down) fails in activation, which
+    /// Orleans reports as an <see cref="Orleans.Runtime.OrleansException"/> around the storage's
+    /// <see cref="DeferredStoreUnavailableException"/>; callers get the typed exception itself, as from an active grain.
+    /// </summary>
+    public static async Task<T> UnwrapActivationFailureAsync<T>(Task<T> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call.WaitAsync(cancellationToken);
+        }
+        catch (Orleans.Runtime.OrleansException ex) when (ex.InnerException is DeferredStoreUnavailableException unavailable)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unavailable);
+            throw;
+        }
+    }
+
     /// <summary>A short description for logs: the error type and text, never a connection string.</summary>
     public static string Describe(Exception exception) => $"{exception.GetType().Name}: {exception.Message}";
 }
