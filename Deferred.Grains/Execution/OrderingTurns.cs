@@ -23,12 +23,11 @@ internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterO
     // key → the ids of the tasks on this silo waiting for it.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _waiting = new(StringComparer.Ordinal);
 
-    /// <summary>How long the <paramref name="waits"/>-th wait in a row for a key lasts: 50 ms doubling, at most <see cref="MaxWait"/>, with jitter.</summary>
-    public static TimeSpan Backoff(int waits)
-    {
-        var ms = Math.Min(MaxWait.TotalMilliseconds, 50 * Math.Pow(2, Math.Min(waits, 10)));
-        return TimeSpan.FromMilliseconds(ms * (0.8 + (0.2 * Random.Shared.NextDouble())));
-    }
+    // 50 ms doubling, at most MaxWait: the one backoff function (RetryWindow), with jitter.
+    private static readonly RetryWindow KeyWaits = new(Timeout.InfiniteTimeSpan, TimeSpan.FromMilliseconds(50), MaxWait);
+
+    /// <summary>How long the <paramref name="waits"/>-th wait in a row (0-based) for a key lasts: 50 ms doubling, at most <see cref="MaxWait"/>, less up to a fifth of jitter.</summary>
+    public static TimeSpan Backoff(int waits) => KeyWaits.Jittered(waits + 1);
 
     /// <summary>True when task <paramref name="taskId"/> holds <paramref name="key"/> (now, or already): it may start.</summary>
     public async Task<bool> TryTakeAsync(string key, string taskId, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Deferred.Diagnostics;
 using Deferred.Options;
+using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -41,8 +42,7 @@ internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<Deferre
     public int Pending => _pending.Count;
 
     /// <summary>The wait before retry number <paramref name="tries"/> (1-based).</summary>
-    public static TimeSpan Delay(int tries) =>
-        TimeSpan.FromMilliseconds(Math.Min(MaxDelay.TotalMilliseconds, FirstDelay.TotalMilliseconds * Math.Pow(2, Math.Min(tries - 1, 10))));
+    public static TimeSpan Delay(int tries) => new RetryWindow(Timeout.InfiniteTimeSpan, FirstDelay, MaxDelay).Backoff(tries);
 
     /// <summary>Notes that the resume of <paramref name="taskId"/> failed; it is tried again soon.</summary>
     public void Add(string taskId, bool adopted, bool recovery, Exception error)

@@ -245,4 +245,27 @@ public sealed class RetryWindowTests
     private static PostgresException Postgres(string sqlState) => new("message", "ERROR", "ERROR", sqlState);
 
     private static DeferredStoreUnavailableException StoreUnavailable() => new("task-1", TimeSpan.FromSeconds(5));
+
+    [Fact]
+    public void Jitter_takes_at_most_its_spread_off_the_one_backoff_and_the_key_and_resume_waits_use_it()
+    {
+        var window = new RetryWindow(Timeout.InfiniteTimeSpan, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1));
+        for (var retry = 1; retry <= 12; retry++)
+        {
+            var full = window.Backoff(retry);
+            for (var i = 0; i < 100; i++)
+            {
+                var jittered = window.Jittered(retry);
+                Assert.InRange(jittered, full * 0.8, full);
+            }
+        }
+
+        // Ordering-key waits: 50 ms doubling to 1 s, 0-based; failed resumes: 250 ms doubling to 5 s, 1-based.
+        Assert.InRange(Deferred.Execution.OrderingTurns.Backoff(0), TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(50));
+        Assert.InRange(Deferred.Execution.OrderingTurns.Backoff(3), TimeSpan.FromMilliseconds(320), TimeSpan.FromMilliseconds(400));
+        Assert.InRange(Deferred.Execution.OrderingTurns.Backoff(1_000), TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), Deferred.Wakeups.ResumeRetries.Delay(1));
+        Assert.Equal(TimeSpan.FromSeconds(2), Deferred.Wakeups.ResumeRetries.Delay(4));
+        Assert.Equal(TimeSpan.FromSeconds(5), Deferred.Wakeups.ResumeRetries.Delay(40));
+    }
 }

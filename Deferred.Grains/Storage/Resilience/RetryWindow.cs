@@ -42,6 +42,13 @@ internal readonly record struct RetryWindow(TimeSpan Budget, TimeSpan First, Tim
         return TimeSpan.FromTicks(Math.Min(ticks, Max.Ticks));
     }
 
+    /// <summary>
+    /// <see cref="Backoff"/> with jitter: a random share of up to <paramref name="spread"/> taken off, so waiters that
+    /// started together do not all look again at the same moment.
+    /// </summary>
+    public TimeSpan Jittered(int retry, double spread = 0.2) =>
+        TimeSpan.FromTicks((long)(Backoff(retry).Ticks * (1 - (spread * Random.Shared.NextDouble()))));
+
     /// <summary>True when a window that started <paramref name="elapsed"/> ago still has room for a wait of <paramref name="next"/>.</summary>
     public bool Allows(TimeSpan elapsed, TimeSpan next) => Budget == Timeout.InfiniteTimeSpan || elapsed + next < Budget;
 }
