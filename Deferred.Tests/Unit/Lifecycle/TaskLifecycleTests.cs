@@ -8,7 +8,7 @@ namespace Deferred.Tests.Unit;
 /// The pure lifecycle: every edge of <see cref="TaskLifecycle"/> from every state, held to <see cref="LifecycleTable"/>.
 /// Enums of the lifecycle are internal, so theory data carries their names.
 /// </summary>
-public sealed class LifecycleTests
+public sealed class TaskLifecycleTests
 {
     private const string Me = "10.0.0.1:11111@1";
     private const string OtherSilo = "10.0.0.2:11111@1";
