@@ -61,6 +61,49 @@ internal static class DeferredTelemetry
 
     public static readonly Histogram<double> StoreCommitDuration = Meter.CreateHistogram("deferred.store.commit.duration", "s", "How long one batch of the default store takes, send to commit.", advice: Seconds);
 
+    /// <summary>
+    /// Counts what a committed lifecycle transition means for the task counters, by edge: the one telemetry verb the
+    /// task grain calls after a write.
+    /// </summary>
+    public static void Transitioned(Lifecycle.Transition edge)
+    {
+        var type = (edge.Before ?? edge.After)?.TaskType ?? "";
+        switch (edge.Edge)
+        {
+            case Lifecycle.Edge.Enqueue:
+                Count(Enqueued, type);
+                break;
+            case Lifecycle.Edge.Succeed:
+                Count(Succeeded, type);
+                break;
+            case Lifecycle.Edge.Fail:
+                Count(Failed, type);
+                Count(Retried, type);
+                break;
+            case Lifecycle.Edge.GiveUp:
+                Count(Failed, type);
+                Count(Dead, type);
+                break;
+            case Lifecycle.Edge.Unreadable:
+                Count(Dead, type);
+                break;
+            case Lifecycle.Edge.Interrupted:
+                Count(Interrupted, type);
+                break;
+            case Lifecycle.Edge.Quarantine:
+                Count(Interrupted, type);
+                Count(Quarantined, type);
+                Count(Dead, type);
+                break;
+            case Lifecycle.Edge.Cancel:
+                Count(Cancelled, type);
+                break;
+            case Lifecycle.Edge.RetryDead:
+                Count(Retried, type);
+                break;
+        }
+    }
+
     /// <summary>Adds one to <paramref name="counter"/>, tagged with the task type.</summary>
     public static void Count(Counter<long> counter, string taskType)
     {

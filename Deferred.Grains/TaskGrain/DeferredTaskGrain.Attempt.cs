@@ -205,7 +205,7 @@ internal sealed partial class DeferredTaskGrain
 
         _phase = TaskPhase.Completed;
         _cancelRequested = false;
-        Report(succeed);
+        DeferredTelemetry.Transitioned(succeed);
         if (succeed.Edge == Edge.Succeed)
         {
             DeferredLog.TaskSucceeded(c.Logger, TaskId, succeed.Before?.TaskType ?? "", (succeed.Before?.Attempts ?? 0) + 1);
@@ -230,7 +230,7 @@ internal sealed partial class DeferredTaskGrain
         var record = edge.After!;
         if (edge.Edge is Edge.Fail or Edge.Interrupted)
         {
-            Report(edge);
+            DeferredTelemetry.Transitioned(edge);
         }
 
         if (edge.Edge == Edge.Fail)
@@ -240,53 +240,13 @@ internal sealed partial class DeferredTaskGrain
         else if (record.Status == DeferredTaskStatus.Dead && stored)
         {
             // Reported once stored: if the write fails, the next activation derives (and reports) it again.
-            Report(edge);
+            DeferredTelemetry.Transitioned(edge);
             DeferredLog.TaskDead(c.Logger, TaskId, record.TaskType, record.Attempts, record.LastError?.Type ?? "", record.LastError?.Message ?? "");
         }
 
         if (stored)
         {
             await AfterAsync(edge);
-        }
-    }
-
-    /// <summary>Counts an applied edge on the metrics that name it (docs/operations.md).</summary>
-    private static void Report(Transition edge)
-    {
-        var type = (edge.Before ?? edge.After)?.TaskType ?? "";
-        switch (edge.Edge)
-        {
-            case Edge.Enqueue:
-                DeferredTelemetry.Count(DeferredTelemetry.Enqueued, type);
-                break;
-            case Edge.Succeed:
-                DeferredTelemetry.Count(DeferredTelemetry.Succeeded, type);
-                break;
-            case Edge.Fail:
-                DeferredTelemetry.Count(DeferredTelemetry.Failed, type);
-                DeferredTelemetry.Count(DeferredTelemetry.Retried, type);
-                break;
-            case Edge.GiveUp:
-                DeferredTelemetry.Count(DeferredTelemetry.Failed, type);
-                DeferredTelemetry.Count(DeferredTelemetry.Dead, type);
-                break;
-            case Edge.Unreadable:
-                DeferredTelemetry.Count(DeferredTelemetry.Dead, type);
-                break;
-            case Edge.Interrupted:
-                DeferredTelemetry.Count(DeferredTelemetry.Interrupted, type);
-                break;
-            case Edge.Quarantine:
-                DeferredTelemetry.Count(DeferredTelemetry.Interrupted, type);
-                DeferredTelemetry.Count(DeferredTelemetry.Quarantined, type);
-                DeferredTelemetry.Count(DeferredTelemetry.Dead, type);
-                break;
-            case Edge.Cancel:
-                DeferredTelemetry.Count(DeferredTelemetry.Cancelled, type);
-                break;
-            case Edge.RetryDead:
-                DeferredTelemetry.Count(DeferredTelemetry.Retried, type);
-                break;
         }
     }
 }

@@ -147,7 +147,7 @@ internal sealed partial class DeferredTaskGrain(
             _cancelRequested = false;
             _startFailures = 0;
             _keyWaits = 0;
-            Report(enqueue);
+            DeferredTelemetry.Transitioned(enqueue);
             DeferredLog.TaskStored(c.Logger, TaskId, task.TaskType, enqueue.After!.NextRunAt);
             await ScheduleAsync();
             return new DeferredEnqueueResult(enqueue.After.ToInfo(TaskId, false), Created: true);
@@ -265,7 +265,7 @@ internal sealed partial class DeferredTaskGrain(
             if (result.Applied)
             {
                 _phase = edge.After is null ? TaskPhase.Empty : _phase;
-                Report(edge);
+                DeferredTelemetry.Transitioned(edge);
                 await AfterAsync(edge);
                 return true;
             }
