@@ -9,6 +9,14 @@
 # and time the sample ledger records with every completion and the times of the kills and the database restart:
 #   chaos.sh: duplicates by cause: silo-killed-before-delete=A silo-exited-before-delete=B
 #             enqueue-retried-after-completion=C db-restart=D other=E
+# and the delay from each task's acknowledgement (the time the client got it, from <ack-log>.times) to its first
+# completion (demo_completions.completed_at; the sample handler does nothing but that insert, so it is a close
+# proxy for the start), for tasks acknowledged within 5 s before or after a SIGKILL (not within 5 s of the database
+# restart: those are counted apart), for all tasks, and around the database restart:
+#   chaos-latency: around_kills=N p50_ms=.. p99_ms=.. max_ms=.. (all tasks: p99_ms=.. max_ms=..;
+#                  around the db restart: n=.. p99_ms=.. max_ms=..; around_kills from the first send: p99_ms=.. max_ms=..)
+# The last figure counts from the client's first call for the id instead of the acknowledgement: a call to a
+# killed gateway is retried after the client's 5 s response timeout, which the acknowledgement hides.
 #
 #   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S] [--silo-port P] [--gateway-port P]
 #   scripts/chaos.sh --bulk-retry [options of scripts/chaos-bulk.sh]
@@ -227,5 +235,44 @@ awk 'function s(t, a) { split(t, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] 
        for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (d[j] < d[i]) { t = d[i]; d[i] = d[j]; d[j] = t }
        printf "chaos.sh: SIGKILL to first adoption: %d of %d kills, min %.1f s, median %.1f s, max %.1f s\n", m, k, d[1], d[int((m + 1) / 2)], d[m]
      }' "$OUT/kills.txt" "$OUT/adoptions.txt" >&2 || true
+# Enqueue->start around the kills (see the top). Both clocks are this machine's: the client's wall clock for the
+# acknowledgement, PostgreSQL's now() for the completion. A task can complete before its acknowledgement reaches
+# the client (negative delays count as they are).
+touch "$OUT/acks.txt.times"
+pg psql -tA <<SQL 2>/dev/null | grep '^chaos-latency:' || log "could not compute the enqueue-to-start delays"
+CREATE TEMP TABLE events (at timestamptz, kind text, pid integer);
+\copy events FROM '$OUT/events.txt' WITH (DELIMITER ' ')
+CREATE TEMP TABLE ack_times (task_id text, acked_ms bigint, sent_ms bigint);
+\copy ack_times FROM '$OUT/acks.txt.times'
+CREATE TEMP TABLE delays AS
+SELECT a.task_id, a.acked_at,
+       extract(epoch FROM f.first_at - a.acked_at) * 1000 AS delay_ms,
+       extract(epoch FROM f.first_at - a.sent_at) * 1000 AS from_send_ms,
+       EXISTS (SELECT 1 FROM events e WHERE e.kind = 'kill'
+               AND a.acked_at BETWEEN e.at - interval '5 seconds' AND e.at + interval '5 seconds') AS near_kill,
+       EXISTS (SELECT 1 FROM events s JOIN events t ON s.kind = 'db-stop' AND t.kind = 'db-start' AND t.at >= s.at
+               WHERE a.acked_at BETWEEN s.at - interval '5 seconds' AND t.at + interval '5 seconds') AS near_db
+FROM (SELECT task_id, to_timestamp(min(acked_ms) / 1000.0) AS acked_at, to_timestamp(min(sent_ms) / 1000.0) AS sent_at
+      FROM ack_times GROUP BY task_id) a
+JOIN (SELECT task_id, min(completed_at) AS first_at FROM demo_completions WHERE run_id = '$RUN' GROUP BY task_id) f
+  USING (task_id);
+WITH k AS (SELECT count(*) AS n,
+                  round(percentile_disc(0.5) WITHIN GROUP (ORDER BY delay_ms)) AS p50,
+                  round(percentile_disc(0.99) WITHIN GROUP (ORDER BY delay_ms)) AS p99,
+                  round(max(delay_ms)) AS mx,
+                  round(percentile_disc(0.99) WITHIN GROUP (ORDER BY from_send_ms)) AS sp99,
+                  round(max(from_send_ms)) AS smx
+           FROM delays WHERE near_kill AND NOT near_db),
+     a AS (SELECT round(percentile_disc(0.99) WITHIN GROUP (ORDER BY delay_ms)) AS p99, round(max(delay_ms)) AS mx FROM delays),
+     d AS (SELECT count(*) AS n, round(percentile_disc(0.99) WITHIN GROUP (ORDER BY delay_ms)) AS p99,
+                  round(max(delay_ms)) AS mx
+           FROM delays WHERE near_db)
+SELECT format('chaos-latency: around_kills=%s p50_ms=%s p99_ms=%s max_ms=%s (all tasks: p99_ms=%s max_ms=%s; around the db restart: n=%s p99_ms=%s max_ms=%s; around_kills from the first send: p99_ms=%s max_ms=%s)',
+              k.n, coalesce(k.p50::text, '-'), coalesce(k.p99::text, '-'), coalesce(k.mx::text, '-'),
+              coalesce(a.p99::text, '-'), coalesce(a.mx::text, '-'),
+              d.n, coalesce(d.p99::text, '-'), coalesce(d.mx::text, '-'),
+              coalesce(k.sp99::text, '-'), coalesce(k.smx::text, '-'))
+FROM k, a, d;
+SQL
 echo "chaos: acknowledged=$acknowledged completed_distinct=$completed lost=$lost duplicates=$duplicates kills=$kills db_restarts=$db_restarts elapsed_ms=$elapsed"
 [[ "$lost" == 0 ]]

@@ -12,7 +12,10 @@ namespace Deferred.Silo.Chaos;
 /// <summary>
 /// <c>chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]</c>:
 /// an Orleans client (ADO.NET clustering, so it finds whichever silos are alive) that enqueues N sample tasks at
-/// about R per second and appends the id of every acknowledged task to the ack log. A call that fails (its silo
+/// about R per second and appends the id of every acknowledged task to the ack log (and
+/// <c>id&lt;TAB&gt;acked_unix_ms&lt;TAB&gt;first_sent_unix_ms</c>, the wall-clock times the acknowledgement arrived and
+/// the first call for the id was sent, to <c>PATH.times</c>, for the enqueue-to-start delays of scripts/chaos.sh;
+/// the ack log's format stays one id a line). A call that fails (its silo
 /// was killed, the database is down) is retried with the same task id, so a retry can never create a second task.
 /// Used by scripts/chaos.sh; the run's silos record completions in demo_completions, the sample's own table, which
 /// the client creates (if missing) before it enqueues anything, so the script always finds it afterwards.
@@ -99,6 +102,7 @@ internal static class ChaosClientCommand
         var clock = Stopwatch.StartNew();
         long acknowledged = 0, failedCalls = 0;
         await using var log = new StreamWriter(ackLog, append: true) { AutoFlush = false };
+        await using var timesLog = new StreamWriter(ackLog + ".times", append: true) { AutoFlush = false };
 
         // The ids sent again after a failed call: scripts/chaos.sh tells the duplicates they cause from the others.
         await using var retriedLog = new StreamWriter(ackLog + ".retried", append: true) { AutoFlush = true };
@@ -122,15 +126,18 @@ internal static class ChaosClientCommand
                     var options = new DeferredTaskOptions { TaskId = $"chaos-{runId}-{i}" };
                     var backoff = TimeSpan.FromMilliseconds(100);
                     var retried = false;
+                    var firstSentAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                     while (true)
                     {
                         try
                         {
                             var id = await deferred.EnqueueAsync(new DemoTask { RunId = runId }, options, ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
+                            var ackedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                             await logLock.WaitAsync(ct);
                             try
                             {
                                 await log.WriteLineAsync(id);
+                                await timesLog.WriteLineAsync($"{id}\t{ackedAt}\t{firstSentAt}");
                             }
                             finally
                             {
@@ -171,6 +178,7 @@ internal static class ChaosClientCommand
 
         await progress;
         await log.FlushAsync();
+        await timesLog.FlushAsync();
         Console.Error.WriteLine($"chaos-client: done acknowledged={Interlocked.Read(ref acknowledged)} failed_calls={Interlocked.Read(ref failedCalls)} elapsed_ms={clock.ElapsedMilliseconds}");
         await host.StopAsync();
         return Interlocked.Read(ref acknowledged) == tasks ? 0 : 1;
@@ -184,6 +192,7 @@ internal static class ChaosClientCommand
                 try
                 {
                     await log.FlushAsync();
+                    await timesLog.FlushAsync();
                 }
                 finally
                 {
