@@ -10,7 +10,7 @@ namespace Deferred.Operations;
 /// The walk runs on this activation's scheduler, not inside a request, so it goes on when the caller hangs up; the
 /// activation is kept alive while it runs and for <see cref="KeepFinished"/> after.
 /// </summary>
-internal sealed class BulkActionGrain(IDeferredTaskCatalog catalog, IGrainFactory grains, TimeProvider time) : Grain, IBulkActionGrain, IDisposable
+internal sealed class BulkActionGrain(IDeferredTaskCatalog catalog, IGrainFactory grains, Storage.Resilience.StoreResilience resilience, TimeProvider time) : Grain, IBulkActionGrain, IDisposable
 {
     private const int ListPage = 1000;
     private const int Parallelism = 16;
@@ -54,17 +54,8 @@ internal sealed class BulkActionGrain(IDeferredTaskCatalog catalog, IGrainFactor
         TaskListKey? after = null;
         while (true)
         {
-            IReadOnlyList<DeferredTaskSummary> page;
-            try
-            {
-                page = await catalog.ListAsync(filter, after, ListPage, CancellationToken.None);
-            }
-            catch (Exception ex) when (Storage.Resilience.StoreFailures.IsUnavailable(ex) && ex is not DeferredStoreUnavailableException)
-            {
-                // Npgsql's exceptions cannot cross to an Orleans client; the one typed exception can.
-                throw new DeferredStoreUnavailableException("Deferred could not reach its task store, so it could not list the dead tasks for the bulk action; nothing was changed. Try again when the database is back.");
-            }
-
+            var from = after;
+            var page = await resilience.OperatorReadAsync("list the dead tasks for the bulk action", () => catalog.ListAsync(filter, from, ListPage, CancellationToken.None));
             foreach (var task in page)
             {
                 // A task whose due time changed while it was listed (retried and dead again) may appear twice; it is covered once.

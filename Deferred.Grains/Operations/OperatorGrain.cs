@@ -13,26 +13,7 @@ namespace Deferred.Operations;
 internal sealed class OperatorGrain(IDeferredTaskCatalog catalog, StoreResilience resilience) : Grain, IOperatorGrain
 {
     public Task<DeferredTaskPage> ListAsync(DeferredTaskQuery query) =>
-        TaskListing.PageAsync(query, (filter, after, limit) => Store("list tasks", () => catalog.ListAsync(filter, after, limit, CancellationToken.None)));
+        TaskListing.PageAsync(query, (filter, after, limit) => resilience.OperatorReadAsync("list tasks", () => catalog.ListAsync(filter, after, limit, CancellationToken.None)));
 
-    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync() => Store("count tasks", () => catalog.CountByStatusAndTypeAsync(CancellationToken.None));
-
-    /// <summary>
-    /// Runs a call that reads the catalog. An unreachable database becomes <see cref="DeferredStoreUnavailableException"/>,
-    /// the one typed exception a caller can tell apart (and the only one of these that crosses to an Orleans client:
-    /// Npgsql's exceptions have no Orleans codec, so a client would get a serialization error instead). The cause is
-    /// logged on this silo as the start of an outage, never sent to the caller.
-    /// </summary>
-    private async Task<T> Store<T>(string what, Func<Task<T>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (Exception ex) when (StoreFailures.IsUnavailable(ex) && ex is not DeferredStoreUnavailableException)
-        {
-            resilience.Unreachable(ex);
-            throw new DeferredStoreUnavailableException($"Deferred could not reach its task store, so it could not {what}; nothing was changed. Try again when the database is back.");
-        }
-    }
+    public Task<IReadOnlyList<DeferredTaskCount>> CountAsync() => resilience.OperatorReadAsync("count tasks", () => catalog.CountByStatusAndTypeAsync(CancellationToken.None));
 }

@@ -4,8 +4,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
-using Orleans.Hosting;
 
 namespace Deferred.Silo.Chaos;
 
@@ -58,7 +56,6 @@ internal static class ChaosClientCommand
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Error);
-        var orleans = builder.Configuration.GetSection("Orleans");
         var connectionString = SiloHost.ConnectionString(builder.Configuration);
         if (string.IsNullOrWhiteSpace(connectionString))
         {
@@ -77,24 +74,7 @@ internal static class ChaosClientCommand
             return 1;
         }
 
-        builder.UseOrleansClient(client =>
-        {
-            client.UseAdoNetClustering(o =>
-            {
-                o.Invariant = "Npgsql";
-                o.ConnectionString = connectionString;
-            });
-            client.Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = orleans["ClusterId"] ?? "deferred";
-                o.ServiceId = orleans["ServiceId"] ?? "deferred";
-            });
-            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
-
-            // A call whose silo was killed is retried after 5 s rather than Orleans' default 30 s.
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
-            client.Services.AddDeferredTasksClient();
-        });
+        ChaosCluster.UseClient(builder, connectionString);
         using var host = builder.Build();
         await host.StartAsync();
         var deferred = host.Services.GetRequiredService<IDeferredTasks>();

@@ -71,7 +71,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
 
         if (Environment.GetEnvironmentVariable("DEFERRED_WRITE_SCREENSHOT") == "1")
         {
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(RepositoryRoot(), "docs", "dashboard.png"), FullPage = true });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Repository.Root, "docs", "dashboard.png"), FullPage = true });
         }
 
         await page.Context.CloseAsync();
@@ -223,17 +223,4 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
 
     /// <summary>As the page shows a count (en-US grouping; the browser context's locale is en-US).</summary>
     private static string Number(long value) => value.ToString("#,0", System.Globalization.CultureInfo.GetCultureInfo("en-US"));
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Deferred.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Deferred.sln above {AppContext.BaseDirectory}.");
-    }
 }

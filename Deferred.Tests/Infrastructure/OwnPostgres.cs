@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Deferred.Tests.Infrastructure;
 
@@ -23,7 +21,7 @@ internal sealed class OwnPostgres : IAsyncDisposable
 
     public static async Task<OwnPostgres> StartAsync()
     {
-        var server = new OwnPostgres(FreePort(), $"/tmp/deferred-test-pg-{Guid.NewGuid():N}");
+        var server = new OwnPostgres(Repository.FreePort(), $"/tmp/deferred-test-pg-{Guid.NewGuid():N}");
         await server.RunAsync("start");
         return server;
     }
@@ -49,7 +47,7 @@ internal sealed class OwnPostgres : IAsyncDisposable
 
     private async Task RunAsync(string command)
     {
-        var script = Path.Combine(RepositoryRoot(), "scripts", "postgres.sh");
+        var script = Path.Combine(Repository.Root, "scripts", "postgres.sh");
         var start = new ProcessStartInfo("bash", [script, command])
         {
             RedirectStandardError = true,
@@ -68,25 +66,5 @@ internal sealed class OwnPostgres : IAsyncDisposable
         {
             throw new InvalidOperationException($"scripts/postgres.sh {command} failed ({process.ExitCode}): {await stderr}{await stdout}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Deferred.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Deferred.sln not found above the test binaries; run the tests from the repository.");
     }
 }

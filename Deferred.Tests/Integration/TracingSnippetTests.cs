@@ -33,7 +33,7 @@ public sealed class TracingSnippetTests
     {
         foreach (var doc in new[] { "README.md", Path.Combine("docs", "operations.md") })
         {
-            Assert.Contains(DocumentedTracing, await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), doc)));
+            Assert.Contains(DocumentedTracing, await File.ReadAllTextAsync(Path.Combine(Repository.Root, doc)));
         }
 
         var database = await TestDatabase.Shared;
@@ -44,7 +44,7 @@ public sealed class TracingSnippetTests
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(FreePort(), FreePort(), null, serviceId, serviceId);
+            silo.UseLocalhostClustering(Repository.FreePort(), Repository.FreePort(), null, serviceId, serviceId);
             silo.AddDeferredTasks(o => o.ConnectionString = database.ConnectionString);
             silo.Services.AddDeferredTaskHandler<ProbeTask, ProbeHandler>();
         });
@@ -90,25 +90,5 @@ public sealed class TracingSnippetTests
         {
             await app.StopAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Deferred.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Deferred.sln not found above the test binaries; run the tests from the repository.");
     }
 }

@@ -172,6 +172,25 @@ internal sealed class StoreResilience : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs an operator's read of the catalog (a list, a count, the ids of a bulk action) once. An unreachable database
+    /// becomes <see cref="DeferredStoreUnavailableException"/> saying it could not <paramref name="what"/>: the one
+    /// typed exception a caller can tell apart, and the only one of these that crosses to an Orleans client (Npgsql's
+    /// exceptions have no Orleans codec). The cause is noted here as an outage, never sent to the caller.
+    /// </summary>
+    public async Task<T> OperatorReadAsync<T>(string what, Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (Exception ex) when (StoreFailures.IsUnavailable(ex) && ex is not DeferredStoreUnavailableException)
+        {
+            Unreachable(ex);
+            throw new DeferredStoreUnavailableException($"Deferred could not reach its task store, so it could not {what}; nothing was changed. Try again when the database is back.");
+        }
+    }
+
     private StoreResult GaveUp(StoreWindow window, string subject, string what, StoreResult result)
     {
         // A single-try window (a start) is retried by its caller's own backoff: not given up, not an error. A store

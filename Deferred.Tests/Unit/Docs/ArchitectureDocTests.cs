@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
 using Deferred.Storage;
+using Deferred.Tests.Infrastructure;
 using Xunit;
 
 namespace Deferred.Tests.Unit;
@@ -16,7 +17,7 @@ namespace Deferred.Tests.Unit;
 /// </summary>
 public sealed partial class ArchitectureDocTests
 {
-    private static readonly Lazy<Code> Source = new(() => Code.Read(Path.Combine(Root(), "Deferred.Grains")));
+    private static readonly Lazy<Code> Source = new(() => Code.Read(Path.Combine(Repository.Root, "Deferred.Grains")));
 
     [Fact]
     public void Uses_table_lists_exactly_the_uses_in_the_code()
@@ -262,7 +263,7 @@ public sealed partial class ArchitectureDocTests
 
     // ---- The doc ----
 
-    private static string[] Doc() => File.ReadAllLines(Path.Combine(Root(), "docs", "architecture.md"));
+    private static string[] Doc() => File.ReadAllLines(Path.Combine(Repository.Root, "docs", "architecture.md"));
 
     /// <summary>The rows of the first table under <paramref name="heading"/> whose header row starts with <paramref name="header"/>, as cells.</summary>
     private static List<string[]> Table(string[] lines, string heading, string header)
@@ -368,19 +369,6 @@ public sealed partial class ArchitectureDocTests
         Table(doc, "## The store seam", "Member")
             .Select(cells => Regex.Match(cells[0], @"^`(\w+)`").Groups[1].Value)
             .ToHashSet(StringComparer.Ordinal);
-
-    private static string Root()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Deferred.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Deferred.sln not found above the test binaries; run the tests from the repository.");
-    }
 
     // ---- The code ----
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Deferred.Lifecycle;
+using Deferred.Tests.Infrastructure;
 using Xunit;
 
 namespace Deferred.Tests.Unit;
@@ -13,7 +14,7 @@ public sealed partial class StateMachineDocTests
     [Fact]
     public void Diagram_has_exactly_the_edges_of_the_lifecycle_table()
     {
-        var arrows = Arrows(MermaidBlock(DocPath()));
+        var arrows = Arrows(MermaidBlock(Path.Combine(Repository.Root, "docs", "state-machine.md")));
         var diagram = new HashSet<string>(arrows, StringComparer.Ordinal);
         var table = new HashSet<string>(LifecycleTable.All.Select(e => Arrow(StateName(e.From), StateName(e.To), LifecycleTable.NameOf(e.Edge))), StringComparer.Ordinal);
 
@@ -52,19 +53,6 @@ public sealed partial class StateMachineDocTests
         var block = lines.Skip(start + 1).TakeWhile(l => !l.TrimStart().StartsWith("```", StringComparison.Ordinal)).ToList();
         Assert.True(start + 1 + block.Count < lines.Length, $"The ```mermaid block of {path} is not closed.");
         return block;
-    }
-
-    private static string DocPath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Deferred.sln")))
-            {
-                return Path.Combine(dir.FullName, "docs", "state-machine.md");
-            }
-        }
-
-        throw new InvalidOperationException("Deferred.sln not found above the test binaries; run the tests from the repository.");
     }
 
     [GeneratedRegex(@"^\s*(\[\*\]|\w+)\s*-->\s*(\[\*\]|\w+)\s*:\s*([a-z-]+)")]

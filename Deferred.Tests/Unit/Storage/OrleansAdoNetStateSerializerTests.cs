@@ -1,9 +1,6 @@
 using System.Text;
-using Deferred.Options;
-using Deferred.Execution;
 using Deferred.Lifecycle;
 using Deferred.Storage.OrleansAdoNet;
-using Deferred.Storage;
 using Xunit;
 
 namespace Deferred.Tests.Unit;
