@@ -95,7 +95,7 @@ public sealed class PackageUserTests
 
         if (additive)
         {
-            var logs = new CapturingLogs();
+            var logs = new CapturedLogs(Microsoft.Extensions.Logging.LogLevel.Warning);
             await using var cluster = await DeferredTestCluster.StartAsync(database: database, configureSilo: silo => silo.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
             var taskId = await cluster.Client.EnqueueAsync(new ProbeTask());
             await cluster.Probe.WaitForRunsAsync(taskId, 1);
@@ -154,7 +154,7 @@ public sealed class PackageUserTests
     [Fact]
     public async Task A_host_shutdown_timeout_shorter_than_the_drain_is_warned_about_at_start_naming_both()
     {
-        var logs = new CapturingLogs();
+        var logs = new CapturedLogs(Microsoft.Extensions.Logging.LogLevel.Warning);
         await using var cluster = await DeferredTestCluster.StartAsync(
             o => o.ShutdownGracePeriod = TimeSpan.FromSeconds(20),
             configureSilo: silo =>
@@ -169,27 +169,6 @@ public sealed class PackageUserTests
         var warning = Assert.Single(logs.Entries, e => e.EventId == 3005);
         Assert.Contains("HostOptions.ShutdownTimeout is 10 s", warning.Message);
         Assert.Contains("ShutdownGracePeriod (20 s)", warning.Message);
-    }
-
-    private sealed class CapturingLogs : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
-    {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<(int EventId, string Message)> _entries = new();
-
-        public IReadOnlyList<(int EventId, string Message)> Entries => [.. _entries];
-
-        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _entries.Enqueue((eventId.Id, formatter(state, exception)));
-
-        public void Dispose()
-        {
-        }
     }
 
     private sealed class Builder(IServiceCollection services, IConfiguration configuration) : ISiloBuilder
