@@ -74,8 +74,34 @@ pack_and_run_sample() {
   echo "test.sh: packages and sample took $((SECONDS - started)) s"
 }
 
+# A failing run ends with every failed test's name, message and stack again, so the last lines of a long log (all a CI
+# summary may show) say what failed. The full results stay in .data/test-results/*.trx.
+print_failures() {
+  local results="$ROOT/.data/test-results"
+  [[ -d "$results" ]] || return 0
+  python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for result in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+        if result.get("outcome") != "Failed":
+            continue
+        print(f"test.sh: FAILED {result.get('testName')} ({result.get('duration')})")
+        for tag in ("Message", "StackTrace"):
+            node = result.find(f".//t:ErrorInfo/t:{tag}", ns)
+            if node is not None and node.text:
+                lines = node.text.strip().splitlines()
+                print("\n".join("    " + line for line in lines[:40]))
+PY
+}
+
 scripts/postgres.sh start
-dotnet test Deferred.sln -c Release --logger "console;verbosity=normal" "$@"
+rm -rf "$ROOT/.data/test-results"
+if ! dotnet test Deferred.sln -c Release --logger "console;verbosity=normal" \
+    --logger "trx;LogFilePrefix=tests" --results-directory "$ROOT/.data/test-results" "$@"; then
+  print_failures
+  exit 1
+fi
 if [[ -z "${DEFERRED_SKIP_SAMPLE:-}" ]]; then
   pack_and_run_sample
 fi
