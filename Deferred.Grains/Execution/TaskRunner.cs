@@ -156,13 +156,13 @@ internal sealed class TaskRunner(
         {
             // An operator's cancel: the grain removes the task whatever the handler did.
             activity?.SetTag(OutcomeTag, "cancelled");
-            return AttemptOutcome.Interrupted;
+            return AttemptOutcome.Cancelled;
         }
 
         if ((stopping.IsCancellationRequested || gate.RunningCancelled.IsCancellationRequested) && !timedOut.IsCancellationRequested)
         {
             // Shutdown, not a failure of the task: the grain leaves the row for another silo or the next start.
-            return AttemptOutcome.Interrupted;
+            return AttemptOutcome.Stopping;
         }
 
         DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);

@@ -105,6 +105,12 @@ internal enum Then
 
     /// <summary>The task needs no wake-up any more: drop its reminder if it had one, let the activation go.</summary>
     Forget,
+
+    /// <summary>
+    /// Look again after a back-off: the attempt could not store its in-flight marker. The due timer is armed with the
+    /// start window's backoff for the starts in a row that failed, not for the record's run time (already past).
+    /// </summary>
+    BackOff,
 }
 
 /// <summary>One row of the lifecycle table: an edge from one state to another, and who takes it.</summary>

@@ -117,19 +117,22 @@ internal static class TaskLifecycle
     }
 
     /// <summary>
-    /// stop: Running → Pending or Failed, as before the attempt: it reached no outcome (the silo is stopping, or the
-    /// marker could not be stored). A stored marker is cleared, so this is not taken for a crash.
+    /// stop: Running → Pending or Failed, as before the attempt: it reached no outcome. A stored marker is cleared, so
+    /// this is not taken for a crash. Then: nothing when the silo is stopping (another silo or the next start takes the
+    /// row); a back-off when the marker could not be stored (<paramref name="backOff"/>), so the start is tried again
+    /// once the database answers.
     /// </summary>
-    public static Transition Stop(TaskRecord? current)
+    public static Transition Stop(TaskRecord? current, bool backOff = false)
     {
         if (Guard(Edge.Stop, current, running: true) is { } refused)
         {
             return refused;
         }
 
+        var then = backOff ? Then.BackOff : Then.Nothing;
         return current!.RunningSince is null
-            ? new(Edge.Stop, current, current, Write.None, Then.Schedule)
-            : new(Edge.Stop, current, current with { RunningSince = null }, Write.Update, Then.Schedule);
+            ? new(Edge.Stop, current, current, Write.None, then)
+            : new(Edge.Stop, current, current with { RunningSince = null }, Write.Update, then);
     }
 
     /// <summary>
@@ -245,13 +248,18 @@ internal static class TaskLifecycle
             ? new(Edge.Unpark, current, current with { HasReminder = false }, Write.Update, Then.Nothing)
             : new(Edge.Unpark, current, current, Write.None, Then.Nothing));
 
-    /// <summary>Maps what an attempt came to onto its one edge: the executor decides, this records.</summary>
+    /// <summary>
+    /// Maps what an attempt came to onto its one edge: the executor decides, this records. An operator's cancel wins over
+    /// whatever the handler returned (the cancel edge); an attempt that reached no outcome stops.
+    /// </summary>
     public static Transition Record(TaskRecord? current, AttemptOutcome outcome, string owner) => outcome.Result switch
     {
         AttemptResult.Succeeded => Succeed(current),
         AttemptResult.Failed when outcome.RetryAt is { } retryAt => Fail(current, outcome.Error!, retryAt, owner),
         AttemptResult.Failed => GiveUp(current, outcome.Error!, owner),
         AttemptResult.Unreadable => MarkUnreadable(current, outcome.Error!, owner),
+        AttemptResult.Cancelled => Cancel(current, running: true),
+        AttemptResult.MarkerNotStored => Stop(current, backOff: true),
         _ => Stop(current),
     };
 

@@ -27,7 +27,7 @@ internal sealed record Transition(Edge Edge, TaskRecord? Before, TaskRecord? Aft
         Refused ? $"{LifecycleTable.NameOf(Edge)} refused: {Refusal}" : $"{LifecycleTable.NameOf(Edge)}: {Write}, then {Then}";
 }
 
-/// <summary>What one attempt came to, as the runner reports it. The grain turns it into one edge (<see cref="TaskLifecycle.Record"/>).</summary>
+/// <summary>What one attempt came to, as the runner reports it. <see cref="TaskLifecycle.Record"/> turns it into one edge.</summary>
 internal enum AttemptResult
 {
     /// <summary>The handler returned.</summary>
@@ -39,11 +39,14 @@ internal enum AttemptResult
     /// <summary>The task could not be turned back into an object; it never reached a handler.</summary>
     Unreadable,
 
-    /// <summary>No handler was started: the silo is stopping, or the in-flight marker could not be stored.</summary>
-    NotStarted,
+    /// <summary>An operator cancelled the task while its attempt waited or ran: it is removed, whatever the handler did.</summary>
+    Cancelled,
 
-    /// <summary>The silo stopped while the handler ran; the attempt neither succeeded nor failed.</summary>
-    Interrupted,
+    /// <summary>The silo is stopping: the attempt did not start, or its handler was stopped. The row stays for another silo.</summary>
+    Stopping,
+
+    /// <summary>The in-flight marker could not be stored (the database did not answer): no handler ran; try again later.</summary>
+    MarkerNotStored,
 }
 
 /// <summary>What happened in one attempt and, for a failure, when it retries (null: it does not).</summary>
@@ -51,9 +54,11 @@ internal sealed record AttemptOutcome(AttemptResult Result, DeferredTaskError? E
 {
     public static readonly AttemptOutcome Succeeded = new(AttemptResult.Succeeded);
 
-    public static readonly AttemptOutcome NotStarted = new(AttemptResult.NotStarted);
+    public static readonly AttemptOutcome Cancelled = new(AttemptResult.Cancelled);
 
-    public static readonly AttemptOutcome Interrupted = new(AttemptResult.Interrupted);
+    public static readonly AttemptOutcome Stopping = new(AttemptResult.Stopping);
+
+    public static readonly AttemptOutcome MarkerNotStored = new(AttemptResult.MarkerNotStored);
 }
 
 /// <summary>A task to enqueue, validated and serialized, with its first run time resolved.</summary>

@@ -18,6 +18,9 @@ public sealed record LimitedTask
 
     /// <summary>Wait for the test's gate before returning.</summary>
     [Id(1)] public bool Gated { get; init; }
+
+    /// <summary>Wait for one of the test's turns (<see cref="LimitLog.Turns"/>) before returning: held one by one.</summary>
+    [Id(2)] public bool Turnstile { get; init; }
 }
 
 /// <summary>What the limited handlers of one service saw: attempts running at once, in the cluster and per silo.</summary>
@@ -33,6 +36,9 @@ public sealed class LimitLog
     public static LimitLog For(string serviceId) => ByService.GetOrAdd(serviceId, _ => new LimitLog());
 
     public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Each release lets one held <see cref="LimitedTask.Turnstile"/> attempt return.</summary>
+    public SemaphoreSlim Turns { get; } = new(0);
 
     public int Running => Volatile.Read(ref _running);
 
@@ -83,8 +89,16 @@ internal sealed class LimitedHandler(IOptions<ClusterOptions> cluster, ILocalSil
         var succeeded = false;
         try
         {
-            // Gated: held until the test lets go. Otherwise long enough for attempts over a bound to overlap and be seen.
-            await (task.Gated ? log.Gate.Task.WaitAsync(cancellationToken) : Task.Delay(10, cancellationToken));
+            // Held until the test lets go: an attempt over the limit would be in its handler beside the held ones, and
+            // counted, however fast or slow the machine.
+            if (task.Turnstile)
+            {
+                await log.Turns.WaitAsync(cancellationToken);
+            }
+            else if (task.Gated)
+            {
+                await log.Gate.Task.WaitAsync(cancellationToken);
+            }
             succeeded = true;
         }
         finally
@@ -114,10 +128,21 @@ public sealed class ConcurrencyLimitTestsOnPostgresStore : ConcurrencyLimitTests
         Assert.Equal(3L, await CountLeasesAsync(cluster));
         log.Gate.TrySetResult();
 
-        // Then a burst of 150 more from all three silos at once.
+        // Then a burst of 30 more from all three silos at once, every attempt held until the test gives it a turn: each
+        // round waits until the limit is full, then lets exactly the running ones return.
+        await Eventually.True(() => Task.FromResult(log.Done == 9), "the nine held attempts to succeed");
         await Task.WhenAll(Enumerable.Range(0, 3).Select(s =>
-            cluster.OnSilo(s).EnqueueManyAsync(Enumerable.Range(0, 50).Select(i => new LimitedTask { Index = 100 + (s * 50) + i }))));
-        await Eventually.True(() => Task.FromResult(log.Done == 159), "all 159 attempts to succeed");
+            cluster.OnSilo(s).EnqueueManyAsync(Enumerable.Range(0, 10).Select(i => new LimitedTask { Index = 100 + (s * 10) + i, Turnstile = true }))));
+        while (log.Done < 39)
+        {
+            var done = log.Done;
+            // The limit is full when three run, or fewer when what is left sits on fewer silos (two at most on each).
+            var expected = Math.Min(3, Enumerable.Range(0, 3).Sum(silo => Math.Min(2, Enumerable.Range(100 + (silo * 10), 10).Count(i => !log.IsDone(i)))));
+            await Eventually.True(() => Task.FromResult(log.Running == expected), $"{expected} attempt(s) to hold the limit after {done} succeeded");
+            Assert.True(log.MaxRunning <= 3, $"{log.MaxRunning} attempts ran at once; the cluster-wide limit is 3");
+            log.Turns.Release(expected);
+            await Eventually.True(() => Task.FromResult(log.Done == done + expected), $"{expected} released attempt(s) to succeed");
+        }
 
         Assert.Equal(3, log.MaxRunning);
         Assert.True(log.MaxOnOneSilo <= 2, $"{log.MaxOnOneSilo} attempts ran at once on one silo; the limit is 2");

@@ -26,6 +26,9 @@ public sealed record OrderedTask
 
     /// <summary>Fail the first run of this task, whatever its attempt number.</summary>
     [Id(4)] public bool FailFirstRun { get; init; }
+
+    /// <summary>Wait until the test lets this one task go (<see cref="OrderLog.Release"/>), so tasks are held one by one.</summary>
+    [Id(5)] public bool Stepwise { get; init; }
 }
 
 /// <summary>What the ordered handlers of one service saw: starts in order, and the most running at once per key.</summary>
@@ -41,6 +44,16 @@ public sealed class OrderLog
 
     /// <summary>Completed by the test to let gated handlers return.</summary>
     public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private readonly ConcurrentDictionary<(string Key, int Index), TaskCompletionSource> _steps = new();
+
+    /// <summary>Lets the held <see cref="OrderedTask.Stepwise"/> task of <paramref name="key"/> at <paramref name="index"/> return.</summary>
+    public void Release(string key, int index) => Step(key, index).TrySetResult();
+
+    public Task StepAsync(OrderedTask task, CancellationToken cancellationToken) => Step(task.Key, task.Index).Task.WaitAsync(cancellationToken);
+
+    private TaskCompletionSource Step(string key, int index) =>
+        _steps.GetOrAdd((key, index), _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     /// <summary>Times a handler started while another of its key was running.</summary>
     public int Overlaps => Volatile.Read(ref _overlaps);
@@ -86,14 +99,13 @@ internal sealed class OrderedHandler(IOptions<ClusterOptions> cluster) : IDeferr
                 throw new InvalidOperationException($"ordered failure on attempt {context.Attempt}");
             }
 
-            if (task.Gated)
+            if (task.Stepwise)
+            {
+                await log.StepAsync(task, cancellationToken);
+            }
+            else if (task.Gated)
             {
                 await log.Gate.Task.WaitAsync(cancellationToken);
-            }
-            else
-            {
-                // Long enough for a successor that ignored the order to overlap and be caught.
-                await Task.Delay(5, cancellationToken);
             }
 
             succeeded = true;
@@ -133,7 +145,20 @@ public sealed class OrderingTests
             {
                 // Each enqueue of a key is acknowledged before the next starts, on a different silo each time: the key's
                 // order is defined, and its tasks run on three silos.
-                await cluster.OnSilo((i + Array.IndexOf(keys, key)) % 3).EnqueueAsync(new OrderedTask { Key = key, Index = i }, Key(key));
+                await cluster.OnSilo((i + Array.IndexOf(keys, key)) % 3).EnqueueAsync(new OrderedTask { Key = key, Index = i, Stepwise = true }, Key(key));
+            }
+        }
+
+        // Every handler is held until the test lets it go, one task at a time: a task that started out of turn would be
+        // in its handler together with the held one, and counted as an overlap, however fast or slow the machine.
+        for (var i = 0; i < 12; i++)
+        {
+            foreach (var key in keys)
+            {
+                await Eventually.True(() => Task.FromResult(log.Starts.Any(s => s.Key == key && s.Index == i)), $"task {i} of {key} to start");
+                Assert.Equal(Enumerable.Range(0, i + 1), log.Starts.Where(s => s.Key == key).Select(s => s.Index));
+                Assert.True(log.Overlaps == 0, $"{log.Overlaps} time(s) a task started while another of its key ran");
+                log.Release(key, i);
             }
         }
 

@@ -74,9 +74,9 @@ public sealed class TaskIdAndOptionsTests
     [Fact]
     public void Enqueue_options_validation_accepts_defaults_and_a_past_run_time()
     {
-        DeferredTaskOptionsValidation.ThrowIfInvalid(null);
-        DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions());
-        DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { RunAt = DateTimeOffset.UnixEpoch, MaxAttempts = 1 });
+        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(null)));
+        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions())));
+        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { RunAt = DateTimeOffset.UnixEpoch, MaxAttempts = 1 })));
     }
 
     [Theory]
@@ -103,7 +103,8 @@ public sealed class TaskIdAndOptionsTests
     [Fact]
     public void An_ordering_key_at_the_limit_is_accepted()
     {
-        DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = new string('k', DeferredTaskOptionsValidation.MaxOrderingKeyLength) });
+        var key = new string('k', DeferredTaskOptionsValidation.MaxOrderingKeyLength);
+        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = key })));
     }
 
     [Fact]

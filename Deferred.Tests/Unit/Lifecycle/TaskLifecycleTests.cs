@@ -528,15 +528,25 @@ public sealed class TaskLifecycleTests
     [Theory]
     [InlineData(DeferredTaskStatus.Pending)]
     [InlineData(DeferredTaskStatus.Failed)]
-    public void Stop_without_a_marker_writes_nothing_and_reschedules(DeferredTaskStatus status)
+    public void Stop_without_a_marker_writes_nothing_and_leaves_the_row_for_another_silo(DeferredTaskStatus status)
     {
         var before = Stored(status);
         var t = TaskLifecycle.Stop(before);
 
         Assert.False(t.Refused);
         Assert.Equal(Write.None, t.Write);
-        Assert.Equal(Then.Schedule, t.Then);
+        Assert.Equal(Then.Nothing, t.Then);
         Assert.Same(before, t.After);
+    }
+
+    [Fact]
+    public void Stop_because_the_marker_could_not_be_stored_backs_off()
+    {
+        var before = Stored(DeferredTaskStatus.Pending);
+        var t = TaskLifecycle.Stop(before, backOff: true);
+
+        Assert.Equal(Write.None, t.Write);
+        Assert.Equal(Then.BackOff, t.Then);
     }
 
     [Theory]
@@ -548,7 +558,7 @@ public sealed class TaskLifecycleTests
         var t = TaskLifecycle.Stop(before);
 
         Assert.Equal(Write.Update, t.Write);
-        Assert.Equal(Then.Schedule, t.Then);
+        Assert.Equal(Then.Nothing, t.Then);
         Assert.Equal(before with { RunningSince = null }, t.After);
     }
 
@@ -559,10 +569,11 @@ public sealed class TaskLifecycleTests
     [InlineData("Failed", true, false, "Fail", "Update", "Schedule")]
     [InlineData("Failed", false, false, "GiveUp", "Update", "Forget")]
     [InlineData("Unreadable", false, false, "Unreadable", "Update", "Forget")]
-    [InlineData("NotStarted", false, false, "Stop", "None", "Schedule")]
-    [InlineData("NotStarted", false, true, "Stop", "Update", "Schedule")]
-    [InlineData("Interrupted", false, false, "Stop", "None", "Schedule")]
-    [InlineData("Interrupted", false, true, "Stop", "Update", "Schedule")]
+    [InlineData("MarkerNotStored", false, false, "Stop", "None", "BackOff")]
+    [InlineData("Stopping", false, false, "Stop", "None", "Nothing")]
+    [InlineData("Stopping", false, true, "Stop", "Update", "Nothing")]
+    [InlineData("Cancelled", false, false, "Cancel", "Delete", "Forget")]
+    [InlineData("Cancelled", false, true, "Cancel", "Delete", "Forget")]
     public void Record_maps_each_attempt_outcome_onto_its_one_edge(string resultName, bool retries, bool marked, string edgeName, string write, string then)
     {
         var before = Stored(DeferredTaskStatus.Failed) with { RunningSince = marked ? Aligned : null };
@@ -590,12 +601,15 @@ public sealed class TaskLifecycleTests
     }
 
     [Fact]
-    public void Record_of_the_shared_outcomes_succeeds_or_stops()
+    public void Record_of_the_shared_outcomes_succeeds_cancels_or_stops()
     {
         var before = Stored(DeferredTaskStatus.Pending);
         Assert.Equal(Edge.Succeed, TaskLifecycle.Record(before, AttemptOutcome.Succeeded, Me).Edge);
-        Assert.Equal(Edge.Stop, TaskLifecycle.Record(before, AttemptOutcome.NotStarted, Me).Edge);
-        Assert.Equal(Edge.Stop, TaskLifecycle.Record(before, AttemptOutcome.Interrupted, Me).Edge);
+        Assert.Equal((Edge.Stop, Then.Nothing), Of(TaskLifecycle.Record(before, AttemptOutcome.Stopping, Me)));
+        Assert.Equal((Edge.Stop, Then.BackOff), Of(TaskLifecycle.Record(before, AttemptOutcome.MarkerNotStored, Me)));
+        Assert.Equal((Edge.Cancel, Then.Forget), Of(TaskLifecycle.Record(before, AttemptOutcome.Cancelled, Me)));
+
+        static (Edge, Then) Of(Transition t) => (t.Edge, t.Then);
     }
 
     [Fact]
@@ -606,7 +620,9 @@ public sealed class TaskLifecycleTests
         Assert.Equal("not running", TaskLifecycle.Record(dead, new AttemptOutcome(AttemptResult.Failed, NewError, Now), Me).Refusal);
         Assert.Equal("not running", TaskLifecycle.Record(dead, new AttemptOutcome(AttemptResult.Failed, NewError), Me).Refusal);
         Assert.Equal("dead", TaskLifecycle.Record(dead, new AttemptOutcome(AttemptResult.Unreadable, NewError), Me).Refusal);
-        Assert.Equal("not running", TaskLifecycle.Record(dead, AttemptOutcome.NotStarted, Me).Refusal);
+        Assert.Equal("not running", TaskLifecycle.Record(dead, AttemptOutcome.Stopping, Me).Refusal);
+        Assert.Equal("not running", TaskLifecycle.Record(dead, AttemptOutcome.MarkerNotStored, Me).Refusal);
+        Assert.Equal("dead", TaskLifecycle.Record(dead, AttemptOutcome.Cancelled, Me).Refusal);
     }
 
     // ---- interrupted / quarantine ----
