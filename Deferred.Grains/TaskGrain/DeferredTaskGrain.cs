@@ -75,7 +75,22 @@ internal sealed class DeferredTaskGrain(
     public Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request)
     {
         var task = EnqueueRequests.Validate(TaskId, request, c.Registry, c.Serializer, c.Options.DefaultMaxAttempts, c.Now, c.Store, c.Carried);
-        return _task.AnswerRepeatedEnqueue(task) is { } answered ? Task.FromResult(answered) : LockedAsync(() => _task.EnqueueAsync(task));
+        return _task.AnswerRepeatedEnqueue(task) is { } answered ? Task.FromResult(answered) : EnqueueLockedAsync(task);
+    }
+
+    // The hot path takes the lock inline (no closure, no extra async layer), as OnTimerAsync does.
+    private async Task<DeferredEnqueueResult> EnqueueLockedAsync(NewTask task)
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            return await _task.EnqueueAsync(task);
+        }
+        finally
+        {
+            _lock.Release();
+            DeactivateIfDone();
+        }
     }
 
     // Null only once the row is gone: while the completion delete is in flight the task still reports Running.
@@ -135,7 +150,7 @@ internal sealed class DeferredTaskGrain(
     {
         _timer?.Dispose();
         var generation = ++_timerGeneration;
-        _timer = this.RegisterGrainTimer(ct => OnTimerAsync(generation, ct), new GrainTimerCreationOptions
+        _timer = this.RegisterGrainTimer(static (armed, ct) => armed.Grain.OnTimerAsync(armed.Generation, ct), (Grain: this, Generation: generation), new GrainTimerCreationOptions
         {
             DueTime = dueIn,
             Period = Timeout.InfiniteTimeSpan,
@@ -180,9 +195,19 @@ internal sealed class DeferredTaskGrain(
 
         // The firing timer is one-shot. Disposing it here would cancel this callback's token, so it is only forgotten.
         _timer = null;
-        await LockedAsync(
-            () => generation == _timerGeneration ? _task.OnTimerAsync(cancellationToken) : Task.CompletedTask,
-            CancellationToken.None);
+        await _lock.WaitAsync(CancellationToken.None);
+        try
+        {
+            if (generation == _timerGeneration)
+            {
+                await _task.OnTimerAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _lock.Release();
+            DeactivateIfDone();
+        }
     }
 
     private async Task LockedAsync(Func<Task> body, CancellationToken cancellationToken = default)
