@@ -72,7 +72,7 @@ public sealed record DeferredSchedule
     /// <summary>What happens to occurrences missed while the cluster was down. Default <see cref="MissedOccurrences.RunOnce"/>.</summary>
     [Id(3)] public MissedOccurrences Missed { get; init; } = MissedOccurrences.RunOnce;
 
-    /// <summary>The most attempts each occurrence's task gets; null uses <c>DeferredTasksOptions.DefaultMaxAttempts</c>.</summary>
+    /// <summary>The most attempts each occurrence's task gets; null uses <c>DeferredOptions.DefaultMaxAttempts</c>.</summary>
     [Id(4)] public int? MaxAttempts { get; init; }
 
     /// <summary>

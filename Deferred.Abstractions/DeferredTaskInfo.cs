@@ -30,7 +30,7 @@ public sealed record DeferredTaskInfo
 
     /// <summary>
     /// How many times an attempt of this task was found in flight after its silo went away (crashed or was
-    /// killed). A task that reaches <c>DeferredTasksOptions.QuarantineAfterInterruptions</c> is quarantined as
+    /// killed). A task that reaches <c>DeferredOptions.QuarantineAfterInterruptions</c> is quarantined as
     /// <see cref="DeferredTaskStatus.Dead"/>.
     /// </summary>
     [Id(8)] public int Interruptions { get; init; }

@@ -107,7 +107,7 @@ public sealed record DeferredTaskDetails
     /// <summary>The CLR type of the task object, where the stored type name has a handler on the silo.</summary>
     [Id(5)] public string? PayloadType { get; init; }
 
-    /// <summary>The task's ordering key (<see cref="DeferredTaskOptions.OrderingKey"/>); null when it has none.</summary>
+    /// <summary>The task's ordering key (<see cref="DeferredEnqueueOptions.OrderingKey"/>); null when it has none.</summary>
     [Id(6)] public string? OrderingKey { get; init; }
 }
 

@@ -20,7 +20,7 @@ public enum DeferredTaskStatus
 
     /// <summary>
     /// Not stored any more: the task left the store (completed, or was cancelled or deleted) a short while ago. Reported
-    /// only by an enqueue of its caller-chosen id within <c>DeferredTasksOptions.CompletedIdRetention</c>.
+    /// only by an enqueue of its caller-chosen id within <c>DeferredOptions.CompletedIdRetention</c>.
     /// </summary>
     Completed = 4,
 }

@@ -1,7 +1,7 @@
 namespace Deferred;
 
 /// <summary>
-/// Thrown by an enqueue whose <see cref="DeferredTaskOptions.TaskId"/> is already stored with a different task (another
+/// Thrown by an enqueue whose <see cref="DeferredEnqueueOptions.TaskId"/> is already stored with a different task (another
 /// task type, or the same type with different contents). Nothing is stored or changed: the id stands for the task
 /// first stored under it, until that task completes and its row is deleted.
 /// </summary>
@@ -66,10 +66,10 @@ public sealed class DeferredTaskTypeNotRegisteredException : Exception
 
 /// <summary>
 /// Thrown by <see cref="IDeferredTasks"/> calls (above all <see cref="IDeferredTasks.EnqueueAsync{TTask}"/>) when the
-/// task store could not be reached within the silo's enqueue timeout (<c>DeferredTasksOptions.EnqueueTimeout</c>),
+/// task store could not be reached within the silo's enqueue timeout (<c>DeferredOptions.EnqueueTimeout</c>),
 /// and by an enqueue from an Orleans client that got no answer from the cluster within that timeout plus one second
 /// (its gateway crashed, say). An enqueue that throws it is not acknowledged. The task may still have been stored, so
-/// retry with the same <see cref="DeferredTaskOptions.TaskId"/> (<see cref="TaskId"/> holds the id the enqueue
+/// retry with the same <see cref="DeferredEnqueueOptions.TaskId"/> (<see cref="TaskId"/> holds the id the enqueue
 /// generated, if it did) to make the retry idempotent.
 /// </summary>
 [GenerateSerializer, Alias("deferred.store-unavailable.v1")]

@@ -22,23 +22,6 @@ public interface IDeferredTaskGrain : IGrainWithStringKey
     [ReadOnly]
     Task<DeferredTaskInfo?> GetInfoAsync();
 
-    /// <summary>
-    /// Makes sure a stored, live task is scheduled in this activation: due tasks run, future ones wait. Used by
-    /// recovery; harmless to call at any time.
-    /// </summary>
-    /// <returns>True when a pending or failed task is stored.</returns>
-    [AlwaysInterleave]
-    Task<bool> ResumeAsync();
-
-    /// <summary>
-    /// Like <see cref="ResumeAsync"/>, for a task adopted from a silo that went away: from now on each attempt of
-    /// the task stores an in-flight marker before it starts, so a task that takes silos down is counted and, at
-    /// <c>DeferredTasksOptions.QuarantineAfterInterruptions</c>, quarantined. Used by the orphan sweep.
-    /// </summary>
-    /// <returns>True when the task is live (pending or failed) and now scheduled on this activation.</returns>
-    [AlwaysInterleave]
-    Task<bool> AdoptAsync();
-
     /// <summary>The task in detail (owner, marker, payload rendered as JSON where possible), or null when it is not stored.</summary>
     [AlwaysInterleave]
     [ReadOnly]
@@ -69,7 +52,7 @@ public sealed record DeferredEnqueueRequest
     [Id(0)] public required object Task { get; init; }
 
     /// <summary>The enqueue options, or null for defaults.</summary>
-    [Id(1)] public DeferredTaskOptions? Options { get; init; }
+    [Id(1)] public DeferredEnqueueOptions? Options { get; init; }
 
     /// <summary>
     /// The W3C <c>traceparent</c> of the enqueue's span (set by <see cref="IDeferredTasks"/>); stored with the task so every

@@ -24,7 +24,7 @@ public interface IDeferredTaskOperator
     /// Cancels a task. A waiting task (pending or failed) is removed at once: <see cref="DeferredCancelOutcome.Cancelled"/>.
     /// A running task gets its attempt's cancellation token signalled and is removed when its handler returns, whatever
     /// it returns: <see cref="DeferredCancelOutcome.Signalled"/>. A handler that ignores the token is abandoned
-    /// <c>DeferredTasksOptions.AbandonAfter</c> later (its code may still be running), and the task is removed then.
+    /// <c>DeferredOptions.AbandonAfter</c> later (its code may still be running), and the task is removed then.
     /// A dead task is not cancelled (<see cref="DeferredCancelOutcome.NotLive"/>; delete it instead).
     /// </summary>
     Task<DeferredCancelOutcome> CancelAsync(string taskId, CancellationToken cancellationToken = default);

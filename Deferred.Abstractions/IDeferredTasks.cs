@@ -15,10 +15,10 @@ public interface IDeferredTasks
     /// <param name="options">Delay, run time, attempts and idempotency id; null for defaults.</param>
     /// <param name="cancellationToken">
     /// Cancels waiting for the acknowledgement: a token cancelled before the call stores nothing; one cancelled while
-    /// the call waits may leave the task stored (retry with the same <see cref="DeferredTaskOptions.TaskId"/>).
+    /// the call waits may leave the task stored (retry with the same <see cref="DeferredEnqueueOptions.TaskId"/>).
     /// </param>
     /// <returns>
-    /// The task id. With <see cref="DeferredTaskOptions.TaskId"/> set, the same id even when it was stored already: an
+    /// The task id. With <see cref="DeferredEnqueueOptions.TaskId"/> set, the same id even when it was stored already: an
     /// enqueue is idempotent while the task is stored (pending, failed, running or dead), not after it completed.
     /// </returns>
     /// <exception cref="DeferredTaskIdConflictException">The id is stored for a different task (type or contents); nothing was stored.</exception>
@@ -27,12 +27,12 @@ public interface IDeferredTasks
     /// <exception cref="ArgumentNullException"><paramref name="task"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is out of range or the task id is malformed.</exception>
     /// <exception cref="DeferredTaskTypeNotRegisteredException">No silo handler is registered for <typeparamref name="TTask"/>.</exception>
-    Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
+    Task<string> EnqueueAsync<TTask>(TTask task, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Like <see cref="EnqueueAsync{TTask}"/>, and says whether this call stored the task
     /// (<see cref="DeferredEnqueueResult.Created"/>) or found it stored already under the same
-    /// <see cref="DeferredTaskOptions.TaskId"/>. An id is taken only while its task is stored: once the task completes
+    /// <see cref="DeferredEnqueueOptions.TaskId"/>. An id is taken only while its task is stored: once the task completes
     /// (its row is deleted), the same id enqueues a new task.
     /// </summary>
     /// <typeparam name="TTask">The task type; a handler for it must be registered on the silos.</typeparam>
@@ -41,12 +41,12 @@ public interface IDeferredTasks
     /// <param name="cancellationToken">Cancels waiting for the acknowledgement; a token cancelled before the call stores nothing.</param>
     /// <returns>The stored task and whether this call created it.</returns>
     /// <exception cref="DeferredTaskIdConflictException">The id is stored for a different task (type or contents); nothing was stored.</exception>
-    Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
+    Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Stores many tasks in one commit and returns their ids in order, all or nothing: a bad item fails the call before
     /// anything is stored, naming its index. Every task gets <paramref name="options"/> (delay, run time, attempts;
-    /// <see cref="DeferredTaskOptions.TaskId"/> is refused: ids are generated). Needs a store that commits many rows
+    /// <see cref="DeferredEnqueueOptions.TaskId"/> is refused: ids are generated). Needs a store that commits many rows
     /// at once (the default <c>Postgres</c> store); the stock store refuses with <see cref="NotSupportedException"/>.
     /// </summary>
     /// <typeparam name="TTask">The task type; a handler for each item's runtime type must be registered on the silos.</typeparam>
@@ -54,7 +54,7 @@ public interface IDeferredTasks
     /// <param name="options">Options for every task; null for defaults.</param>
     /// <param name="cancellationToken">Cancels waiting; a token cancelled before the call stores nothing.</param>
     /// <returns>The new ids, in the order of <paramref name="tasks"/>.</returns>
-    Task<IReadOnlyList<string>> EnqueueManyAsync<TTask>(IEnumerable<TTask> tasks, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<string>> EnqueueManyAsync<TTask>(IEnumerable<TTask> tasks, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>The most tasks one <see cref="EnqueueManyAsync{TTask}"/> call stores.</summary>
     public const int MaxBatchSize = 10_000;

@@ -1,6 +1,6 @@
+using Deferred;
 using Deferred.Silo;
 using Deferred.Silo.Demo;
-using Deferred.Storage.Migrations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

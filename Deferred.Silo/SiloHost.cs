@@ -1,5 +1,4 @@
 using System.Net;
-using Deferred.Options;
 using Deferred.Silo.Demo;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +17,7 @@ namespace Deferred.Silo;
 /// <c>ClusterId</c>, <c>ServiceId</c>, <c>SiloPort</c>, <c>GatewayPort</c>, <c>AdvertisedIP</c> (default 127.0.0.1);
 /// <c>Membership</c> binds Orleans' <see cref="ClusterMembershipOptions"/> (for example <c>ProbeTimeout</c>,
 /// <c>NumMissedProbesLimit</c>, which set how fast a dead silo is declared dead). Section <c>Deferred</c> binds
-/// <see cref="DeferredTasksOptions"/>; <c>DEFERRED_PG_CONNECTION</c> overrides its connection string.
+/// <see cref="DeferredOptions"/>; <c>DEFERRED_PG_CONNECTION</c> overrides its connection string.
 /// </remarks>
 internal static class SiloHost
 {
@@ -29,7 +28,7 @@ internal static class SiloHost
     public static string? ConnectionString(IConfiguration configuration) =>
         Environment.GetEnvironmentVariable("DEFERRED_PG_CONNECTION") is { Length: > 0 } fromEnvironment
             ? fromEnvironment
-            : configuration[$"{DeferredTasksOptions.SectionName}:{nameof(DeferredTasksOptions.ConnectionString)}"];
+            : configuration[$"{DeferredOptions.SectionName}:{nameof(DeferredOptions.ConnectionString)}"];
 
     public static HostApplicationBuilder CreateBuilder(string[] args, Action<ISiloBuilder>? configureSilo = null)
     {
@@ -80,7 +79,7 @@ internal static class SiloHost
             silo.Configure<ClusterMembershipOptions>(orleans.GetSection("Membership"));
             silo.AddDeferredTasks(options =>
             {
-                configuration.GetSection(DeferredTasksOptions.SectionName).Bind(options);
+                configuration.GetSection(DeferredOptions.SectionName).Bind(options);
                 options.ConnectionString = connectionString;
             });
             configureSilo?.Invoke(silo);

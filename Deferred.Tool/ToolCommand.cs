@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Reflection;
-using Deferred.Storage.Migrations;
 using Microsoft.Extensions.Logging;
 
 namespace Deferred.Tool;

@@ -2,7 +2,6 @@ using Deferred.Cluster;
 using Deferred.Diagnostics;
 using Deferred.Execution;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Deferred.Wakeups;
@@ -21,12 +20,12 @@ internal sealed class BatchEnqueuer(
     Serializer serializer,
     StoreResilience resilience,
     TaskResumer resumer,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     SiloIdentity silo,
     TimeProvider time,
     CarriedRequestContext carried)
 {
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
 
     public async Task<IReadOnlyList<string>> EnqueueAsync(BatchRequest request)
     {
@@ -85,7 +84,7 @@ internal sealed class BatchEnqueuer(
 /// <summary>The checks of a batch enqueue, made where it is called and again on the silo.</summary>
 internal static class BatchChecks
 {
-    public static void ThrowIfInvalid(IReadOnlyList<object?> tasks, DeferredTaskOptions? options)
+    public static void ThrowIfInvalid(IReadOnlyList<object?> tasks, DeferredEnqueueOptions? options)
     {
         if (tasks.Count > IDeferredTasks.MaxBatchSize)
         {
@@ -100,10 +99,10 @@ internal static class BatchChecks
             }
         }
 
-        DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+        DeferredEnqueueOptionsValidation.ThrowIfInvalid(options);
         if (options?.TaskId is not null)
         {
-            throw new ArgumentException("DeferredTaskOptions.TaskId is set for a batch; every task of a batch gets a generated id.", nameof(options));
+            throw new ArgumentException("DeferredEnqueueOptions.TaskId is set for a batch; every task of a batch gets a generated id.", nameof(options));
         }
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Deferred.Cluster;
 using Deferred.Diagnostics;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Deferred.Wakeups;
@@ -20,20 +19,20 @@ internal sealed class DeferredTasksClient(
     IDeferredTaskStore? store = null,
     DirectEnqueuer? direct = null,
     SiloReadiness? readiness = null,
-    IOptions<DeferredTasksOptions>? options = null,
+    IOptions<DeferredOptions>? options = null,
     TimeProvider? time = null) : IDeferredTasks
 {
-    public async Task<string> EnqueueAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default) =>
+    public async Task<string> EnqueueAsync<TTask>(TTask task, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default) =>
         (await EnqueueWithResultAsync(task, options, cancellationToken)).Info.TaskId;
 
-    public async Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<DeferredEnqueueResult> EnqueueWithResultAsync<TTask>(TTask task, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (task is null)
         {
             throw new ArgumentNullException(nameof(task), "The task to enqueue is null.");
         }
 
-        DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+        DeferredEnqueueOptionsValidation.ThrowIfInvalid(options);
 
         // A call cancelled before it starts stores nothing.
         cancellationToken.ThrowIfCancellationRequested();
@@ -88,7 +87,7 @@ internal sealed class DeferredTasksClient(
         }
     }
 
-    public async Task<IReadOnlyList<string>> EnqueueManyAsync<TTask>(IEnumerable<TTask> tasks, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> EnqueueManyAsync<TTask>(IEnumerable<TTask> tasks, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tasks);
         var items = tasks.Select(t => (object?)t).ToArray();
@@ -149,11 +148,11 @@ internal sealed class DeferredTasksClient(
         return grains.GetGrain<Scheduling.IScheduleGrain>(0).RemoveAsync(name).WaitAsync(cancellationToken);
     }
 
-    private DeferredTasksOptions Options => options?.Value ?? new DeferredTasksOptions();
+    private DeferredOptions Options => options?.Value ?? new DeferredOptions();
 
     private static Task<T> Unwrapped<T>(Task<T> call, CancellationToken cancellationToken) => StoreFailures.UnwrapActivationFailureAsync(call, cancellationToken);
 
-    /// <summary>An Orleans client's margin over <see cref="DeferredTasksOptions.EnqueueTimeout"/> for an enqueue call.</summary>
+    /// <summary>An Orleans client's margin over <see cref="DeferredOptions.EnqueueTimeout"/> for an enqueue call.</summary>
     internal static readonly TimeSpan ClientMargin = TimeSpan.FromSeconds(1);
 
     private async Task<DeferredEnqueueResult> Bounded(Task<DeferredEnqueueResult> call, string taskId, CancellationToken cancellationToken)

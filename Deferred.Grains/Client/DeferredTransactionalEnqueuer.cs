@@ -21,7 +21,7 @@ namespace Deferred;
 /// </summary>
 /// <remarks>
 /// The task type is stored by its Orleans <c>[Alias]</c> or full name (on a silo, by the name its handler was
-/// registered under). A <see cref="DeferredTaskOptions.TaskId"/> that is already stored stores nothing (idempotent).
+/// registered under). A <see cref="DeferredEnqueueOptions.TaskId"/> that is already stored stores nothing (idempotent).
 /// </remarks>
 public sealed class DeferredTransactionalEnqueuer
 {
@@ -31,9 +31,9 @@ public sealed class DeferredTransactionalEnqueuer
     private readonly TimeProvider _time;
     private readonly IServiceProvider _services;
 
-    /// <summary>Created by DI.</summary>
-    /// <param name="services">The host's services (serializer, cluster options, handler registry on silos).</param>
-    public DeferredTransactionalEnqueuer(IServiceProvider services)
+    // Created by DI only (AddDeferredTasks, AddDeferredTasksClient): the host's serializer, cluster options and, on
+    // silos, the handler registry. Not public: an app gets the enqueuer from its services.
+    internal DeferredTransactionalEnqueuer(IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(services);
         _services = services;
@@ -53,7 +53,7 @@ public sealed class DeferredTransactionalEnqueuer
     /// <param name="cancellationToken">Cancels the statements.</param>
     /// <exception cref="ArgumentException">The transaction is finished, or an option is bad.</exception>
     /// <exception cref="InvalidOperationException">The transaction's database has no <c>deferred_tasks</c> table.</exception>
-    public async Task<string> EnqueueAsync<TTask>(NpgsqlTransaction transaction, TTask task, DeferredTaskOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<string> EnqueueAsync<TTask>(NpgsqlTransaction transaction, TTask task, DeferredEnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         if (task is null)
@@ -62,7 +62,7 @@ public sealed class DeferredTransactionalEnqueuer
         }
 
         var connection = transaction.Connection ?? throw Finished();
-        DeferredTaskOptionsValidation.ThrowIfInvalid(options);
+        DeferredEnqueueOptionsValidation.ThrowIfInvalid(options);
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureTaskTableAsync(connection, transaction, cancellationToken);
 
@@ -75,7 +75,7 @@ public sealed class DeferredTransactionalEnqueuer
             insert.Parameters.AddWithValue("service_id", _serviceId);
             insert.Parameters.AddWithValue("task_id", taskId);
             insert.Parameters.AddWithValue("task_type", name);
-            insert.Parameters.AddWithValue("max_attempts", options?.MaxAttempts ?? _services.GetService<IOptions<Options.DeferredTasksOptions>>()?.Value.DefaultMaxAttempts ?? new Options.DeferredTasksOptions().DefaultMaxAttempts);
+            insert.Parameters.AddWithValue("max_attempts", options?.MaxAttempts ?? _services.GetService<IOptions<DeferredOptions>>()?.Value.DefaultMaxAttempts ?? new DeferredOptions().DefaultMaxAttempts);
             insert.Parameters.AddWithValue("enqueued_at", now);
             insert.Parameters.AddWithValue("next_run_at", TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now));
             insert.Parameters.AddWithValue("payload", _serializer.SerializeToArray(task));
@@ -85,7 +85,7 @@ public sealed class DeferredTransactionalEnqueuer
             insert.Parameters.Add(new NpgsqlParameter("ordering_key", NpgsqlDbType.Text) { Value = (object?)options?.OrderingKey ?? DBNull.Value });
             insert.Parameters.Add(new NpgsqlParameter("request_context", NpgsqlDbType.Bytea) { Value = (object?)_services.GetService<CarriedRequestContext>()?.Capture() ?? DBNull.Value });
             insert.Parameters.AddWithValue("caller_id", options?.TaskId is not null);
-            insert.Parameters.AddWithValue("completed_id_retention", (_services.GetService<IOptions<Options.DeferredTasksOptions>>()?.Value ?? new Options.DeferredTasksOptions()).CompletedIdRetention);
+            insert.Parameters.AddWithValue("completed_id_retention", (_services.GetService<IOptions<DeferredOptions>>()?.Value ?? new DeferredOptions()).CompletedIdRetention);
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
 

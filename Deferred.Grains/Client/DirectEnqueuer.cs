@@ -2,7 +2,6 @@ using Deferred.Cluster;
 using Deferred.Diagnostics;
 using Deferred.Execution;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
@@ -13,7 +12,7 @@ namespace Deferred.Client;
 
 /// <summary>
 /// On a silo whose store can insert rows without an activation (<see cref="IDeferredTaskStore.DirectInsert"/>), a task
-/// with a generated id that is due beyond <see cref="DeferredTasksOptions.TimerThreshold"/> needs nothing from its grain
+/// with a generated id that is due beyond <see cref="DeferredOptions.TimerThreshold"/> needs nothing from its grain
 /// until the far wake-up brings it: it is just a row. Such an enqueue is validated and serialized here and inserted
 /// straight into the store (batched like every other write). A generated id cannot have an activation yet, so no
 /// in-memory state can disagree with the row. Caller-chosen ids, near tasks and enqueues from clients take the grain path.
@@ -23,16 +22,16 @@ internal sealed class DirectEnqueuer(
     TaskTypeRegistry registry,
     Serializer serializer,
     StoreResilience resilience,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     SiloIdentity silo,
     TimeProvider time,
     CarriedRequestContext carried,
     ILogger<DirectEnqueuer> logger)
 {
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
 
     /// <summary>The stored task, or null when this enqueue must go through the grain.</summary>
-    public async Task<DeferredEnqueueResult?> TryEnqueueAsync(object task, DeferredTaskOptions? taskOptions, TraceCarrier? trace, CancellationToken cancellationToken)
+    public async Task<DeferredEnqueueResult?> TryEnqueueAsync(object task, DeferredEnqueueOptions? taskOptions, TraceCarrier? trace, CancellationToken cancellationToken)
     {
         if (store.DirectInsert is not { } inserter || taskOptions is null || taskOptions.TaskId is not null || (taskOptions.RunAt is null && taskOptions.Delay is null))
         {

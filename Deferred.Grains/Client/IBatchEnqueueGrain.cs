@@ -18,7 +18,7 @@ internal sealed record BatchRequest
 {
     [Id(0)] public required object[] Tasks { get; init; }
 
-    [Id(1)] public DeferredTaskOptions? Options { get; init; }
+    [Id(1)] public DeferredEnqueueOptions? Options { get; init; }
 
     [Id(2)] public string? TraceParent { get; init; }
 

@@ -55,7 +55,7 @@ internal sealed class SiloReadiness : ILifecycleParticipant<ISiloLifecycle>
         catch (TimeoutException)
         {
             throw new DeferredNotReadyException(
-                $"Deferred cannot take tasks yet: this silo did not become active within {timeout.TotalSeconds:0.#} s (DeferredTasksOptions.EnqueueTimeout). Retry once the silo is up.");
+                $"Deferred cannot take tasks yet: this silo did not become active within {timeout.TotalSeconds:0.#} s (DeferredOptions.EnqueueTimeout). Retry once the silo is up.");
         }
     }
 }

@@ -101,7 +101,7 @@ internal static partial class DeferredLog
     [LoggerMessage(3004, LogLevel.Warning, "The Deferred database schema is at version {Version}, newer than this build's {Latest}: a newer build has migrated it (a rolling upgrade?). The newer migrations are all marked additive, so this silo runs; upgrade it to the newer build")]
     public static partial void SchemaAhead(ILogger logger, int version, int latest);
 
-    [LoggerMessage(3005, LogLevel.Warning, "HostOptions.ShutdownTimeout is {ShutdownSeconds} s, shorter than DeferredTasksOptions.ShutdownGracePeriod ({GraceSeconds} s) plus AbandonAfter ({AbandonSeconds} s): a stop is cut off before running attempts are drained. Raise HostOptions.ShutdownTimeout (services.Configure<HostOptions>(o => o.ShutdownTimeout = ...)) or lower the two")]
+    [LoggerMessage(3005, LogLevel.Warning, "HostOptions.ShutdownTimeout is {ShutdownSeconds} s, shorter than DeferredOptions.ShutdownGracePeriod ({GraceSeconds} s) plus AbandonAfter ({AbandonSeconds} s): a stop is cut off before running attempts are drained. Raise HostOptions.ShutdownTimeout (services.Configure<HostOptions>(o => o.ShutdownTimeout = ...)) or lower the two")]
     public static partial void ShutdownTimeoutTooShort(ILogger logger, double shutdownSeconds, double graceSeconds, double abandonSeconds);
 
     [LoggerMessage(3001, LogLevel.Information, "Deferred schema is at version {Version}")]

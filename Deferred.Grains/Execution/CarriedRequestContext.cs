@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Serialization;
@@ -6,14 +5,14 @@ using Orleans.Serialization;
 namespace Deferred.Execution;
 
 /// <summary>
-/// The Orleans <c>RequestContext</c> entries that travel with a task (<see cref="DeferredTasksOptions.CarriedRequestContextKeys"/>):
+/// The Orleans <c>RequestContext</c> entries that travel with a task (<see cref="DeferredOptions.CarriedRequestContextKeys"/>):
 /// read from the enqueuing code's context and stored with the task (Orleans-serialized), set again in the context an
 /// attempt runs in, so filters and the handler see them. With no keys configured nothing is read or stored.
 /// </summary>
 /// <remarks>
 /// On an Orleans client (<see cref="ForClient"/>) the silos' keys are not known: a transactional enqueue there stores every
 /// entry of the caller's context, as a grain call would send them all, and the silo that runs the task sets again only
-/// the entries its own <see cref="DeferredTasksOptions.CarriedRequestContextKeys"/> name.
+/// the entries its own <see cref="DeferredOptions.CarriedRequestContextKeys"/> name.
 /// </remarks>
 internal sealed class CarriedRequestContext
 {
@@ -21,7 +20,7 @@ internal sealed class CarriedRequestContext
     private readonly Serializer serializer;
 
     /// <summary>A silo's: the configured keys.</summary>
-    public CarriedRequestContext(IOptions<DeferredTasksOptions> options, Serializer serializer)
+    public CarriedRequestContext(IOptions<DeferredOptions> options, Serializer serializer)
         : this(options.Value.CarriedRequestContextKeys.Where(static k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).ToArray(), serializer)
     {
     }

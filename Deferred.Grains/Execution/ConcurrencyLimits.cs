@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using Deferred.Cluster;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Options;
@@ -10,7 +9,7 @@ using Orleans.Configuration;
 namespace Deferred.Execution;
 
 /// <summary>
-/// The per-type concurrency limits (<see cref="DeferredTasksOptions.ConcurrencyLimits"/>): before an attempt of a limited
+/// The per-type concurrency limits (<see cref="DeferredOptions.ConcurrencyLimits"/>): before an attempt of a limited
 /// type takes its start permit, it takes a permit of its type on this silo (<see cref="DeferredConcurrencyLimit.PerSilo"/>,
 /// a local semaphore) and then a lease on one of the type's cluster slots (<see cref="DeferredConcurrencyLimit.Cluster"/>,
 /// a row in <c>deferred_concurrency_leases</c>); it gives both back when its handler returns. Unlimited types pay one
@@ -20,7 +19,7 @@ internal sealed class ConcurrencyLimits : IDisposable
 {
     private readonly FrozenDictionary<string, TypeLimit> _types;
 
-    public ConcurrencyLimits(IOptions<DeferredTasksOptions> options, DeferredDatabase database, IOptions<ClusterOptions> cluster, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
+    public ConcurrencyLimits(IOptions<DeferredOptions> options, DeferredDatabase database, IOptions<ClusterOptions> cluster, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
     {
         var store = new LeaseStore(database, cluster.Value.ServiceId, silo, resilience);
         _types = options.Value.ConcurrencyLimits

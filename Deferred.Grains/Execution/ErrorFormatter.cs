@@ -1,10 +1,9 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 
 namespace Deferred.Execution;
 
 /// <summary>Turns an exception into the bounded <see cref="DeferredTaskError"/> that is stored.</summary>
-internal sealed class ErrorFormatter(IOptions<DeferredTasksOptions> options, TimeProvider time)
+internal sealed class ErrorFormatter(IOptions<DeferredOptions> options, TimeProvider time)
 {
     private const int MaxMessageLength = 2_000;
     private readonly int _maxStack = options.Value.MaxStoredStackTraceLength;

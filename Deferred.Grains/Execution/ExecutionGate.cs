@@ -1,15 +1,14 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 
 namespace Deferred.Execution;
 
 /// <summary>
-/// Bounds how many attempts run at once on this silo (<see cref="DeferredTasksOptions.MaxConcurrentTasks"/>), counts
+/// Bounds how many attempts run at once on this silo (<see cref="DeferredOptions.MaxConcurrentTasks"/>), counts
 /// the due work queued behind it (so recovery can feed a backlog in at the rate it drains), and carries the silo's
 /// shutdown: once <see cref="BeginStop"/> is called no attempt gets a slot, and <see cref="CancelRunning"/> cancels
 /// the tokens of those still running.
 /// </summary>
-internal sealed class ExecutionGate(IOptions<DeferredTasksOptions> options) : IDisposable
+internal sealed class ExecutionGate(IOptions<DeferredOptions> options) : IDisposable
 {
     // Clamped: the gate can be built before the options validator runs, and the validator should be the one to report.
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.Value.MaxConcurrentTasks), Math.Max(1, options.Value.MaxConcurrentTasks));

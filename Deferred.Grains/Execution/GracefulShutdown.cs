@@ -1,6 +1,5 @@
 using Deferred.Cluster;
 using Deferred.Diagnostics;
-using Deferred.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -9,8 +8,8 @@ namespace Deferred.Execution;
 
 /// <summary>
 /// A silo's orderly stop, before Orleans deactivates the task grains: no new attempt starts, running attempts get
-/// <see cref="DeferredTasksOptions.ShutdownGracePeriod"/> to finish, then their tokens are cancelled and they get
-/// <see cref="DeferredTasksOptions.AbandonAfter"/> to return. Attempts that did not finish leave their rows as they
+/// <see cref="DeferredOptions.ShutdownGracePeriod"/> to finish, then their tokens are cancelled and they get
+/// <see cref="DeferredOptions.AbandonAfter"/> to return. Attempts that did not finish leave their rows as they
 /// were (the grain clears its in-flight marker), so the tasks resume on another silo or at the next start. A clean
 /// stop then releases the silo's live tasks (owner cleared), so their adoption is not mistaken for a crash's.
 /// </summary>
@@ -18,13 +17,13 @@ internal sealed class GracefulShutdown(
     ExecutionGate gate,
     Storage.IDeferredTaskStore store,
     SiloIdentity silo,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     TimeProvider time,
     IOptions<Microsoft.Extensions.Hosting.HostOptions> host,
     ILogger<GracefulShutdown> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(GracefulShutdown), ServiceLifecycleStage.Active, StartAsync, StopAsync);

@@ -7,7 +7,7 @@ using Orleans.Configuration;
 namespace Deferred.Execution;
 
 /// <summary>
-/// Turns of ordering keys (<see cref="DeferredTaskOptions.OrderingKey"/>): whether a keyed task may start now, and
+/// Turns of ordering keys (<see cref="DeferredEnqueueOptions.OrderingKey"/>): whether a keyed task may start now, and
 /// which tasks wait for a key on this silo. A keyed task starts only when it holds its key (<c>ordering-take.sql</c>: no
 /// earlier task of the key is stored, and no other task holds the key); it gives the key back once its row is deleted.
 /// The grain wakes the tasks waiting for a key here as soon as a task of that key ends here; tasks of the key on other

@@ -1,10 +1,9 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 
 namespace Deferred.Execution;
 
 /// <summary>Turns a failed attempt and a <see cref="RetryDecision"/> into the next run time, or none (dead).</summary>
-internal sealed class RetrySchedule(IOptions<DeferredTasksOptions> options)
+internal sealed class RetrySchedule(IOptions<DeferredOptions> options)
 {
     private readonly Func<int, TimeSpan>? _backoff = options.Value.RetryBackoff;
 

@@ -22,7 +22,7 @@ internal abstract class TaskRegistration
     /// <summary>The stored name: the type's Orleans <c>[Alias]</c> if it has one, else its full name.</summary>
     public string Name { get; }
 
-    /// <summary>This type's attempt timeout; null uses <see cref="Options.DeferredTasksOptions.DefaultTaskTimeout"/>.</summary>
+    /// <summary>This type's attempt timeout; null uses <see cref="DeferredOptions.DefaultTaskTimeout"/>.</summary>
     public TimeSpan? Timeout { get; }
 
     public abstract byte[] Serialize(Serializer serializer, object task);

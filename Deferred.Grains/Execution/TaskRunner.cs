@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Deferred.Diagnostics;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,7 +28,7 @@ internal sealed class TaskRunner(
     CarriedRequestContext carried,
     TimeProvider time,
     ErrorFormatter errors,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     ILogger<TaskRunner> logger)
 {
     private readonly Storage.Resilience.CoarseDeadlines _deadlines = new(time);
@@ -39,7 +38,7 @@ internal sealed class TaskRunner(
 
     private const string OutcomeTag = "deferred.task.outcome";
 
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
 
     /// <summary>The task ready to run, or the <see cref="AttemptResult.Unreadable"/> outcome that makes it dead.</summary>
     public (PreparedAttempt? Prepared, AttemptOutcome? Unreadable) Prepare(TaskRecord record)

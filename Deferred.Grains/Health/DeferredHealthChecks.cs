@@ -1,7 +1,5 @@
-using Deferred.Options;
 using Deferred.Recovery;
 using Deferred.Storage;
-using Deferred.Storage.Migrations;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -38,7 +36,7 @@ internal sealed class StoreHealthCheck(DeferredDatabase database) : IHealthCheck
 }
 
 /// <summary>The store's write queue is not backed up: degraded beyond a few full batches per connection, unhealthy far beyond.</summary>
-internal sealed class BatcherHealthCheck(IDeferredTaskStore store, IOptions<DeferredTasksOptions> options) : IHealthCheck
+internal sealed class BatcherHealthCheck(IDeferredTaskStore store, IOptions<DeferredOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -60,7 +58,7 @@ internal sealed class BatcherHealthCheck(IDeferredTaskStore store, IOptions<Defe
 }
 
 /// <summary>The orphan sweep ran within its interval: degraded when the last good sweep is older than two intervals.</summary>
-internal sealed class SweepHealthCheck(DeferredRecovery recovery, IOptions<DeferredTasksOptions> options, TimeProvider time) : IHealthCheck
+internal sealed class SweepHealthCheck(DeferredRecovery recovery, IOptions<DeferredOptions> options, TimeProvider time) : IHealthCheck
 {
     private readonly DateTimeOffset _created = time.GetUtcNow();
 

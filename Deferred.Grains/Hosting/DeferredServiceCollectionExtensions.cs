@@ -33,7 +33,7 @@ public static class DeferredServiceCollectionExtensions
     /// <param name="taskTypeName">The stored name; null uses the type's <c>[Alias]</c> or full name.</param>
     /// <param name="timeout">
     /// How long one attempt of this type may run before it is cancelled and counted as failed; null uses
-    /// <c>DeferredTasksOptions.DefaultTaskTimeout</c>.
+    /// <c>DeferredOptions.DefaultTaskTimeout</c>.
     /// </param>
     /// <returns>The services.</returns>
     public static IServiceCollection AddDeferredTaskHandler<TTask, THandler>(this IServiceCollection services, string? taskTypeName, TimeSpan? timeout = null)
@@ -93,7 +93,7 @@ public static class DeferredServiceCollectionExtensions
     /// Bounds how many attempts of <typeparamref name="TTask"/> run at once: on each silo (<paramref name="perSilo"/>, a
     /// local semaphore) and in the whole cluster (<paramref name="cluster"/>, leases in the database that hold while silos
     /// join and die). Attempts over a bound wait in memory, holding no execution slot. Register the handler first when
-    /// it names the type explicitly. The same as setting <c>DeferredTasksOptions.ConcurrencyLimits</c>.
+    /// it names the type explicitly. The same as setting <c>DeferredOptions.ConcurrencyLimits</c>.
     /// </summary>
     /// <typeparam name="TTask">The task type.</typeparam>
     /// <param name="services">The silo's services.</param>
@@ -120,7 +120,7 @@ public static class DeferredServiceCollectionExtensions
         }
 
         var name = services.Select(d => d.ImplementationInstance).OfType<TaskRegistration<TTask>>().FirstOrDefault()?.Name ?? TaskRegistration.NameOf(typeof(TTask));
-        services.Configure<Deferred.Options.DeferredTasksOptions>(o => o.ConcurrencyLimits[name] = new Deferred.Options.DeferredConcurrencyLimit { PerSilo = perSilo, Cluster = cluster });
+        services.Configure<Deferred.DeferredOptions>(o => o.ConcurrencyLimits[name] = new Deferred.DeferredConcurrencyLimit { PerSilo = perSilo, Cluster = cluster });
         return services;
     }
 
@@ -136,7 +136,7 @@ public static class DeferredServiceCollectionExtensions
         services.TryAddSingleton<Deferred.Wakeups.TaskGrainReferences>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
-        services.TryAddSingleton<DeferredTransactionalEnqueuer>();
+        services.TryAddSingleton(sp => new DeferredTransactionalEnqueuer(sp));
 
         // A client does not know the silos' CarriedRequestContextKeys: its transactional enqueue stores every entry,
         // and the silo restores the ones it carries. (On a silo, AddDeferredTasks registered the configured one first.)

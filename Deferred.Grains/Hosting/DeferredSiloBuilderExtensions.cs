@@ -2,7 +2,6 @@ using Deferred;
 using Deferred.Client;
 using Deferred.Cluster;
 using Deferred.Execution;
-using Deferred.Options;
 using Deferred.Recovery;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
@@ -22,22 +21,22 @@ namespace Orleans.Hosting;
 public static class DeferredSiloBuilderExtensions
 {
     /// <summary>
-    /// Adds durable deferred tasks to the silo: the task grain, its store (the one <see cref="DeferredTasksOptions.Store"/>
+    /// Adds durable deferred tasks to the silo: the task grain, its store (the one <see cref="DeferredOptions.Store"/>
     /// names, <c>Postgres</c> by default; or the one chosen with <c>UseDeferredPostgresStore()</c> /
     /// <c>UseDeferredOrleansAdoNetStore()</c>), the ADO.NET reminder service on the same database (unless a reminder
     /// service is already configured), recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
     /// <c>services.AddDeferredTaskHandler&lt;TTask, THandler&gt;()</c>.
     /// The database must be migrated first (<c>DeferredSchema.MigrateAsync</c>, or
-    /// <see cref="DeferredTasksOptions.ApplyMigrationsOnStart"/>); the silo refuses to start otherwise.
+    /// <see cref="DeferredOptions.ApplyMigrationsOnStart"/>); the silo refuses to start otherwise.
     /// </summary>
     /// <param name="builder">The silo builder.</param>
-    /// <param name="configure">Sets <see cref="DeferredTasksOptions"/>; at least the connection string.</param>
+    /// <param name="configure">Sets <see cref="DeferredOptions"/>; at least the connection string.</param>
     /// <returns>The builder.</returns>
-    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Action<DeferredTasksOptions>? configure = null) =>
+    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Action<DeferredOptions>? configure = null) =>
         builder.AddDeferredTasks(configuration: null, configure);
 
     /// <summary>
-    /// Adds durable deferred tasks (see the other overload) with <see cref="DeferredTasksOptions"/> bound from
+    /// Adds durable deferred tasks (see the other overload) with <see cref="DeferredOptions"/> bound from
     /// <paramref name="configuration"/>, typically <c>builder.Configuration.GetSection("Deferred")</c>: every option by its
     /// name (<c>ConnectionString</c>, <c>Store</c>, <c>MaxConcurrentTasks</c>, <c>ConcurrencyLimits:&lt;type&gt;:Cluster</c>,
     /// ...; in environment variables <c>Deferred__ConnectionString</c> and so on). <paramref name="configure"/> runs after
@@ -47,11 +46,11 @@ public static class DeferredSiloBuilderExtensions
     /// <param name="configuration">The configuration section to bind; null binds nothing.</param>
     /// <param name="configure">Sets options after the binding; null for none.</param>
     /// <returns>The builder.</returns>
-    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Microsoft.Extensions.Configuration.IConfiguration? configuration, Action<DeferredTasksOptions>? configure = null)
+    public static ISiloBuilder AddDeferredTasks(this ISiloBuilder builder, Microsoft.Extensions.Configuration.IConfiguration? configuration, Action<DeferredOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        var options = services.AddOptions<DeferredTasksOptions>();
+        var options = services.AddOptions<DeferredOptions>();
         if (configuration is not null)
         {
             options.Bind(configuration);
@@ -68,12 +67,12 @@ public static class DeferredSiloBuilderExtensions
             return builder;
         }
 
-        services.ConfigureFormatter<DeferredTasksOptions>();
-        services.AddSingleton<IConfigurationValidator, DeferredTasksOptionsValidator>();
+        services.ConfigureFormatter<DeferredOptions>();
+        services.AddSingleton<IConfigurationValidator, DeferredOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeferredDatabase>();
         services.AddSingleton(sp => new StoreResilience(
-            sp.GetRequiredService<IOptions<DeferredTasksOptions>>(),
+            sp.GetRequiredService<IOptions<DeferredOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<StoreResilience>>(),
             sp.GetRequiredService<DeferredDatabase>()));
@@ -109,7 +108,7 @@ public static class DeferredSiloBuilderExtensions
         services.TryAddSingleton<TaskGrainReferences>();
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
-        services.TryAddSingleton<DeferredTransactionalEnqueuer>();
+        services.TryAddSingleton(sp => new DeferredTransactionalEnqueuer(sp));
 
         if (!services.Any(d => d.ServiceType == typeof(IReminderTable)))
         {
@@ -161,10 +160,10 @@ public static class DeferredSiloBuilderExtensions
     /// <summary>The one place that reads which store is configured.</summary>
     private static IDeferredTaskStore SelectStore(IServiceProvider services)
     {
-        var name = services.GetRequiredService<IOptions<DeferredTasksOptions>>().Value.Store.ToString();
+        var name = services.GetRequiredService<IOptions<DeferredOptions>>().Value.Store.ToString();
         return services.GetKeyedService<IDeferredTaskStore>(name)
             ?? throw new OrleansConfigurationException(
-                $"DeferredTasksOptions.Store is '{name}', but no Deferred store of that name is registered. Use Postgres or OrleansAdoNet " +
+                $"DeferredOptions.Store is '{name}', but no Deferred store of that name is registered. Use Postgres or OrleansAdoNet " +
                 "(Deferred:Store in configuration, or silo.UseDeferredPostgresStore() / silo.UseDeferredOrleansAdoNetStore()).");
     }
 }

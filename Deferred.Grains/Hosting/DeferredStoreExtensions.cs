@@ -1,4 +1,4 @@
-using Deferred.Options;
+using Deferred;
 using Deferred.Storage;
 using Deferred.Storage.OrleansAdoNet;
 using Deferred.Storage.Postgres;
@@ -23,7 +23,7 @@ public static class DeferredStoreExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddDeferredPostgresStoreServices();
-        builder.Services.PostConfigure<DeferredTasksOptions>(o => o.Store = DeferredStore.Postgres);
+        builder.Services.PostConfigure<DeferredOptions>(o => o.Store = DeferredStore.Postgres);
         return builder;
     }
 
@@ -37,7 +37,7 @@ public static class DeferredStoreExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddDeferredOrleansAdoNetStoreServices();
-        builder.Services.PostConfigure<DeferredTasksOptions>(o => o.Store = DeferredStore.OrleansAdoNet);
+        builder.Services.PostConfigure<DeferredOptions>(o => o.Store = DeferredStore.OrleansAdoNet);
         return builder;
     }
 

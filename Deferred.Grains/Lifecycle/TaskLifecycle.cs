@@ -13,7 +13,7 @@ internal static class TaskLifecycle
     /// The latest first run a task may ask for. Far enough for any schedule, near enough that every time computed from
     /// it (retries, wake-ups) stays representable.
     /// </summary>
-    public static readonly TimeSpan MaxDelay = DeferredTaskOptionsValidation.MaxDelay;
+    public static readonly TimeSpan MaxDelay = DeferredEnqueueOptionsValidation.MaxDelay;
 
     /// <summary>When a new task first runs: at <paramref name="runAt"/> (now if past) or after <paramref name="delay"/>.</summary>
     public static DateTimeOffset FirstRun(DateTimeOffset? runAt, TimeSpan? delay, DateTimeOffset now) =>

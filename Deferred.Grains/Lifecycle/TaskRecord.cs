@@ -65,19 +65,19 @@ internal sealed record TaskRecord
     public string? Baggage { get; init; }
 
     /// <summary>
-    /// The ordering key (<see cref="DeferredTaskOptions.OrderingKey"/>): the task starts only when no task of the same key
+    /// The ordering key (<see cref="DeferredEnqueueOptions.OrderingKey"/>): the task starts only when no task of the same key
     /// enqueued before it is still stored, and only while it holds the key. Null for unordered tasks.
     /// </summary>
     public string? OrderingKey { get; init; }
 
     /// <summary>
-    /// The carried Orleans <c>RequestContext</c> entries (<c>DeferredTasksOptions.CarriedRequestContextKeys</c>),
+    /// The carried Orleans <c>RequestContext</c> entries (<c>DeferredOptions.CarriedRequestContextKeys</c>),
     /// Orleans-serialized; restored around every attempt. Null when none were carried.
     /// </summary>
     public byte[]? RequestContext { get; init; }
 
     /// <summary>
-    /// True when the caller chose the task's id (<see cref="DeferredTaskOptions.TaskId"/>): when its row is deleted the
+    /// True when the caller chose the task's id (<see cref="DeferredEnqueueOptions.TaskId"/>): when its row is deleted the
     /// default store remembers the id for <c>CompletedIdRetention</c>, so a repeated enqueue does not run it again.
     /// </summary>
     public bool CallerChosenId { get; init; }

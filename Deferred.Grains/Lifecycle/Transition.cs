@@ -69,7 +69,7 @@ internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts,
     /// task: what the options say (attempts, ordering key, whether the id is the caller's), the resolved first run, the
     /// trace and the carried RequestContext.
     /// </summary>
-    public static NewTask From(string taskType, byte[] payload, DeferredTaskOptions? options, int defaultMaxAttempts, DateTimeOffset runAt, TraceCarrier? trace, byte[]? requestContext) =>
+    public static NewTask From(string taskType, byte[] payload, DeferredEnqueueOptions? options, int defaultMaxAttempts, DateTimeOffset runAt, TraceCarrier? trace, byte[]? requestContext) =>
         new(taskType, payload, options?.MaxAttempts ?? defaultMaxAttempts, runAt)
         {
             Trace = trace,
@@ -81,7 +81,7 @@ internal sealed record NewTask(string TaskType, byte[] Payload, int MaxAttempts,
     /// <summary>The trace context of the enqueue, carried into every attempt.</summary>
     public TraceCarrier? Trace { get; init; }
 
-    /// <summary>The ordering key, if any (<see cref="DeferredTaskOptions.OrderingKey"/>).</summary>
+    /// <summary>The ordering key, if any (<see cref="DeferredEnqueueOptions.OrderingKey"/>).</summary>
     public string? OrderingKey { get; init; }
 
     /// <summary>The carried RequestContext entries, serialized; null when none.</summary>

@@ -1,6 +1,5 @@
 using Deferred.Execution;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.OrleansAdoNet;
 using Deferred.Storage.Postgres;
@@ -43,7 +42,7 @@ internal sealed class StoredTaskReader : IAsyncDisposable
     public StoredTaskReader(string connectionString, string serviceId, DeferredStore store, TaskTypeRegistry? registry = null, Serializer? serializer = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(serviceId);
-        var options = Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { ConnectionString = connectionString, Store = store });
+        var options = Microsoft.Extensions.Options.Options.Create(new DeferredOptions { ConnectionString = connectionString, Store = store });
         _database = new DeferredDatabase(options);
         _serviceId = serviceId;
         _store = store;

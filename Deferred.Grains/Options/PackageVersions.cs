@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Deferred.Options;
+namespace Deferred;
 
 /// <summary>
 /// The versions of the Deferred packages a silo loaded: Deferred.Abstractions (the contracts) and Deferred.Orleans

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Deferred.Diagnostics;
 using Deferred.Execution;
-using Deferred.Options;
 using Deferred.Cluster;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
@@ -23,7 +22,7 @@ internal sealed record RecoveryReport(int Found, int Pages, int Resumed, int Ski
 /// <summary>
 /// Recovery and failover, one path: the orphan sweep. When the silo becomes active it sweeps once (startup
 /// recovery: the tasks of its own previous run and of any silo that went away), then again whenever membership
-/// declares a silo dead, and every <see cref="DeferredTasksOptions.SweepInterval"/> as a backstop. A sweep adopts
+/// declares a silo dead, and every <see cref="DeferredOptions.SweepInterval"/> as a backstop. A sweep adopts
 /// only tasks whose owner is gone (<see cref="OwnerView"/>), a page at a time, and resumes them through
 /// <see cref="TaskResumer"/>, which pauses while the silo's due backlog is full: a backlog is taken up at the rate
 /// it drains, and silos sweeping together split it (row claims, or a hash split on the stock store).
@@ -38,11 +37,11 @@ internal sealed class DeferredRecovery(
     LocalTasks local,
     ConcurrencyLimits limits,
     AdoptedTasks adopted,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     TimeProvider time,
     ILogger<DeferredRecovery> logger) : SiloBackgroundWork
 {
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
     private readonly TaskCompletionSource<RecoveryReport> _startup = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _wake = new(0, 1);
 
@@ -65,7 +64,7 @@ internal sealed class DeferredRecovery(
     /// <summary>When the last sweep finished without error; null before the first.</summary>
     public DateTimeOffset? LastSweepAt { get; private set; }
 
-    /// <summary>True when this silo sweeps at all (<see cref="DeferredTasksOptions.RecoverOnStartup"/>).</summary>
+    /// <summary>True when this silo sweeps at all (<see cref="DeferredOptions.RecoverOnStartup"/>).</summary>
     public bool Sweeps => _options.RecoverOnStartup;
 
     /// <summary>What the startup sweep found and did, once it has finished.</summary>

@@ -3,7 +3,6 @@ using Deferred.Cluster;
 using Deferred.Diagnostics;
 using Deferred.Execution;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Deferred.Wakeups;

@@ -1,6 +1,5 @@
 using Deferred.Diagnostics;
 using Deferred.Execution;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
@@ -20,7 +19,7 @@ internal sealed class ScheduleRegistrar(
     ScheduleStoreSelection stores,
     TaskTypeRegistry registry,
     StoreResilience resilience,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     ILogger<ScheduleRegistrar> logger) : ILifecycleParticipant<ISiloLifecycle>, IConfigurationValidator
 {
     private readonly ScheduleRegistration[] _registrations = registrations.ToArray();

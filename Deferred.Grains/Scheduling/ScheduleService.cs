@@ -1,6 +1,5 @@
 using Deferred.Diagnostics;
 using Deferred.Execution;
-using Deferred.Options;
 using Deferred.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,7 +16,7 @@ internal sealed class ScheduleService(
     TaskTypeRegistry registry,
     Serializer serializer,
     DeferredScheduler scheduler,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     ILogger<ScheduleService> logger)
 {
     public async Task SaveAsync(ScheduleRequest request, CancellationToken cancellationToken)

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Runtime;
@@ -11,13 +10,13 @@ namespace Deferred.Storage;
 /// </summary>
 internal sealed class DeferredDatabase : IAsyncDisposable, IDisposable, Resilience.IStoreProbe
 {
-    public DeferredDatabase(IOptions<DeferredTasksOptions> options)
+    public DeferredDatabase(IOptions<DeferredOptions> options)
     {
         var connectionString = options.Value.ConnectionString;
         if (string.IsNullOrWhiteSpace(connectionString))
         {
             throw new OrleansConfigurationException(
-                "DeferredTasksOptions.ConnectionString is not set; set it in AddDeferredTasks(o => o.ConnectionString = ...) or, when AddDeferredTasks binds configuration, as Deferred:ConnectionString (environment: Deferred__ConnectionString).");
+                "DeferredOptions.ConnectionString is not set; set it in AddDeferredTasks(o => o.ConnectionString = ...) or, when AddDeferredTasks binds configuration, as Deferred:ConnectionString (environment: Deferred__ConnectionString).");
         }
 
         NpgsqlConnectionStringBuilder builder;
@@ -28,7 +27,7 @@ internal sealed class DeferredDatabase : IAsyncDisposable, IDisposable, Resilien
         catch (ArgumentException ex)
         {
             // The message names the bad keyword; the connection string itself is not repeated (it may hold a password).
-            throw new OrleansConfigurationException($"DeferredTasksOptions.ConnectionString is not a valid Npgsql connection string: {ex.Message}");
+            throw new OrleansConfigurationException($"DeferredOptions.ConnectionString is not a valid Npgsql connection string: {ex.Message}");
         }
 
         if (string.IsNullOrEmpty(builder.ApplicationName))

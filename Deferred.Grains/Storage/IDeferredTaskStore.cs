@@ -35,7 +35,7 @@ internal interface IDeferredTaskStore
     INewTaskSignal? NewTasks { get; }
 
     /// <summary>
-    /// True when the store can order tasks by <see cref="DeferredTaskOptions.OrderingKey"/> (it can find the stored
+    /// True when the store can order tasks by <see cref="DeferredEnqueueOptions.OrderingKey"/> (it can find the stored
     /// tasks of a key in enqueue order); a store that cannot refuses keyed tasks at enqueue.
     /// </summary>
     bool OrdersTasks { get; }

@@ -1,9 +1,7 @@
 using System.Globalization;
 using Deferred.Diagnostics;
-using Deferred.Storage.Migrations;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Runtime;
@@ -16,11 +14,11 @@ namespace Deferred.Storage;
 /// unreachable only for a moment (restarting, failing over) is waited for (<see cref="StoreWindow.SchemaCheck"/>), so a
 /// silo restarted during a database restart still comes up.
 /// </summary>
-internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience resilience, IOptions<DeferredTasksOptions> options, ILogger<SchemaCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
+internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience resilience, IOptions<DeferredOptions> options, ILogger<SchemaCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     /// <summary>What every schema message says about migrating: the ways a package user has.</summary>
     internal const string HowToMigrate =
-        "Migrate with DeferredSchema.MigrateAsync(connectionString) in a deployment step, set DeferredTasksOptions.ApplyMigrationsOnStart " +
+        "Migrate with DeferredSchema.MigrateAsync(connectionString) in a deployment step, set DeferredOptions.ApplyMigrationsOnStart " +
         "(Deferred:ApplyMigrationsOnStart) to let the silo do it, or apply the SQL of DeferredSchema.Script() (the sample host prints it with `migrate --script`)";
 
     public void Participate(ISiloLifecycle lifecycle) =>
@@ -38,7 +36,7 @@ internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience res
         if (!result.Applied)
         {
             throw new InvalidOperationException(
-                $"Deferred could not read its schema version from PostgreSQL ({StoreFailures.Describe(result.Error!)}). Check DeferredTasksOptions.ConnectionString " +
+                $"Deferred could not read its schema version from PostgreSQL ({StoreFailures.Describe(result.Error!)}). Check DeferredOptions.ConnectionString " +
                 "(Deferred:ConnectionString when AddDeferredTasks binds configuration) and that the server is running.");
 
             // No inner exception: the message names the cause (and 1006 logged it), and Orleans' lifecycle logs this
@@ -84,7 +82,7 @@ internal sealed class SchemaCheck(DeferredDatabase database, StoreResilience res
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
             throw new InvalidOperationException(
-                $"DeferredTasksOptions.ApplyMigrationsOnStart is on, but the silo's database role may not change the schema ({ex.MessageText}). " +
+                $"DeferredOptions.ApplyMigrationsOnStart is on, but the silo's database role may not change the schema ({ex.MessageText}). " +
                 "Nothing was half-applied (each migration runs in its own transaction). Grant the role the right to create tables, or turn " +
                 "ApplyMigrationsOnStart off and migrate with a role that has it: DeferredSchema.MigrateAsync(connectionString), or the SQL of DeferredSchema.Script().",
                 ex);

@@ -6,7 +6,7 @@ using System.Text;
 namespace Deferred.Storage;
 
 // The exceptions name the request field (e.g. "PageToken", "Filter.Status"), which tells the caller more than
-// "query" or "token" would; as DeferredTaskOptionsValidation does for options.
+// "query" or "token" would; as DeferredEnqueueOptionsValidation does for options.
 #pragma warning disable CA2208
 
 /// <summary>

@@ -19,7 +19,7 @@ internal static class EnqueueRequests
             throw new ArgumentNullException(nameof(request), "DeferredEnqueueRequest.Task is null; enqueue a task object.");
         }
 
-        DeferredTaskOptionsValidation.ThrowIfInvalid(request.Options);
+        DeferredEnqueueOptionsValidation.ThrowIfInvalid(request.Options);
         if (DeferredTaskId.Validate(taskId) is { } idProblem)
         {
             throw new ArgumentException($"Task id {DeferredTaskId.Quoted(taskId)} is not valid: {idProblem}.", nameof(request));
@@ -27,7 +27,7 @@ internal static class EnqueueRequests
 
         if (request.Options?.TaskId is { } requestedId && requestedId != taskId)
         {
-            throw new ArgumentException($"DeferredTaskOptions.TaskId {DeferredTaskId.Quoted(requestedId)} does not match the grain key '{taskId}'.", nameof(request));
+            throw new ArgumentException($"DeferredEnqueueOptions.TaskId {DeferredTaskId.Quoted(requestedId)} does not match the grain key '{taskId}'.", nameof(request));
         }
 
         ThrowIfUnordered(request.Options, store);
@@ -52,11 +52,11 @@ internal static class EnqueueRequests
         }, Created: false);
 
     /// <summary>Refuses a keyed task on a store that cannot order tasks, naming the key and the store.</summary>
-    public static void ThrowIfUnordered(DeferredTaskOptions? options, Storage.IDeferredTaskStore store)
+    public static void ThrowIfUnordered(DeferredEnqueueOptions? options, Storage.IDeferredTaskStore store)
     {
         if (options?.OrderingKey is { } key && !store.OrdersTasks)
         {
-            throw new NotSupportedException($"DeferredTaskOptions.OrderingKey '{key}' needs a store that orders tasks; the '{store.Name}' store does not (it keeps tasks as JSON without an index by key). Use the default store (UseDeferredPostgresStore), or enqueue without an ordering key.");
+            throw new NotSupportedException($"DeferredEnqueueOptions.OrderingKey '{key}' needs a store that orders tasks; the '{store.Name}' store does not (it keeps tasks as JSON without an index by key). Use the default store (UseDeferredPostgresStore), or enqueue without an ordering key.");
         }
     }
 

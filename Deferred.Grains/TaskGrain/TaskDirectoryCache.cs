@@ -18,7 +18,7 @@ namespace Deferred.TaskGrain;
 /// <remarks>
 /// Installed through Orleans' extension point (<see cref="GrainDirectoryOptions.CachingStrategyType.Custom"/>) only when
 /// the application left the strategy at its default (LRU) and registered no cache of its own; turned off with
-/// <see cref="Options.DeferredTasksOptions.SkipDirectoryCacheForTasks"/>. A call to a task living on another silo then
+/// <see cref="DeferredOptions.SkipDirectoryCacheForTasks"/>. A call to a task living on another silo then
 /// asks the directory (one hop) instead of the cache: operator calls only, never the run path.
 /// </remarks>
 internal sealed class TaskDirectoryCache : IGrainDirectoryCache, IAsyncDisposable
@@ -78,7 +78,7 @@ internal sealed class TaskDirectoryCache : IGrainDirectoryCache, IAsyncDisposabl
     {
         services.AddSingleton<TaskDirectoryCache>();
         services.TryAdd(ServiceDescriptor.Singleton(typeof(IGrainDirectoryCache), Factory));
-        services.AddOptions<GrainDirectoryOptions>().PostConfigure<IOptions<Options.DeferredTasksOptions>>((directory, deferred) =>
+        services.AddOptions<GrainDirectoryOptions>().PostConfigure<IOptions<DeferredOptions>>((directory, deferred) =>
         {
             // Checked at build time, when every registration is in: ours must be the cache the container hands out.
             var ours = services.LastOrDefault(d => d.ServiceType == typeof(IGrainDirectoryCache))?.ImplementationFactory == Factory;

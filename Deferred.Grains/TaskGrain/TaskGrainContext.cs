@@ -1,7 +1,6 @@
 using Deferred.Cluster;
 using Deferred.Execution;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
@@ -20,7 +19,7 @@ internal sealed class TaskGrainContext(
     ExecutionGate gate,
     TaskTypeRegistry registry,
     Serializer serializer,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     TimeProvider time,
     SiloIdentity silo,
     LocalTasks local,
@@ -44,7 +43,7 @@ internal sealed class TaskGrainContext(
 
     public Serializer Serializer { get; } = serializer;
 
-    public DeferredTasksOptions Options { get; } = options.Value;
+    public DeferredOptions Options { get; } = options.Value;
 
     public TimeProvider Time { get; } = time;
 

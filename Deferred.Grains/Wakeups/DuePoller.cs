@@ -1,5 +1,4 @@
 using Deferred.Diagnostics;
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
@@ -10,8 +9,8 @@ namespace Deferred.Wakeups;
 
 /// <summary>
 /// The default store's durable wake-up for far tasks. Each silo wakes only the tasks it owns; the orphan sweep
-/// hands a departed silo's tasks to a live one first. A task due beyond <see cref="DeferredTasksOptions.TimerThreshold"/>
-/// holds no activation, timer or reminder: it is only a row. Every <see cref="DeferredTasksOptions.DuePollInterval"/>
+/// hands a departed silo's tasks to a live one first. A task due beyond <see cref="DeferredOptions.TimerThreshold"/>
+/// holds no activation, timer or reminder: it is only a row. Every <see cref="DeferredOptions.DuePollInterval"/>
 /// this poller reads the rows that have come within the threshold since the last poll (from the due-time index,
 /// paged) and resumes them, and their grains arm timers for the rest of the wait. The startup scan covers what is
 /// due by start-up plus the threshold; the poller takes over from there. Windows overlap a little so that a row
@@ -22,11 +21,11 @@ internal sealed class DuePoller(
     TaskResumer resumer,
     Cluster.SiloIdentity silo,
     StoreResilience resilience,
-    IOptions<DeferredTasksOptions> options,
+    IOptions<DeferredOptions> options,
     TimeProvider time,
     ILogger<DuePoller> logger) : SiloBackgroundWork
 {
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
 
     // Stores that wake far tasks by reminders have no due-time index to poll.
     protected override bool Enabled => store.DueTasks is not null;

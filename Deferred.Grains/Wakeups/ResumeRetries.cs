@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Deferred.Diagnostics;
-using Deferred.Options;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,7 +17,7 @@ namespace Deferred.Wakeups;
 /// again after <see cref="FirstDelay"/>, doubling to <see cref="MaxDelay"/>, until it gets through or
 /// <see cref="MaxTries"/> tries have failed (then the audit is the backstop again).
 /// </summary>
-internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<ResumeRetries> logger) : SiloBackgroundWork
+internal sealed class ResumeRetries(TaskGrainReferences grains, IOptions<DeferredOptions> options, TimeProvider time, ILogger<ResumeRetries> logger) : SiloBackgroundWork
 {
     /// <summary>The wait before the first retry.</summary>
     public static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(250);

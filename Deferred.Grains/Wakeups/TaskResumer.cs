@@ -1,5 +1,4 @@
 using Deferred.Diagnostics;
-using Deferred.Options;
 using Deferred.Execution;
 using Microsoft.Extensions.Options;
 
@@ -9,9 +8,9 @@ namespace Deferred.Wakeups;
 /// Resumes a list of task ids on this silo with bounded parallelism, pausing while the silo's due backlog is
 /// full. Shared by the startup scan and the due-time poller, so both feed work in the same paced way.
 /// </summary>
-internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate, ResumeRetries retries, IOptions<DeferredTasksOptions> options)
+internal sealed class TaskResumer(TaskGrainReferences grains, ExecutionGate gate, ResumeRetries retries, IOptions<DeferredOptions> options)
 {
-    private readonly DeferredTasksOptions _options = options.Value;
+    private readonly DeferredOptions _options = options.Value;
 
     /// <summary>
     /// Resumes <paramref name="ids"/> (with <paramref name="adopted"/>, as tasks adopted from a silo that went away,

@@ -105,7 +105,7 @@ internal static class ChaosBulkCommand
                 new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct },
                 async (i, token) =>
                 {
-                    var taskOptions = new DeferredTaskOptions { TaskId = $"chaosbulk-{runId}-{i}", MaxAttempts = 1 };
+                    var taskOptions = new DeferredEnqueueOptions { TaskId = $"chaosbulk-{runId}-{i}", MaxAttempts = 1 };
                     await Retry(() => deferred.EnqueueAsync(new ChaosFailTask { RunId = runId }, taskOptions, token).WaitAsync(TimeSpan.FromSeconds(10), token), token);
                 });
             run.Say($"enqueued {tasks}; waiting until all are dead");

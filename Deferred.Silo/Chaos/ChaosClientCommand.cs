@@ -103,7 +103,7 @@ internal static class ChaosClientCommand
                         await Task.Delay(due, ct);
                     }
 
-                    var options = new DeferredTaskOptions { TaskId = $"chaos-{runId}-{i}" };
+                    var options = new DeferredEnqueueOptions { TaskId = $"chaos-{runId}-{i}" };
                     var backoff = TimeSpan.FromMilliseconds(100);
                     var retried = false;
                     var firstSentAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

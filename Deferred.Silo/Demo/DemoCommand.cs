@@ -79,7 +79,7 @@ internal static class DemoCommand
             async (i, ct) =>
             {
                 var task = new DemoTask { RunId = runId, FailFirstAttempt = i % 10 == 3 };
-                var options = new DeferredTaskOptions
+                var options = new DeferredEnqueueOptions
                 {
                     TaskId = $"demo-{runId}-{i}",
                     Delay = i % 10 == 7 ? SampleDelay : null,

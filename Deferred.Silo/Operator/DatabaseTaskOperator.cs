@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using Deferred.Execution;
 using Deferred.Operations;
-using Deferred.Options;
 using Deferred.Silo.Demo;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;

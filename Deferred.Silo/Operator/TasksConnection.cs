@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
@@ -34,7 +33,7 @@ internal sealed record TasksConnection
     public static TasksConnection FromConfiguration(IConfiguration configuration)
     {
         var orleans = configuration.GetSection("Orleans");
-        var store = configuration[$"{DeferredTasksOptions.SectionName}:{nameof(DeferredTasksOptions.Store)}"];
+        var store = configuration[$"{DeferredOptions.SectionName}:{nameof(DeferredOptions.Store)}"];
         return new TasksConnection
         {
             Clustering = orleans["ClusteringMode"] ?? "Localhost",

@@ -18,7 +18,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     [Fact]
     public async Task The_overview_shows_the_stored_counts_that_the_database_has()
     {
-        var delayed = new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) };
+        var delayed = new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) };
         for (var i = 0; i < 3; i++)
         {
             await Tasks.EnqueueAsync(new ProbeTask { Note = $"later-{i}" }, delayed);
@@ -27,10 +27,10 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
         var dead = new List<string>();
         for (var i = 0; i < 2; i++)
         {
-            dead.Add(await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1 }));
+            dead.Add(await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 1 }));
         }
 
-        var failed = await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 3 });
+        var failed = await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 3 });
 
         // Some successes, so the rate chart has something to draw.
         var done = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Tasks.EnqueueAsync(new ProbeTask())));
@@ -81,7 +81,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     public async Task A_dead_task_retried_with_its_button_and_confirmed_runs_again_and_completes()
     {
         var key = Guid.NewGuid().ToString("N");
-        var id = await Tasks.EnqueueAsync(new FailsOnceTask(key), new DeferredTaskOptions { MaxAttempts = 1 });
+        var id = await Tasks.EnqueueAsync(new FailsOnceTask(key), new DeferredEnqueueOptions { MaxAttempts = 1 });
         await Eventually.True(async () => (await Tasks.GetAsync(id))?.Status == DeferredTaskStatus.Dead, "the task to die after its one attempt");
 
         var page = await fixture.NewPageAsync();
@@ -118,7 +118,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
         var dead = new List<string>();
         for (var i = 0; i < 3; i++)
         {
-            dead.Add(await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1, RunAt = from.AddSeconds(1) }));
+            dead.Add(await Tasks.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 1, RunAt = from.AddSeconds(1) }));
         }
 
         foreach (var id in dead)
@@ -152,7 +152,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     [Fact]
     public async Task Cancelling_a_waiting_task_found_through_the_filters_removes_it()
     {
-        var id = await Tasks.EnqueueAsync(new ProbeTask { Note = "cancel me" }, new DeferredTaskOptions { TaskId = $"dash-cancel-{Guid.NewGuid():N}", Delay = TimeSpan.FromHours(1) });
+        var id = await Tasks.EnqueueAsync(new ProbeTask { Note = "cancel me" }, new DeferredEnqueueOptions { TaskId = $"dash-cancel-{Guid.NewGuid():N}", Delay = TimeSpan.FromHours(1) });
 
         var page = await fixture.NewPageAsync();
         await page.GotoAsync(fixture.Host.Page.ToString());
@@ -182,7 +182,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
     [Fact]
     public async Task A_post_from_another_site_is_refused_by_the_server_and_a_scripted_one_by_the_browser()
     {
-        var id = await Tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { TaskId = $"dash-keep-{Guid.NewGuid():N}", Delay = TimeSpan.FromHours(1) });
+        var id = await Tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { TaskId = $"dash-keep-{Guid.NewGuid():N}", Delay = TimeSpan.FromHours(1) });
         var target = new Uri(fixture.Host.Page, $"api/tasks/{id}/delete").ToString();
 
         // Another origin on the same machine: localhost instead of 127.0.0.1.

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Recovery;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
@@ -13,12 +12,12 @@ namespace Deferred.Tests.Infrastructure;
 /// </summary>
 internal sealed class DeferredTestCluster : IAsyncDisposable
 {
-    private readonly Action<DeferredTasksOptions>? _configure;
+    private readonly Action<DeferredOptions>? _configure;
     private readonly Action<ISiloBuilder>? _configureSilo;
     private Action<IClientBuilder>? _configureClient;
     private readonly short _silos;
 
-    private DeferredTestCluster(TestDatabase database, string serviceId, short silos, Action<DeferredTasksOptions>? configure, Action<ISiloBuilder>? configureSilo, DeferredStore store)
+    private DeferredTestCluster(TestDatabase database, string serviceId, short silos, Action<DeferredOptions>? configure, Action<ISiloBuilder>? configureSilo, DeferredStore store)
     {
         Database = database;
         ServiceId = serviceId;
@@ -48,7 +47,7 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
     public IDeferredTasks Client => Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTasks>();
 
     public static async Task<DeferredTestCluster> StartAsync(
-        Action<DeferredTasksOptions>? configure = null,
+        Action<DeferredOptions>? configure = null,
         short silos = 1,
         Action<ISiloBuilder>? configureSilo = null,
         TestDatabase? database = null,

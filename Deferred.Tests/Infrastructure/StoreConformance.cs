@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Orleans.Hosting;
 
 namespace Deferred.Tests.Infrastructure;
@@ -12,7 +11,7 @@ public abstract class StoreConformance
     protected abstract DeferredStore Store { get; }
 
     private protected Task<DeferredTestCluster> StartAsync(
-        Action<DeferredTasksOptions>? configure = null,
+        Action<DeferredOptions>? configure = null,
         short silos = 1,
         Action<ISiloBuilder>? configureSilo = null,
         TestDatabase? database = null,

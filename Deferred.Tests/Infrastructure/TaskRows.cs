@@ -1,4 +1,3 @@
-using Deferred.Options;
 
 namespace Deferred.Tests.Infrastructure;
 

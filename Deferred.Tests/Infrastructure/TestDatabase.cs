@@ -1,4 +1,3 @@
-using Deferred.Storage.Migrations;
 using Npgsql;
 
 namespace Deferred.Tests.Infrastructure;

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Xunit;
 
@@ -28,15 +27,15 @@ public abstract class BadInputTests : StoreConformance
         await Assert.ThrowsAsync<ArgumentNullException>(() => tasks.EnqueueAsync<ProbeTask>(null!));
 
         var negative = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.FromSeconds(-1) }));
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { Delay = TimeSpan.FromSeconds(-1) }));
         Assert.Equal("Delay", negative.ParamName);
         Assert.Contains("-00:00:01", negative.Message);
 
         var forever = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.MaxValue }));
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { Delay = TimeSpan.MaxValue }));
         Assert.Equal("Delay", forever.ParamName);
         var endOfTime = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { RunAt = DateTimeOffset.MaxValue }));
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { RunAt = DateTimeOffset.MaxValue }));
         Assert.Equal("RunAt", endOfTime.ParamName);
 
         // A token cancelled before the call stores nothing, also for a far task that would skip the grain.
@@ -44,28 +43,28 @@ public abstract class BadInputTests : StoreConformance
         await cancelled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tasks.EnqueueAsync(new ProbeTask(), null, cancelled.Token));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            cluster.OnSilo(0).EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) }, cancelled.Token));
+            cluster.OnSilo(0).EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) }, cancelled.Token));
 
         var attempts = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { MaxAttempts = 0 }));
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { MaxAttempts = 0 }));
         Assert.Equal("MaxAttempts", attempts.ParamName);
 
         var both = await Assert.ThrowsAsync<ArgumentException>(() =>
-            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.Zero, RunAt = DateTimeOffset.UtcNow }));
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { Delay = TimeSpan.Zero, RunAt = DateTimeOffset.UtcNow }));
         Assert.Contains("both set", both.Message);
 
         var hexId = await Assert.ThrowsAsync<ArgumentException>(() =>
-            tasks.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { TaskId = "abc123" }));
+            tasks.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { TaskId = "abc123" }));
         Assert.Contains("'abc123'", hexId.Message);
 
         // The grain validates on its own too: app code may call it directly.
         var grain = cluster.Cluster.Client.GetGrain<IDeferredTaskGrain>("direct-1");
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new ProbeTask(), Options = new DeferredTaskOptions { MaxAttempts = -5 } }));
+            grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new ProbeTask(), Options = new DeferredEnqueueOptions { MaxAttempts = -5 } }));
         await Assert.ThrowsAsync<DeferredTaskTypeNotRegisteredException>(() =>
             grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new UnhandledTask(2) }));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
-            grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new ProbeTask(), Options = new DeferredTaskOptions { Delay = TimeSpan.MaxValue } }));
+            grain.EnqueueAsync(new DeferredEnqueueRequest { Task = new ProbeTask(), Options = new DeferredEnqueueOptions { Delay = TimeSpan.MaxValue } }));
 
         Assert.Equal(0, await cluster.CountRowsAsync());
 
@@ -78,7 +77,7 @@ public abstract class BadInputTests : StoreConformance
     public async Task Rows_with_an_unknown_type_a_corrupt_payload_or_a_corrupt_row_become_dead_and_the_silo_keeps_running()
     {
         await using var cluster = await StartAsync(o => o.TimerThreshold = TimeSpan.FromHours(2));
-        var later = new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) };
+        var later = new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) };
         var unknownType = await cluster.Client.EnqueueAsync(new ProbeTask(), later with { TaskId = "bad-type" });
         var corruptPayload = await cluster.Client.EnqueueAsync(new ProbeTask(), later with { TaskId = "bad-payload" });
         var corruptRow = await cluster.Client.EnqueueAsync(new ProbeTask(), later with { TaskId = "bad-row" });

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Xunit;
 
@@ -29,7 +28,7 @@ public sealed class BatchEnqueueTests : StoreConformance
     public async Task A_far_batch_waits_as_rows_and_is_visible_to_the_operator()
     {
         await using var cluster = await StartAsync();
-        var ids = await cluster.OnSilo(0).EnqueueManyAsync(new[] { new ProbeTask(), new ProbeTask() }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1), MaxAttempts = 4 });
+        var ids = await cluster.OnSilo(0).EnqueueManyAsync(new[] { new ProbeTask(), new ProbeTask() }, new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1), MaxAttempts = 4 });
 
         Assert.Equal(2, await cluster.CountRowsAsync());
         var info = await cluster.Client.GetAsync(ids[1]);
@@ -53,7 +52,7 @@ public sealed class BatchEnqueueTests : StoreConformance
         var tooMany = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
             cluster.Client.EnqueueManyAsync(Enumerable.Range(0, IDeferredTasks.MaxBatchSize + 1).Select(_ => new ProbeTask())));
         Assert.Contains("10001", tooMany.Message);
-        await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.EnqueueManyAsync(new[] { new ProbeTask() }, new DeferredTaskOptions { TaskId = "one-id" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.EnqueueManyAsync(new[] { new ProbeTask() }, new DeferredEnqueueOptions { TaskId = "one-id" }));
         Assert.Empty(await cluster.Client.EnqueueManyAsync(Array.Empty<ProbeTask>()));
 
         Assert.Equal(0, await cluster.CountRowsAsync());

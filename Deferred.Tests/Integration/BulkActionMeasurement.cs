@@ -46,7 +46,7 @@ public sealed class BulkActionMeasurement(ITestOutputHelper output)
         {
             await cluster.Client.EnqueueManyAsync(
                 Enumerable.Range(i, IDeferredTasks.MaxBatchSize).Select(n => new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = $"m{n}" }),
-                new DeferredTaskOptions { MaxAttempts = 1 });
+                new DeferredEnqueueOptions { MaxAttempts = 1 });
         }
 
         await DeadAsync(ops, Tasks, TimeSpan.FromMinutes(30));

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Xunit;
 
@@ -21,8 +20,8 @@ public abstract class CancelAndDetailsTests : StoreConformance
     public async Task A_waiting_task_is_cancelled_at_once_and_a_dead_one_is_not()
     {
         await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
-        var waiting = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { TaskId = "cancel-waiting", Delay = TimeSpan.FromHours(1) });
-        var dead = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1 });
+        var waiting = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { TaskId = "cancel-waiting", Delay = TimeSpan.FromHours(1) });
+        var dead = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 1 });
         await Eventually.True(async () => (await cluster.Client.GetAsync(dead))?.Status == DeferredTaskStatus.Dead, "the failing task to die");
 
         // App code cancels through IDeferredTasks: the same edge as the operator's.
@@ -72,7 +71,7 @@ public abstract class CancelAndDetailsTests : StoreConformance
     public async Task Details_show_the_owner_and_the_payload_rendered_as_json()
     {
         await using var cluster = await StartAsync();
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "hello-details" }, new DeferredTaskOptions { TaskId = "details-1", Delay = TimeSpan.FromHours(1) });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "hello-details" }, new DeferredEnqueueOptions { TaskId = "details-1", Delay = TimeSpan.FromHours(1) });
 
         var details = await Grain(cluster, taskId).GetDetailsAsync();
 

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.OrleansAdoNet;
 using Deferred.Tests.Infrastructure;
@@ -30,7 +29,7 @@ public sealed class CatalogTests
         {
             Options = "-c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0 -c max_parallel_workers_per_gather=2",
         };
-        await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { ConnectionString = connection.ConnectionString }));
+        await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { ConnectionString = connection.ConnectionString }));
         var catalog = new OrleansAdoNetCatalog(deferredDatabase, Microsoft.Extensions.Options.Options.Create(new ClusterOptions { ServiceId = service }));
 
         var counts = await catalog.CountByStatusAsync(CancellationToken.None);

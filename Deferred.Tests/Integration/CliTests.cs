@@ -13,7 +13,7 @@ namespace Deferred.Tests.Integration;
 /// </summary>
 public sealed class CliTests
 {
-    private static readonly DeferredTaskOptions Later = new() { Delay = TimeSpan.FromHours(1) };
+    private static readonly DeferredEnqueueOptions Later = new() { Delay = TimeSpan.FromHours(1) };
 
     [Fact]
     public async Task List_show_and_stats_print_tables_and_json_that_reads_back()
@@ -114,7 +114,7 @@ public sealed class CliTests
     public async Task Delete_while_running_is_refused_with_exit_1_and_the_task_still_runs_to_its_end()
     {
         await using var cluster = await DeferredTestCluster.StartAsync();
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredTaskOptions { TaskId = "cli-running" });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredEnqueueOptions { TaskId = "cli-running" });
         await cluster.Probe.WaitForRunsAsync(taskId, 1);
 
         var result = await RunAsync(cluster, "delete", taskId);
@@ -347,7 +347,7 @@ public sealed class CliTests
     {
         var ids = await cluster.Client.EnqueueManyAsync(
             Enumerable.Range(0, count).Select(i => new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = $"dead-{i}" }),
-            new DeferredTaskOptions { MaxAttempts = 1 });
+            new DeferredEnqueueOptions { MaxAttempts = 1 });
         await Eventually.True(
             async () => (await Operator(cluster).CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count) == count,
             $"{count} tasks stored as dead");
@@ -370,7 +370,7 @@ public sealed class CliTests
     /// <summary>A task that fails its only attempt.</summary>
     private static async Task<string> EnqueueDeadAsync(DeferredTestCluster cluster, string taskId)
     {
-        await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { TaskId = taskId, MaxAttempts = 1 });
+        await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { TaskId = taskId, MaxAttempts = 1 });
         await StoredDeadAsync(cluster, taskId);
         return taskId;
     }

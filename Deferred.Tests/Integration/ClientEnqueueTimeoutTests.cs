@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Hosting;
@@ -26,12 +25,12 @@ public sealed class ClientEnqueueTimeoutTests
 
                 await call.Invoke();
             }),
-            configureClient: client => client.Services.Configure<DeferredTasksOptions>(o => o.EnqueueTimeout = TimeSpan.FromSeconds(1)));
+            configureClient: client => client.Services.Configure<DeferredOptions>(o => o.EnqueueTimeout = TimeSpan.FromSeconds(1)));
         try
         {
             var clock = Stopwatch.StartNew();
             var error = await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() =>
-                cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { TaskId = "unanswered-1" }));
+                cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { TaskId = "unanswered-1" }));
             clock.Stop();
 
             // EnqueueTimeout (1 s) + the client's margin (1 s); Orleans' response timeout would be 30 s.

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -16,7 +15,7 @@ public sealed class CompletedIdTests
     public async Task An_enqueue_repeated_after_the_task_completed_stores_nothing_and_reports_it_completed()
     {
         await using var cluster = await DeferredTestCluster.StartAsync();
-        var options = new DeferredTaskOptions { TaskId = "once-" + Guid.NewGuid().ToString("N")[..8] };
+        var options = new DeferredEnqueueOptions { TaskId = "once-" + Guid.NewGuid().ToString("N")[..8] };
         var id = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "once" }, options);
         await cluster.Probe.WaitForRunsAsync(id, 1);
         await Eventually.True(async () => await cluster.Client.GetAsync(id) is null, "the task's row to be deleted");
@@ -49,7 +48,7 @@ public sealed class CompletedIdTests
         await using var cluster = await DeferredTestCluster.StartAsync(o => o.SweepInterval = TimeSpan.FromMinutes(10));
         var generated = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "generated" });
         var chosen = "forgotten-" + Guid.NewGuid().ToString("N")[..8];
-        await cluster.Client.EnqueueAsync(new ProbeTask { Note = "chosen" }, new DeferredTaskOptions { TaskId = chosen });
+        await cluster.Client.EnqueueAsync(new ProbeTask { Note = "chosen" }, new DeferredEnqueueOptions { TaskId = chosen });
         await cluster.Probe.WaitForRunsAsync(generated, 1);
         await cluster.Probe.WaitForRunsAsync(chosen, 1);
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "both rows to be deleted");
@@ -60,7 +59,7 @@ public sealed class CompletedIdTests
         await cluster.Recovery().ScanAsync(CancellationToken.None);
         Assert.Empty(await RememberedAsync(cluster));
 
-        var again = await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "chosen" }, new DeferredTaskOptions { TaskId = chosen });
+        var again = await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "chosen" }, new DeferredEnqueueOptions { TaskId = chosen });
         Assert.True(again.Created);
         await cluster.Probe.WaitForRunsAsync(chosen, 2);
     }
@@ -69,7 +68,7 @@ public sealed class CompletedIdTests
     public async Task With_retention_zero_a_completed_id_is_free_at_once()
     {
         await using var cluster = await DeferredTestCluster.StartAsync(o => o.CompletedIdRetention = TimeSpan.Zero);
-        var options = new DeferredTaskOptions { TaskId = "free-" + Guid.NewGuid().ToString("N")[..8] };
+        var options = new DeferredEnqueueOptions { TaskId = "free-" + Guid.NewGuid().ToString("N")[..8] };
         var id = await cluster.Client.EnqueueAsync(new ProbeTask(), options);
         await cluster.Probe.WaitForRunsAsync(id, 1);
         await Eventually.True(async () => await cluster.Client.GetAsync(id) is null, "the task's row to be deleted");

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Storage;
 using Deferred.Storage.OrleansAdoNet;
 using Deferred.Storage.Postgres;
@@ -31,7 +30,7 @@ public sealed class ConnectionPoolTests
         for (var usesBefore = 0; usesBefore < 8; usesBefore++)
         {
             var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 1 };
-            await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { ConnectionString = connection.ConnectionString }));
+            await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { ConnectionString = connection.ConnectionString }));
             Task<int> Read(string? filter, string after = "") => deferredDatabase.ReadGuardedAsync(
                 Listing,
                 command =>
@@ -77,10 +76,10 @@ public sealed class ConnectionPoolTests
     {
         var database = await TestDatabase.Shared;
         var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 1 };
-        await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { ConnectionString = connection.ConnectionString }));
+        await using var deferredDatabase = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { ConnectionString = connection.ConnectionString }));
         var cluster = Microsoft.Extensions.Options.Options.Create(new ClusterOptions { ServiceId = "pool-" + Guid.NewGuid().ToString("N")[..12] });
         IDeferredTaskCatalog catalog = store == DeferredStore.Postgres
-            ? new PostgresCatalog(deferredDatabase, cluster, Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()))
+            ? new PostgresCatalog(deferredDatabase, cluster, Microsoft.Extensions.Options.Options.Create(new DeferredOptions()))
             : new OrleansAdoNetCatalog(deferredDatabase, cluster);
         for (var i = 0; i < 8; i++)
         {
@@ -111,7 +110,7 @@ public abstract class HandlerErrorTextTests : StoreConformance
         await using var cluster = await StartAsync();
         var id = await cluster.Client.EnqueueAsync(
             new ProbeTask { Behavior = ProbeBehavior.FailWithNote, Note = "before\0after \uD800 end" },
-            new DeferredTaskOptions { MaxAttempts = 1 });
+            new DeferredEnqueueOptions { MaxAttempts = 1 });
 
         var dead = await Eventually.Until(
             () => cluster.Client.GetAsync(id),

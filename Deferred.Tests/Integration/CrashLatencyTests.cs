@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -48,7 +47,7 @@ public sealed class CrashLatencyTests(ITestOutputHelper output)
                 string? key = n % 10 == 0 ? $"k{src.Name}{n % 40}" : null;
                 try
                 {
-                    await src.Tasks.EnqueueAsync(new ProbeTask { Note = src.Name }, new DeferredTaskOptions { TaskId = id, OrderingKey = key });
+                    await src.Tasks.EnqueueAsync(new ProbeTask { Note = src.Name }, new DeferredEnqueueOptions { TaskId = id, OrderingKey = key });
                     acked[id] = DateTimeOffset.UtcNow;
                 }
                 catch (Exception ex)

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -24,7 +23,7 @@ public abstract class DurabilityTests : StoreConformance
         var delay = TimeSpan.FromSeconds(8);
         var enqueuedAt = DateTimeOffset.UtcNow;
 
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = delay });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { Delay = delay });
         var stopped = cluster.Cluster.Silos[0].SiloAddress;
         await cluster.StopAsync();
         Assert.Equal(1, await cluster.CountRowsAsync());
@@ -49,7 +48,7 @@ public abstract class DurabilityTests : StoreConformance
         });
         var runAt = DateTimeOffset.UtcNow.AddSeconds(8);
 
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { RunAt = runAt });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { RunAt = runAt });
 
         var info = await cluster.Client.GetAsync(taskId);
         Assert.Equal(DeferredTaskStatus.Pending, info!.Status);
@@ -83,11 +82,11 @@ public abstract class DurabilityTests : StoreConformance
 
         // A task type without a handler is refused on the silo's path too, and stores nothing.
         await Assert.ThrowsAsync<DeferredTaskTypeNotRegisteredException>(() =>
-            cluster.OnSilo(0).EnqueueAsync(new UnhandledTask(3), new DeferredTaskOptions { Delay = delay }));
+            cluster.OnSilo(0).EnqueueAsync(new UnhandledTask(3), new DeferredEnqueueOptions { Delay = delay }));
         Assert.Equal(0, await cluster.CountRowsAsync());
 
         var enqueuedAt = DateTimeOffset.UtcNow;
-        var taskId = await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Note = "far" }, new DeferredTaskOptions { Delay = delay });
+        var taskId = await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Note = "far" }, new DeferredEnqueueOptions { Delay = delay });
         if (Store == DeferredStore.Postgres)
         {
             // Nothing in memory: the row is all a far task is until the due-time poller wakes it (about a
@@ -121,7 +120,7 @@ public abstract class DurabilityTests : StoreConformance
         });
         var runAt = DateTimeOffset.UtcNow.AddHours(1);
         await Parallel.ForEachAsync(Enumerable.Range(0, Count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, ct) =>
-            await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.Work }, new DeferredTaskOptions { RunAt = runAt }, ct));
+            await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.Work }, new DeferredEnqueueOptions { RunAt = runAt }, ct));
         await cluster.StopAsync();
         Assert.Empty(cluster.Probe.Runs);
 
@@ -157,7 +156,7 @@ public abstract class DurabilityTests : StoreConformance
             database: database))
         {
             serviceId = today.ServiceId;
-            taskId = await today.Client.EnqueueAsync(new TaskBeforeRename { OrderId = 7, Comment = "kept" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+            taskId = await today.Client.EnqueueAsync(new TaskBeforeRename { OrderId = 7, Comment = "kept" }, new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) });
         }
 
         await new TaskRows(database, serviceId, Store).MakeAllDueAsync();

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Xunit;
 
@@ -60,7 +59,7 @@ public abstract class ExecutionTests : StoreConformance
         // wait for the handler, and a handler longer than Orleans' response timeout would make the caller time out.
         // Each call below (a reminder tick too) is awaited while the handler is still held; none may wait for it.
         await using var cluster = await StartAsync();
-        var options = new DeferredTaskOptions { TaskId = "held-1" };
+        var options = new DeferredEnqueueOptions { TaskId = "held-1" };
         var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, options);
         await cluster.Probe.WaitForRunsAsync(taskId, 1);
 
@@ -86,7 +85,7 @@ public abstract class ExecutionTests : StoreConformance
     public async Task Enqueuing_the_same_task_id_twice_stores_and_runs_one_task()
     {
         await using var cluster = await StartAsync();
-        var options = new DeferredTaskOptions { TaskId = "order-42" };
+        var options = new DeferredEnqueueOptions { TaskId = "order-42" };
 
         // Concurrent and sequential repeats of the same task under the same id while it is stored. The handler
         // holds the task until the test releases it, so every repeat below meets the stored task, however slow

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Orleans.Hosting;
 using Orleans.Runtime;
@@ -20,7 +19,7 @@ public sealed class FailoverTestsOnStockAdoNet : FailoverTests
 /// <summary>Multi-silo clusters: a silo killed or stopped hands its tasks to the survivors, and only its tasks.</summary>
 public abstract class FailoverTests : StoreConformance
 {
-    private static void Configure(DeferredTasksOptions o)
+    private static void Configure(DeferredOptions o)
     {
         o.MaxConcurrentTasks = 2;
         o.TimerThreshold = TimeSpan.FromSeconds(2);
@@ -52,7 +51,7 @@ public abstract class FailoverTests : StoreConformance
         var far = new List<string>();
         for (var i = 0; i < 2; i++)
         {
-            far.Add(await onVictim.EnqueueAsync(new ProbeTask { Note = "far" }, new DeferredTaskOptions { Delay = TimeSpan.FromSeconds(4) }));
+            far.Add(await onVictim.EnqueueAsync(new ProbeTask { Note = "far" }, new DeferredEnqueueOptions { Delay = TimeSpan.FromSeconds(4) }));
         }
 
         Assert.All(queued.Concat(far), id => Assert.Empty(cluster.Probe.RunsOf(id)));
@@ -124,14 +123,14 @@ public abstract class FailoverTests : StoreConformance
         var onVictim = cluster.OnSilo(1);
         var running = new[]
         {
-            await onVictim.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredTaskOptions { TaskId = "orphan-running-1" }),
-            await onVictim.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredTaskOptions { TaskId = "orphan-running-2" }),
+            await onVictim.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredEnqueueOptions { TaskId = "orphan-running-1" }),
+            await onVictim.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredEnqueueOptions { TaskId = "orphan-running-2" }),
         };
         await cluster.Probe.WaitAsync(runs => running.All(id => runs.Any(r => r.TaskId == id)), "both blocking attempts to start on the victim");
         var queued = new List<string>();
         for (var i = 0; i < 3; i++)
         {
-            queued.Add(await onVictim.EnqueueAsync(new ProbeTask { Note = "queued" }, new DeferredTaskOptions { TaskId = $"orphan-queued-{i}" }));
+            queued.Add(await onVictim.EnqueueAsync(new ProbeTask { Note = "queued" }, new DeferredEnqueueOptions { TaskId = $"orphan-queued-{i}" }));
         }
 
         await cluster.KillSiloAsync(1);
@@ -190,7 +189,7 @@ public abstract class FailoverTests : StoreConformance
         await using var cluster = await StartAsync(o => o.TimerThreshold = TimeSpan.FromHours(2));
         var runAt = DateTimeOffset.UtcNow.AddHours(1);
         await Parallel.ForEachAsync(Enumerable.Range(0, Count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, ct) =>
-            await cluster.OnSilo(0).EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { RunAt = runAt }, ct));
+            await cluster.OnSilo(0).EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { RunAt = runAt }, ct));
         await cluster.StopAsync();
         await cluster.Rows.MakeAllDueAsync();
 
@@ -244,7 +243,7 @@ public abstract class FailoverTests : StoreConformance
     public async Task A_due_task_of_a_live_silo_that_no_activation_holds_is_found_by_the_audit_and_run()
     {
         await using var cluster = await StartAsync(o => o.SweepInterval = TimeSpan.FromHours(1));
-        var taskId = await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Note = "stranded" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+        var taskId = await cluster.OnSilo(0).EnqueueAsync(new ProbeTask { Note = "stranded" }, new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) });
         var grainId = cluster.Cluster.Client.GetGrain<IDeferredTaskGrain>(taskId).GetGrainId();
         await Eventually.True(() => Task.FromResult(!cluster.Cluster.TryGetGrainContext(grainId, out _)), "the parked task to hold no activation");
 

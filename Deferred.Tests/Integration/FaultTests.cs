@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -54,7 +53,7 @@ public abstract class FaultTests : StoreConformance
             o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(100),
             configureSilo: s => s.Services.AddDeferredTaskHandler<ProbeTask, ProbeHandler>(taskTypeName: null, timeout: TimeSpan.FromMilliseconds(300)));
 
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredTaskOptions { MaxAttempts = 2 });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease }, new DeferredEnqueueOptions { MaxAttempts = 2 });
 
         var info = await Eventually.Until(() => cluster.Client.GetAsync(taskId), i => i?.Status == DeferredTaskStatus.Dead, "the task to time out twice");
         Assert.Equal(2, info!.Attempts);
@@ -74,7 +73,7 @@ public abstract class FaultTests : StoreConformance
             o.MaxConcurrentTasks = 1;
         });
 
-        var hung = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.Hang }, new DeferredTaskOptions { MaxAttempts = 1 });
+        var hung = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.Hang }, new DeferredEnqueueOptions { MaxAttempts = 1 });
         var info = await Eventually.Until(() => cluster.Client.GetAsync(hung), i => i?.Status == DeferredTaskStatus.Dead, "the hung attempt to be given up");
         Assert.Equal("Deferred.Timeout", info!.LastError!.Type);
         Assert.Equal(1, cluster.Probe.Running);
@@ -94,8 +93,8 @@ public abstract class FaultTests : StoreConformance
             o.TimerThreshold = TimeSpan.FromHours(2);
             o.QuarantineAfterInterruptions = 2;
         });
-        var poison = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "poison" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
-        var unlucky = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "unlucky" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+        var poison = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "poison" }, new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) });
+        var unlucky = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "unlucky" }, new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) });
         await cluster.StopAsync();
 
         // What crashes leave behind: the marker of an attempt that never reported back. The poison task has
@@ -133,7 +132,7 @@ public abstract class FaultTests : StoreConformance
             },
             configureSilo: s => s.Services.AddLogging(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Information)));
 
-        var failing = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = PayloadMarker }, new DeferredTaskOptions { MaxAttempts = 2 });
+        var failing = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = PayloadMarker }, new DeferredEnqueueOptions { MaxAttempts = 2 });
         var fine = await cluster.Client.EnqueueAsync(new ProbeTask { Note = PayloadMarker });
         await Eventually.Until(() => cluster.Client.GetAsync(failing), i => i?.Status == DeferredTaskStatus.Dead, "the failing task to die");
         await cluster.Probe.WaitForRunsAsync(fine, 1);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -39,7 +38,7 @@ public abstract class FilterTests : StoreConformance
     public async Task A_filter_that_throws_fails_the_attempt_without_running_the_handler()
     {
         await using var cluster = await StartAsync(configureSilo: silo => silo.Services.AddDeferredTaskFilter<BlockingFilter>());
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "blocked" }, new DeferredTaskOptions { MaxAttempts = 1 });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "blocked" }, new DeferredEnqueueOptions { MaxAttempts = 1 });
 
         await Eventually.True(async () => (await cluster.Client.GetAsync(taskId))?.Status == DeferredTaskStatus.Dead, "the blocked task to die");
         var info = await cluster.Client.GetAsync(taskId);

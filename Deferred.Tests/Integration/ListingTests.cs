@@ -2,9 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
-using Deferred.Storage.Migrations;
 using Deferred.Storage.OrleansAdoNet;
 using Deferred.Storage.Postgres;
 using Deferred.Tests.Infrastructure;
@@ -49,7 +47,7 @@ public abstract class ListingTests(ITestOutputHelper output) : StoreConformance
             var i = n * 17 % count;
             var id = $"page-{i:D3}";
             enqueued[id] = due.AddMinutes(i % 9);
-            await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { TaskId = id, RunAt = enqueued[id] });
+            await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { TaskId = id, RunAt = enqueued[id] });
         }
 
         var catalog = cluster.Cluster.Silos[0].ServiceProvider.GetRequiredService<IDeferredTaskCatalog>();
@@ -422,10 +420,10 @@ public abstract class ListingTests(ITestOutputHelper output) : StoreConformance
 
     private IDeferredTaskCatalog CatalogFor(DeferredDatabase database, string service) => Stock
         ? new OrleansAdoNetCatalog(database, MsOptions.Create(new ClusterOptions { ServiceId = service }))
-        : new PostgresCatalog(database, MsOptions.Create(new ClusterOptions { ServiceId = service }), MsOptions.Create(new DeferredTasksOptions()));
+        : new PostgresCatalog(database, MsOptions.Create(new ClusterOptions { ServiceId = service }), MsOptions.Create(new DeferredOptions()));
 
     private static DeferredDatabase Connect(string connectionString) =>
-        new(MsOptions.Create(new DeferredTasksOptions { ConnectionString = connectionString }));
+        new(MsOptions.Create(new DeferredOptions { ConnectionString = connectionString }));
 
     private static string Literal(object? value) => value switch
     {

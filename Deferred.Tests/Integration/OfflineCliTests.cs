@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Deferred.Options;
 using Deferred.Silo.Demo;
 using Deferred.Silo.Operator;
 using Deferred.Tests.Infrastructure;
@@ -29,7 +28,7 @@ public sealed class OfflineCliTestsOnStockAdoNet : OfflineCliTests
 /// </summary>
 public abstract class OfflineCliTests : StoreConformance
 {
-    private static readonly DeferredTaskOptions Later = new() { Delay = TimeSpan.FromHours(1) };
+    private static readonly DeferredEnqueueOptions Later = new() { Delay = TimeSpan.FromHours(1) };
 
     [Fact]
     public async Task With_every_silo_stopped_stats_list_and_show_read_the_database_and_a_change_is_refused()
@@ -45,7 +44,7 @@ public abstract class OfflineCliTests : StoreConformance
         }
 
         const string dead = "off-dead";
-        await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { TaskId = dead, MaxAttempts = 1 });
+        await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { TaskId = dead, MaxAttempts = 1 });
         var ops = cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
         await Eventually.True(
             async () => (await ops.ListAsync(new DeferredTaskQuery { Filter = new() { Status = DeferredTaskStatus.Dead } })).Tasks.Any(t => t.TaskId == dead),

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -23,7 +22,7 @@ public abstract class OperatorTests : StoreConformance
     {
         await using var cluster = await StartAsync();
         var ops = Operator(cluster);
-        var later = new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) };
+        var later = new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) };
         var ids = new List<string>();
         for (var i = 0; i < 7; i++)
         {
@@ -76,10 +75,10 @@ public abstract class OperatorTests : StoreConformance
         var dead = new List<string>();
         for (var i = 0; i < 4; i++)
         {
-            dead.Add(await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailFirstRun }, new DeferredTaskOptions { MaxAttempts = 1 }));
+            dead.Add(await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailFirstRun }, new DeferredEnqueueOptions { MaxAttempts = 1 }));
         }
 
-        var doomed = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1 });
+        var doomed = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 1 });
         await Eventually.True(async () => (await ops.CountAsync()).Where(c => c.Status == DeferredTaskStatus.Dead).Sum(c => c.Count) == 5, "five dead tasks");
 
         // Every dead task of the type is retried; the four that fail only on their first run then complete.
@@ -191,7 +190,7 @@ public abstract class OperatorTests : StoreConformance
     {
         var ids = new string[count];
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
-            ids[i] = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = $"dead-{i}" }, new DeferredTaskOptions { MaxAttempts = 1 }, ct));
+            ids[i] = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail, Note = $"dead-{i}" }, new DeferredEnqueueOptions { MaxAttempts = 1 }, ct));
         return ids;
     }
 
@@ -201,7 +200,7 @@ public abstract class OperatorTests : StoreConformance
         // The first attempt fails and the retry is an hour away; the second succeeds.
         await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromHours(1));
         var ops = Operator(cluster);
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailUntilAttempt, SucceedOnAttempt = 2 }, new DeferredTaskOptions { MaxAttempts = 3 });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailUntilAttempt, SucceedOnAttempt = 2 }, new DeferredEnqueueOptions { MaxAttempts = 3 });
         var failed = await Eventually.Until(() => cluster.Client.GetAsync(taskId), t => t?.Status == DeferredTaskStatus.Failed, "the first attempt to fail");
         Assert.Equal(1, failed!.Attempts);
         Assert.True(failed.NextRunAt > DateTimeOffset.UtcNow.AddMinutes(50));
@@ -225,7 +224,7 @@ public abstract class OperatorTests : StoreConformance
 
         // Gone, dead or running: nothing to run now.
         Assert.False(await ops.RunNowAsync(taskId));
-        var dead = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 1 });
+        var dead = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 1 });
         await Eventually.True(async () => (await cluster.Client.GetAsync(dead))?.Status == DeferredTaskStatus.Dead, "the other task to die");
         Assert.False(await ops.RunNowAsync(dead));
         Assert.Equal(DeferredTaskStatus.Dead, (await cluster.Client.GetAsync(dead))!.Status);
@@ -235,7 +234,7 @@ public abstract class OperatorTests : StoreConformance
     public async Task Run_now_starts_a_delayed_task_at_once()
     {
         await using var cluster = await StartAsync();
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredTaskOptions { Delay = TimeSpan.FromDays(2) });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask(), new DeferredEnqueueOptions { Delay = TimeSpan.FromDays(2) });
 
         Assert.True(await Operator(cluster).RunNowAsync(taskId));
 

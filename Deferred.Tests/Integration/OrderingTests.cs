@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Deferred.Execution;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -118,7 +117,7 @@ internal sealed class OrderedHandler(IOptions<ClusterOptions> cluster) : IDeferr
 }
 
 /// <summary>
-/// Per-key ordering (DeferredTaskOptions.OrderingKey): one task of a key at a time, in enqueue order, across silos; a
+/// Per-key ordering (DeferredEnqueueOptions.OrderingKey): one task of a key at a time, in enqueue order, across silos; a
 /// failed task holds its key until it succeeds, a dead one until an operator deletes it; tasks without a key are not held.
 /// Default store only: the stock store refuses keyed tasks (tested below).
 /// </summary>
@@ -131,7 +130,7 @@ public sealed class OrderingTests
             silo => silo.Services.AddDeferredTaskHandler<OrderedTask, OrderedHandler>(),
             store: store);
 
-    private static DeferredTaskOptions Key(string key, int? maxAttempts = null) => new() { OrderingKey = key, MaxAttempts = maxAttempts };
+    private static DeferredEnqueueOptions Key(string key, int? maxAttempts = null) => new() { OrderingKey = key, MaxAttempts = maxAttempts };
 
     [Fact]
     public async Task Tasks_of_a_key_run_one_at_a_time_in_enqueue_order_across_three_silos()
@@ -295,7 +294,7 @@ public sealed class OrderingTests
     public async Task A_bad_ordering_key_is_refused_naming_it_and_nothing_is_stored(string? key)
     {
         await using var cluster = await StartAsync();
-        key ??= new string('k', DeferredTaskOptionsValidation.MaxOrderingKeyLength + 1);
+        key ??= new string('k', DeferredEnqueueOptionsValidation.MaxOrderingKeyLength + 1);
 
         var error = await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.EnqueueAsync(new OrderedTask { Key = key }, Key(key)));
 

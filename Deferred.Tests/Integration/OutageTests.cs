@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -41,7 +40,7 @@ public abstract class OutageTests : StoreConformance
         await using var database = await TestDatabase.CreateAsync(migrate: true, server.ConnectionString);
         await using var cluster = await StartAsync(o => o.EnqueueTimeout = TimeSpan.FromSeconds(1), database: database);
         var operations = cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
-        var stored = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "later" }, new DeferredTaskOptions { Delay = TimeSpan.FromHours(1) });
+        var stored = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "later" }, new DeferredEnqueueOptions { Delay = TimeSpan.FromHours(1) });
         Assert.Single((await operations.ListAsync(new DeferredTaskQuery())).Tasks);
 
         await server.StopAsync();
@@ -97,7 +96,7 @@ public abstract class OutageTests : StoreConformance
         var running = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.WaitForRelease });
         await cluster.Probe.WaitForRunsAsync(running, 1);
         var dueAt = DateTimeOffset.UtcNow.AddSeconds(4);
-        var dueDuringOutage = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "due" }, new DeferredTaskOptions { RunAt = dueAt });
+        var dueDuringOutage = await cluster.Client.EnqueueAsync(new ProbeTask { Note = "due" }, new DeferredEnqueueOptions { RunAt = dueAt });
 
         await server.StopAsync();
         Assert.True(DateTimeOffset.UtcNow < dueAt, $"stopping the server took until {DateTimeOffset.UtcNow:O}, past the due time {dueAt:O} the test relies on");
@@ -105,7 +104,7 @@ public abstract class OutageTests : StoreConformance
         // Enqueue fails fast with a typed exception; nothing was acknowledged.
         var started = DateTimeOffset.UtcNow;
         var refused = await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() =>
-            cluster.Client.EnqueueAsync(new ProbeTask { Note = "refused" }, new DeferredTaskOptions { TaskId = "refused-during-outage" }));
+            cluster.Client.EnqueueAsync(new ProbeTask { Note = "refused" }, new DeferredEnqueueOptions { TaskId = "refused-during-outage" }));
         Assert.Equal("refused-during-outage", refused.TaskId);
 
         // One sentence an app may show its own callers: the task id and what to do, no server details, nothing nested.

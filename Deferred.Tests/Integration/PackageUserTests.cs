@@ -1,5 +1,3 @@
-using Deferred.Options;
-using Deferred.Storage.Migrations;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -130,7 +128,7 @@ public sealed class PackageUserTests
 
         new Builder(services, configuration).AddDeferredTasks(configuration.GetSection("Deferred"), o => o.MaxConcurrentTasks = 9);
 
-        var options = services.BuildServiceProvider().GetRequiredService<IOptions<DeferredTasksOptions>>().Value;
+        var options = services.BuildServiceProvider().GetRequiredService<IOptions<DeferredOptions>>().Value;
         Assert.Equal("Host=db;Database=app", options.ConnectionString);
         Assert.Equal(DeferredStore.OrleansAdoNet, options.Store);
         Assert.Equal(9, options.MaxConcurrentTasks);

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using System.Diagnostics.Metrics;
 using Xunit;
@@ -40,7 +39,7 @@ public sealed class RecoveredCounterTests : StoreConformance
         // Due in 2 s (within the timer threshold): the silo wakes the batch's grains at once, and they arm timers, so
         // the wake-up (which counted them as recovered) has long returned when they run.
         var ids = await cluster.OnSilo(0).EnqueueManyAsync(
-            Enumerable.Range(0, 20).Select(_ => new ProbeTask()).ToList(), new DeferredTaskOptions { Delay = TimeSpan.FromSeconds(2) });
+            Enumerable.Range(0, 20).Select(_ => new ProbeTask()).ToList(), new DeferredEnqueueOptions { Delay = TimeSpan.FromSeconds(2) });
         await cluster.Probe.WaitAsync(runs => ids.All(id => runs.Any(r => r.TaskId == id)), "every task of the batch to run");
 
         Assert.Equal(0, Interlocked.Read(ref recovered));

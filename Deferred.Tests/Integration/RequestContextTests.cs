@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
@@ -48,7 +47,7 @@ public sealed class RequestContextTestsOnPostgresStore : RequestContextTests
         try
         {
             await cluster.OnSilo(0).EnqueueManyAsync([new ContextTask(Name("b1")), new ContextTask(Name("b2"))]);
-            var far = await cluster.OnSilo(0).EnqueueAsync(new ContextTask(Name("far")), new DeferredTaskOptions { Delay = TimeSpan.FromMinutes(5) });
+            var far = await cluster.OnSilo(0).EnqueueAsync(new ContextTask(Name("far")), new DeferredEnqueueOptions { Delay = TimeSpan.FromMinutes(5) });
             RequestContext.Clear();
             await cluster.Rows.MakeOverdueAsync(far);
             await cluster.Recovery().ScanAsync(CancellationToken.None);

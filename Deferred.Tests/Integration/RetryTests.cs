@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -49,7 +48,7 @@ public abstract class RetryTests : StoreConformance
             o.RetryBackoff = _ => backoff;
         });
 
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailFirstRun }, new DeferredTaskOptions { Delay = TimeSpan.FromSeconds(2) });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.FailFirstRun }, new DeferredEnqueueOptions { Delay = TimeSpan.FromSeconds(2) });
 
         await cluster.Probe.WaitForRunsAsync(taskId, 2);
         var runs = cluster.Probe.RunsOf(taskId);
@@ -64,7 +63,7 @@ public abstract class RetryTests : StoreConformance
     {
         await using var cluster = await StartAsync(o => o.RetryBackoff = _ => TimeSpan.FromMilliseconds(50));
 
-        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredTaskOptions { MaxAttempts = 3 });
+        var taskId = await cluster.Client.EnqueueAsync(new ProbeTask { Behavior = ProbeBehavior.AlwaysFail }, new DeferredEnqueueOptions { MaxAttempts = 3 });
 
         var info = await Eventually.Until(() => cluster.Client.GetAsync(taskId), i => i?.Status == DeferredTaskStatus.Dead, "the task to die");
         Assert.Equal(3, info!.Attempts);

@@ -1,5 +1,3 @@
-using Deferred.Options;
-using Deferred.Storage.Migrations;
 using Deferred.Tests.Infrastructure;
 using Npgsql;
 using Orleans.Hosting;

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using Deferred.Options;
 using Deferred.Scheduling;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,3 @@
-using Deferred.Storage.Migrations;
 using Deferred.Tests.Infrastructure;
 using Xunit;
 
@@ -78,7 +77,7 @@ public sealed class SchemaTests
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(o => o.MaxConcurrentTasks = 0));
 
-        Assert.Contains("DeferredTasksOptions.MaxConcurrentTasks is 0; it must be at least 1", Flatten(error));
+        Assert.Contains("DeferredOptions.MaxConcurrentTasks is 0; it must be at least 1", Flatten(error));
     }
 
     private static string Flatten(Exception error) =>

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Lifecycle;
 using Deferred.Storage.Postgres;
 using Deferred.Tests.Infrastructure;
@@ -15,7 +14,7 @@ public sealed class TaskBatcherTests
     {
         var database = await TestDatabase.Shared;
         var service = "b-" + Guid.NewGuid().ToString("N")[..12];
-        await using var batcher = new TaskBatcher(database.DataSource, service, new DeferredTasksOptions { StoreMaxBatchesInFlight = 1, StoreMaxBatchSize = 512 });
+        await using var batcher = new TaskBatcher(database.DataSource, service, new DeferredOptions { StoreMaxBatchesInFlight = 1, StoreMaxBatchSize = 512 });
 
         // 200 inserts at once, one of which breaks a CHECK constraint (max_attempts >= 1).
         var inserts = Enumerable.Range(0, 200)

@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Storage.Postgres;
 using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Deferred.Benchmarks.Systems;
-using Deferred.Options;
 
 namespace Deferred.Benchmarks;
 

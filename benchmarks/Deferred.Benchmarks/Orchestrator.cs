@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Deferred.Storage.Migrations;
 using Npgsql;
 
 namespace Deferred.Benchmarks;

@@ -136,7 +136,7 @@ internal static class Report
         Line("- The task: a no-op that notes its start and end in memory.");
         var described = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["deferred"] = "- `deferred`: Deferred with `DeferredStore.Postgres` and otherwise default `DeferredTasksOptions`, in one in-process Orleans silo " +
+            ["deferred"] = "- `deferred`: Deferred with `DeferredStore.Postgres` and otherwise default `DeferredOptions`, in one in-process Orleans silo " +
                            "(localhost clustering); tasks enqueued through the silo's `IDeferredTasks`, so they run on it.",
             ["deferred-stock"] = "- `deferred-stock`: the same with `DeferredStore.OrleansAdoNet` (the stock Orleans ADO.NET grain storage).",
             ["hangfire"] = $"- `hangfire`: Hangfire.Core 1.8.25 with Hangfire.PostgreSql 1.21.1, a `BackgroundJobServer` in the same process: {options.Hangfire}.",

@@ -9,7 +9,6 @@ using System.Diagnostics;
 using System.Reflection;
 using Deferred;
 using Deferred.Sample;
-using Deferred.Storage.Migrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,7 @@
+using Deferred.Storage;
 using Npgsql;
 
-namespace Deferred.Storage.Migrations;
+namespace Deferred;
 
 /// <summary>
 /// The least-privilege database role a silo can run under (<c>scripts/create-role.sh</c>, <c>Deferred.Silo create-role</c>):

@@ -6,9 +6,10 @@ using System.Text.RegularExpressions;
 using Deferred.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Deferred.Storage;
 using Npgsql;
 
-namespace Deferred.Storage.Migrations;
+namespace Deferred;
 
 /// <summary>One forward-only schema migration from <c>sql-scripts/</c>.</summary>
 /// <param name="Version">The number the file name starts with.</param>
@@ -32,7 +33,7 @@ public sealed record DeferredMigration(int Version, string Name, string Sql, str
 /// Applies the numbered scripts from <c>sql-scripts/</c> (embedded in this assembly) that a database lacks, each in
 /// its own transaction, under a PostgreSQL advisory lock so that concurrent migrators wait for each other, and
 /// records them in <c>deferred_schema_version</c>. Call it from a deployment step (or set
-/// <c>DeferredTasksOptions.ApplyMigrationsOnStart</c> to have silos call it at start); <see cref="Script"/> gives the same
+/// <c>DeferredOptions.ApplyMigrationsOnStart</c> to have silos call it at start); <see cref="Script"/> gives the same
 /// migrations as one SQL script for a DBA. A silo checks the version at start and refuses to run on an older schema.
 /// </summary>
 public static partial class DeferredSchema

@@ -12,7 +12,7 @@ namespace Deferred.Storage.OrleansAdoNet;
 internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNetCatalog catalog) : IDeferredTaskStore
 {
     /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
-    public const string StoreName = nameof(Options.DeferredStore.OrleansAdoNet);
+    public const string StoreName = nameof(DeferredStore.OrleansAdoNet);
 
     /// <summary>The name the stock ADO.NET grain storage is registered under.</summary>
     public const string GrainStorageName = "deferred-tasks-stock";

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Deferred.Options;
 using Deferred.Cluster;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -7,7 +6,7 @@ using Orleans.Configuration;
 namespace Deferred.Storage.Postgres;
 
 /// <summary>The default store's catalog and due-time index, over its table <c>deferred_tasks</c>.</summary>
-internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options, PostgresGrainStorage? storage = null) : IDeferredTaskCatalog, IDueTaskSource
+internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredOptions> options, PostgresGrainStorage? storage = null) : IDeferredTaskCatalog, IDueTaskSource
 {
     private readonly string _serviceId = cluster.Value.ServiceId;
     private readonly TimeSpan _threshold = options.Value.TimerThreshold;

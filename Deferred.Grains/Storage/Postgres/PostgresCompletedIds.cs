@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -6,9 +5,9 @@ namespace Deferred.Storage.Postgres;
 
 /// <summary>
 /// The ids of completed caller-id tasks (<c>deferred_completed_ids</c>, written by <c>tasks-delete.sql</c>): when one
-/// completed, and forgetting those older than <see cref="DeferredTasksOptions.CompletedIdRetention"/>.
+/// completed, and forgetting those older than <see cref="DeferredOptions.CompletedIdRetention"/>.
 /// </summary>
-internal sealed class PostgresCompletedIds(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options) : ICompletedTaskIds
+internal sealed class PostgresCompletedIds(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredOptions> options) : ICompletedTaskIds
 {
     private readonly string _serviceId = cluster.Value.ServiceId;
     private readonly TimeSpan _retention = options.Value.CompletedIdRetention;

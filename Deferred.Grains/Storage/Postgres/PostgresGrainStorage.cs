@@ -1,5 +1,4 @@
 using System.Globalization;
-using Deferred.Options;
 using Deferred.Lifecycle;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -26,7 +25,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     private readonly FreshTaskIds _freshIds;
     private readonly JustInsertedRows _justInserted = new();
 
-    public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredTasksOptions> options, FreshTaskIds freshIds)
+    public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredOptions> options, FreshTaskIds freshIds)
     {
         _dataSource = database.DataSource;
         _serviceId = cluster.Value.ServiceId;

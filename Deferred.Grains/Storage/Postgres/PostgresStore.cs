@@ -11,7 +11,7 @@ namespace Deferred.Storage.Postgres;
 internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal, PostgresCompletedIds completedIds) : IDeferredTaskStore, IDirectTaskInserter
 {
     /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
-    public const string StoreName = nameof(Options.DeferredStore.Postgres);
+    public const string StoreName = nameof(DeferredStore.Postgres);
 
     public string Name => StoreName;
 

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Deferred.Options;
 using Deferred.Diagnostics;
 using Deferred.Lifecycle;
 using Microsoft.Extensions.Options;
@@ -9,8 +8,8 @@ namespace Deferred.Storage.Postgres;
 
 /// <summary>
 /// Group commit for <c>deferred_tasks</c>. Reads, inserts, updates and deletes from many task grains queue here;
-/// a few flush loops each take what is queued (up to <see cref="DeferredTasksOptions.StoreMaxBatchSize"/>
-/// operations, waiting at most <see cref="DeferredTasksOptions.StoreBatchLinger"/> for more while another batch
+/// a few flush loops each take what is queued (up to <see cref="DeferredOptions.StoreMaxBatchSize"/>
+/// operations, waiting at most <see cref="DeferredOptions.StoreBatchLinger"/> for more while another batch
 /// is in flight) and send it as one <see cref="NpgsqlBatch"/>: at most one array-parameter statement per kind of
 /// operation, one round trip, one commit. Each operation completes only after that commit, so an enqueue is still
 /// acknowledged only once its own row is durable.
@@ -32,7 +31,7 @@ internal sealed class TaskBatcher : IAsyncDisposable
     private int _inFlight;
     private readonly TimeSpan _completedIdRetention;
 
-    public TaskBatcher(NpgsqlDataSource dataSource, string serviceId, DeferredTasksOptions options)
+    public TaskBatcher(NpgsqlDataSource dataSource, string serviceId, DeferredOptions options)
     {
         _dataSource = dataSource;
         _serviceId = serviceId;

@@ -1,5 +1,4 @@
 using Deferred.Diagnostics;
-using Deferred.Options;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -56,7 +55,7 @@ internal readonly record struct StoreResult(StoreOutcome Outcome, Exception? Err
 internal sealed class StoreResilience : IDisposable
 #pragma warning restore CA1001
 {
-    private readonly DeferredTasksOptions _options;
+    private readonly DeferredOptions _options;
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly IStoreProbe? _probe;
@@ -66,7 +65,7 @@ internal sealed class StoreResilience : IDisposable
     private TaskCompletionSource _probeNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Creates the policy; <paramref name="probe"/> decides when an outage ends (without one, the next success does).</summary>
-    public StoreResilience(IOptions<DeferredTasksOptions> options, TimeProvider time, ILogger<StoreResilience> logger, IStoreProbe? probe = null)
+    public StoreResilience(IOptions<DeferredOptions> options, TimeProvider time, ILogger<StoreResilience> logger, IStoreProbe? probe = null)
     {
         _options = options.Value;
         this.time = time;

@@ -1,5 +1,4 @@
 using Deferred.Execution;
-using Deferred.Options;
 using Xunit;
 
 namespace Deferred.Tests.Unit;
@@ -32,7 +31,7 @@ public sealed class TaskIdAndOptionsTests
         var id = "order-" + new string('x', 9_994);
         var refusals = new[]
         {
-            Assert.Throws<ArgumentException>(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { TaskId = id })).Message,
+            Assert.Throws<ArgumentException>(() => DeferredEnqueueOptionsValidation.ThrowIfInvalid(new DeferredEnqueueOptions { TaskId = id })).Message,
             Assert.Throws<ArgumentException>(() => { _ = new Operations.DeferredTaskOperator(null!).ShowAsync(id); }).Message,
         };
 
@@ -56,7 +55,7 @@ public sealed class TaskIdAndOptionsTests
     [Fact]
     public void Silo_options_validation_names_each_bad_option()
     {
-        var problems = DeferredTasksOptionsValidator.Validate(new DeferredTasksOptions
+        var problems = DeferredOptionsValidator.Validate(new DeferredOptions
         {
             ConnectionString = null,
             DefaultMaxAttempts = 0,
@@ -68,15 +67,15 @@ public sealed class TaskIdAndOptionsTests
         Assert.Contains(problems, p => p.Contains("DefaultMaxAttempts is 0; it must be at least 1", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("RecoveryPageSize is 0", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("TimerThreshold is 00:00:00", StringComparison.Ordinal));
-        Assert.Empty(DeferredTasksOptionsValidator.Validate(new DeferredTasksOptions { ConnectionString = "Host=x" }));
+        Assert.Empty(DeferredOptionsValidator.Validate(new DeferredOptions { ConnectionString = "Host=x" }));
     }
 
     [Fact]
     public void Enqueue_options_validation_accepts_defaults_and_a_past_run_time()
     {
-        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(null)));
-        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions())));
-        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { RunAt = DateTimeOffset.UnixEpoch, MaxAttempts = 1 })));
+        Assert.Null(Record.Exception(() => DeferredEnqueueOptionsValidation.ThrowIfInvalid(null)));
+        Assert.Null(Record.Exception(() => DeferredEnqueueOptionsValidation.ThrowIfInvalid(new DeferredEnqueueOptions())));
+        Assert.Null(Record.Exception(() => DeferredEnqueueOptionsValidation.ThrowIfInvalid(new DeferredEnqueueOptions { RunAt = DateTimeOffset.UnixEpoch, MaxAttempts = 1 })));
     }
 
     [Theory]
@@ -84,10 +83,10 @@ public sealed class TaskIdAndOptionsTests
     [InlineData(-3)]
     public void A_concurrency_limit_below_one_is_a_problem_naming_the_type_and_value(int value)
     {
-        var options = new Deferred.Options.DeferredTasksOptions { ConnectionString = "Host=x" };
-        options.ConcurrencyLimits["email.send"] = new Deferred.Options.DeferredConcurrencyLimit { PerSilo = value };
+        var options = new Deferred.DeferredOptions { ConnectionString = "Host=x" };
+        options.ConcurrencyLimits["email.send"] = new Deferred.DeferredConcurrencyLimit { PerSilo = value };
 
-        var problems = Deferred.Execution.DeferredTasksOptionsValidator.Validate(options);
+        var problems = Deferred.Execution.DeferredOptionsValidator.Validate(options);
 
         Assert.Contains(problems, p => p.Contains($"ConcurrencyLimits['email.send'].PerSilo is {value}"));
     }
@@ -95,28 +94,28 @@ public sealed class TaskIdAndOptionsTests
     [Fact]
     public void A_blank_carried_request_context_key_is_a_problem()
     {
-        var options = new Deferred.Options.DeferredTasksOptions { ConnectionString = "Host=x", CarriedRequestContextKeys = ["tenant", " "] };
+        var options = new Deferred.DeferredOptions { ConnectionString = "Host=x", CarriedRequestContextKeys = ["tenant", " "] };
 
-        Assert.Contains(Deferred.Execution.DeferredTasksOptionsValidator.Validate(options), p => p.Contains("CarriedRequestContextKeys contains a blank key"));
+        Assert.Contains(Deferred.Execution.DeferredOptionsValidator.Validate(options), p => p.Contains("CarriedRequestContextKeys contains a blank key"));
     }
 
     [Fact]
     public void An_ordering_key_at_the_limit_is_accepted()
     {
-        var key = new string('k', DeferredTaskOptionsValidation.MaxOrderingKeyLength);
-        Assert.Null(Record.Exception(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = key })));
+        var key = new string('k', DeferredEnqueueOptionsValidation.MaxOrderingKeyLength);
+        Assert.Null(Record.Exception(() => DeferredEnqueueOptionsValidation.ThrowIfInvalid(new DeferredEnqueueOptions { OrderingKey = key })));
     }
 
     [Fact]
     public void Mismatched_package_versions_are_a_problem_naming_both()
     {
-        Assert.Null(Deferred.Options.PackageVersions.Mismatch("0.1.0", "0.1.0"));
-        var problem = Deferred.Options.PackageVersions.Mismatch("0.2.0", "0.1.0");
+        Assert.Null(Deferred.PackageVersions.Mismatch("0.1.0", "0.1.0"));
+        var problem = Deferred.PackageVersions.Mismatch("0.2.0", "0.1.0");
         Assert.Contains("Deferred.Abstractions is 0.2.0, Deferred.Orleans is 0.1.0", problem);
         Assert.Contains("same version of every Deferred.* package", problem);
 
         // The assemblies of this build are one version.
-        Assert.Null(Deferred.Options.PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(Deferred.Options.DeferredTasksOptions).Assembly));
+        Assert.Null(Deferred.PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(Deferred.DeferredOptions).Assembly));
     }
 
     [Theory]
@@ -125,8 +124,8 @@ public sealed class TaskIdAndOptionsTests
     [InlineData("tab\tkey")]
     public void An_ordering_key_with_a_control_character_is_refused_naming_it(string key)
     {
-        var error = Assert.Throws<ArgumentException>(() => DeferredTaskOptionsValidation.ThrowIfInvalid(new DeferredTaskOptions { OrderingKey = key }));
-        Assert.Equal(nameof(DeferredTaskOptions.OrderingKey), error.ParamName);
+        var error = Assert.Throws<ArgumentException>(() => DeferredEnqueueOptionsValidation.ThrowIfInvalid(new DeferredEnqueueOptions { OrderingKey = key }));
+        Assert.Equal(nameof(DeferredEnqueueOptions.OrderingKey), error.ParamName);
         Assert.DoesNotContain("\u001b", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("\0", error.Message, StringComparison.Ordinal);
     }

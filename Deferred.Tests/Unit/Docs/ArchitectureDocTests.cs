@@ -141,7 +141,7 @@ public sealed partial class ArchitectureDocTests
         Assert.Contains("TaskGrain", code.Uses("Operations").Keys);
         // Lifecycle is pure: it uses no other folder, and nothing in the doc comments or strings counts.
         Assert.Empty(code.Uses("Lifecycle"));
-        // A property named as another folder's type (DeferredTasksOptions.ConcurrencyLimits) is not a use of it.
+        // A property named as another folder's type (DeferredOptions.ConcurrencyLimits) is not a use of it.
         Assert.Empty(code.Uses("Options"));
         Assert.DoesNotContain("Hosting", code.Folders.SelectMany(f => code.Uses(f).Keys));
     }

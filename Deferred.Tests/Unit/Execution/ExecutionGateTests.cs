@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Execution;
 using Xunit;
 
@@ -10,7 +9,7 @@ public sealed class ExecutionGateTests
     [Fact]
     public async Task The_execution_gate_bounds_slots_and_signals_when_the_backlog_drains()
     {
-        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
+        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { MaxConcurrentTasks = 1 }));
         using var first = gate.Announce();
         using var second = gate.Announce();
         await first.StartAsync(CancellationToken.None);
@@ -37,7 +36,7 @@ public sealed class ExecutionGateTests
     [Fact]
     public async Task A_reservation_gives_back_what_it_holds_exactly_once_whichever_step_it_reached()
     {
-        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
+        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { MaxConcurrentTasks = 1 }));
         var announced = gate.Announce();
         var permitted = gate.Announce();
         await permitted.StartAsync(CancellationToken.None);
@@ -63,7 +62,7 @@ public sealed class ExecutionGateTests
     [Fact]
     public async Task A_stopping_gate_starts_nothing_and_counts_nothing_left_behind()
     {
-        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { MaxConcurrentTasks = 1 }));
+        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { MaxConcurrentTasks = 1 }));
         var running = gate.Announce();
         await running.StartAsync(CancellationToken.None);
         await running.EnterAsync(CancellationToken.None);

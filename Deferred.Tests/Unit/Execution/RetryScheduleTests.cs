@@ -1,4 +1,3 @@
-using Deferred.Options;
 using Deferred.Execution;
 using Microsoft.Extensions.Options;
 using Xunit;
@@ -26,7 +25,7 @@ public sealed class RetryScheduleTests
     [Fact]
     public void Max_attempts_is_enforced_whatever_the_policy_says()
     {
-        var schedule = new RetrySchedule(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()));
+        var schedule = new RetrySchedule(Microsoft.Extensions.Options.Options.Create(new DeferredOptions()));
         Assert.Null(schedule.NextRun(3, 3, RetryDecision.RetryAfter(TimeSpan.FromSeconds(1)), Now));
         Assert.Null(schedule.NextRun(1, 3, RetryDecision.GiveUp, Now));
         Assert.Equal(Now.AddSeconds(7), schedule.NextRun(1, 3, RetryDecision.RetryAfter(TimeSpan.FromSeconds(7)), Now));
@@ -35,7 +34,7 @@ public sealed class RetryScheduleTests
     [Fact]
     public void A_configured_backoff_replaces_the_default()
     {
-        var options = Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { RetryBackoff = n => TimeSpan.FromMinutes(n) });
+        var options = Microsoft.Extensions.Options.Options.Create(new DeferredOptions { RetryBackoff = n => TimeSpan.FromMinutes(n) });
         var schedule = new RetrySchedule(options);
         Assert.Equal(Now.AddMinutes(2), schedule.NextRun(2, 5, RetryDecision.Default, Now));
     }

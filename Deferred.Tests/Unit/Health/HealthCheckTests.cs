@@ -1,6 +1,5 @@
 using Deferred.Health;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Orleans.Storage;
@@ -18,7 +17,7 @@ public sealed class HealthCheckTests
     public async Task The_batcher_check_grades_the_write_queue_against_the_batch_settings(int queued, HealthStatus expected)
     {
         // 4 batches of 128 per connection, 4 connections: degraded above 2,048 queued, unhealthy above 20,480.
-        var options = Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { StoreMaxBatchSize = 128, StoreMaxBatchesInFlight = 4 });
+        var options = Microsoft.Extensions.Options.Options.Create(new DeferredOptions { StoreMaxBatchSize = 128, StoreMaxBatchesInFlight = 4 });
         var result = await new BatcherHealthCheck(new FakeStore(queued), options).CheckHealthAsync(new HealthCheckContext());
 
         Assert.Equal(expected, result.Status);
@@ -28,7 +27,7 @@ public sealed class HealthCheckTests
     [Fact]
     public async Task A_store_without_a_write_queue_is_healthy_and_says_so()
     {
-        var options = Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions());
+        var options = Microsoft.Extensions.Options.Options.Create(new DeferredOptions());
         var result = await new BatcherHealthCheck(new FakeStore(null), options).CheckHealthAsync(new HealthCheckContext());
         Assert.Equal(HealthStatus.Healthy, result.Status);
         Assert.Contains("does not queue", result.Description);
@@ -38,7 +37,7 @@ public sealed class HealthCheckTests
     public async Task An_unreachable_database_makes_the_store_check_unhealthy_with_a_reason()
     {
         // Nothing listens on port 1: the connection is refused at once.
-        await using var database = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions
+        await using var database = new DeferredDatabase(Microsoft.Extensions.Options.Options.Create(new DeferredOptions
         {
             ConnectionString = "Host=127.0.0.1;Port=1;Username=nobody;Database=nothing;Timeout=2",
         }));

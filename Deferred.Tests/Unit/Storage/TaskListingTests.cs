@@ -255,7 +255,7 @@ public sealed class TaskListingTests
     {
         // A partial index serves a statement only when the statement repeats its predicate as a literal.
         var literal = $"graintypestring = '{TaskRecord.StateName}'";
-        var migration = Storage.Migrations.DeferredSchema.Migrations.Single(m => m.Version == 11).Sql;
+        var migration = DeferredSchema.Migrations.Single(m => m.Version == 11).Sql;
 
         Assert.All(new[] { SqlQueries.StockList, SqlQueries.StockListByType, SqlQueries.StockListByError }, sql => Assert.Contains(literal, sql, StringComparison.Ordinal));
         Assert.Contains($"WHERE {literal} AND payloadbinary IS NOT NULL", migration, StringComparison.Ordinal);

@@ -1,7 +1,6 @@
 using System.Net;
 using Deferred.Execution;
 using Deferred.Lifecycle;
-using Deferred.Options;
 using Deferred.TaskGrain;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -351,7 +350,7 @@ public sealed class TaskActivationTests : IDisposable
 
         internal NewTask NewTask(string name = "ping", TimeSpan? delay = null, int? maxAttempts = null) => EnqueueRequests.Validate(
             "t-1",
-            new DeferredEnqueueRequest { Task = new DeciderPing(name), Options = new DeferredTaskOptions { Delay = delay, MaxAttempts = maxAttempts } },
+            new DeferredEnqueueRequest { Task = new DeciderPing(name), Options = new DeferredEnqueueOptions { Delay = delay, MaxAttempts = maxAttempts } },
             Context.Registry,
             Context.Serializer,
             Context.Options.DefaultMaxAttempts,

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Deferred.Storage.Migrations;
 using Deferred.Tool;
 using Xunit;
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using System.Net;
 using System.Net.Sockets;
-using Deferred.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -72,7 +71,7 @@ internal sealed class DeferredSystem(DeferredStore store, string connectionStrin
     }
 
     public Task EnqueueAsync(int seq, TimeSpan? delay, CancellationToken cancellationToken) =>
-        _tasks!.EnqueueAsync(new BenchTask { Seq = seq }, delay is null ? null : new DeferredTaskOptions { Delay = delay }, cancellationToken);
+        _tasks!.EnqueueAsync(new BenchTask { Seq = seq }, delay is null ? null : new DeferredEnqueueOptions { Delay = delay }, cancellationToken);
 
     public Task EnqueueBatchAsync(int from, int count, CancellationToken cancellationToken) =>
         _tasks!.EnqueueManyAsync(Enumerable.Range(from, count).Select(seq => new BenchTask { Seq = seq }), null, cancellationToken);

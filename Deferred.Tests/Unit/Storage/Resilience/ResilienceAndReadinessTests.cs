@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using Deferred.Cluster;
 using Deferred.Execution;
-using Deferred.Options;
 using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -15,7 +14,7 @@ public sealed class ResilienceAndReadinessTests
     public async Task An_outage_is_logged_once_when_it_starts_and_once_when_it_ends_whatever_waited_through_it()
     {
         var log = new ListLogger();
-        var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()), TimeProvider.System, log);
+        var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredOptions()), TimeProvider.System, log);
         var down = true;
         Task Operation() => down ? Task.FromException(new SocketException((int)SocketError.ConnectionRefused)) : Task.CompletedTask;
 
@@ -44,7 +43,7 @@ public sealed class ResilienceAndReadinessTests
         // outages with a good spell between them were logged as one.
         var log = new ListLogger();
         var probe = new SwitchProbe();
-        using var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()), TimeProvider.System, log, probe);
+        using var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredOptions()), TimeProvider.System, log, probe);
         Task Down() => Task.FromException(new SocketException((int)SocketError.ConnectionRefused));
 
         for (var outage = 1; outage <= 2; outage++)
@@ -90,7 +89,7 @@ public sealed class ResilienceAndReadinessTests
     {
         var time = new TimerCountingTimeProvider();
         var log = new ListLogger();
-        var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions { StoreRetryTimeout = TimeSpan.FromSeconds(1) }), time, log);
+        var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredOptions { StoreRetryTimeout = TimeSpan.FromSeconds(1) }), time, log);
         var tries = 0;
         var run = policy.RunAsync(StoreWindow.Outcome, "task-1", "completion", () =>
         {
@@ -118,7 +117,7 @@ public sealed class ResilienceAndReadinessTests
     [Fact]
     public async Task A_version_conflict_or_a_permanent_error_is_returned_at_once_without_retries()
     {
-        var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()), TimeProvider.System, new ListLogger());
+        var policy = new StoreResilience(Microsoft.Extensions.Options.Options.Create(new DeferredOptions()), TimeProvider.System, new ListLogger());
         var tries = 0;
         var conflict = await policy.RunAsync(StoreWindow.Outcome, "t", "write", () =>
         {
@@ -149,7 +148,7 @@ public sealed class ResilienceAndReadinessTests
     [Fact]
     public async Task An_abandoned_handler_is_counted_until_it_really_returns()
     {
-        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredTasksOptions()));
+        using var gate = new ExecutionGate(Microsoft.Extensions.Options.Options.Create(new DeferredOptions()));
         var handler = new TaskCompletionSource();
         gate.TrackAbandoned(handler.Task);
         Assert.Equal(1, gate.Abandoned);

@@ -2,7 +2,7 @@ namespace Deferred;
 
 /// <summary>Per-enqueue options. Every property is optional.</summary>
 [GenerateSerializer, Immutable, Alias("deferred.options.v1")]
-public sealed record DeferredTaskOptions
+public sealed record DeferredEnqueueOptions
 {
     /// <summary>
     /// Run no earlier than this long after the enqueue. Must not be negative. Zero runs now.
@@ -17,7 +17,7 @@ public sealed record DeferredTaskOptions
 
     /// <summary>
     /// The most attempts (first run plus retries), at least 1. Null uses the silo's
-    /// <c>DeferredTasksOptions.DefaultMaxAttempts</c> (21: one run and 20 retries).
+    /// <c>DeferredOptions.DefaultMaxAttempts</c> (21: one run and 20 retries).
     /// </summary>
     [Id(2)] public int? MaxAttempts { get; init; }
 
@@ -33,7 +33,7 @@ public sealed record DeferredTaskOptions
     /// Tasks with the same ordering key run one at a time, in the order their enqueues were acknowledged, across the
     /// cluster. A failed task holds its key (the ones behind it wait) until it succeeds or dies; a dead task keeps
     /// holding it until an operator retries, cancels or deletes it. Null (default): the task runs independently.
-    /// 1 to <see cref="DeferredTaskOptionsValidation.MaxOrderingKeyLength"/> characters. Only the default store
+    /// 1 to <see cref="DeferredEnqueueOptionsValidation.MaxOrderingKeyLength"/> characters. Only the default store
     /// orders tasks; the stock store refuses keyed tasks. See docs/semantics.md.
     /// </summary>
     [Id(4)] public string? OrderingKey { get; init; }

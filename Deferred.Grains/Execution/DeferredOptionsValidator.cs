@@ -1,17 +1,16 @@
-using Deferred.Options;
 using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Runtime;
 
 namespace Deferred.Execution;
 
-/// <summary>Checks <see cref="DeferredTasksOptions"/> when the silo starts and names the option to fix.</summary>
-internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOptions> options, IEnumerable<TaskRegistration> registrations, Orleans.Serialization.Serializer serializer) : IConfigurationValidator
+/// <summary>Checks <see cref="DeferredOptions"/> when the silo starts and names the option to fix.</summary>
+internal sealed class DeferredOptionsValidator(IOptions<DeferredOptions> options, IEnumerable<TaskRegistration> registrations, Orleans.Serialization.Serializer serializer) : IConfigurationValidator
 {
     public void ValidateConfiguration()
     {
         var problems = Validate(options.Value);
-        if (PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(DeferredTasksOptions).Assembly) is { } mismatch)
+        if (PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(DeferredOptions).Assembly) is { } mismatch)
         {
             problems.Add(mismatch);
         }
@@ -25,7 +24,7 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         var known = registrations.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var type in options.Value.ConcurrencyLimits.Keys.Where(t => !known.Contains(t)))
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(DeferredTasksOptions.ConcurrencyLimits)} names task type '{type}', which has no handler on this silo; use the stored name of a registered type ({string.Join(", ", known.Order(StringComparer.Ordinal))})");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(DeferredOptions.ConcurrencyLimits)} names task type '{type}', which has no handler on this silo; use the stored name of a registered type ({string.Join(", ", known.Order(StringComparer.Ordinal))})");
         }
 
         if (problems.Count > 0)
@@ -36,19 +35,19 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
     }
 
     /// <summary>Every problem with <paramref name="o"/>, each naming the option and how to fix it.</summary>
-    internal static List<string> Validate(DeferredTasksOptions o)
+    internal static List<string> Validate(DeferredOptions o)
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(o.ConnectionString))
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConnectionString)} is not set; set it in AddDeferredTasks(o => o.ConnectionString = ...) or, when AddDeferredTasks binds configuration, as Deferred:ConnectionString (environment: Deferred__ConnectionString)");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(o.ConnectionString)} is not set; set it in AddDeferredTasks(o => o.ConnectionString = ...) or, when AddDeferredTasks binds configuration, as Deferred:ConnectionString (environment: Deferred__ConnectionString)");
         }
 
         void AtLeast(string name, int value, int min)
         {
             if (value < min)
             {
-                problems.Add($"{nameof(DeferredTasksOptions)}.{name} is {value}; it must be at least {min}");
+                problems.Add($"{nameof(DeferredOptions)}.{name} is {value}; it must be at least {min}");
             }
         }
 
@@ -63,19 +62,19 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         AtLeast(nameof(o.QuarantineAfterInterruptions), o.QuarantineAfterInterruptions, 0);
         if (o.StoreBatchLinger < TimeSpan.Zero || o.StoreBatchLinger > TimeSpan.FromSeconds(1))
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.StoreBatchLinger)} is {o.StoreBatchLinger}; it must be between 0 and 1 second");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(o.StoreBatchLinger)} is {o.StoreBatchLinger}; it must be between 0 and 1 second");
         }
 
         if (!Enum.IsDefined(o.Store))
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.Store)} is {o.Store}; use {nameof(DeferredStore.Postgres)} or {nameof(DeferredStore.OrleansAdoNet)}");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(o.Store)} is {o.Store}; use {nameof(DeferredStore.Postgres)} or {nameof(DeferredStore.OrleansAdoNet)}");
         }
 
         void Positive(string name, TimeSpan value)
         {
             if (value <= TimeSpan.Zero)
             {
-                problems.Add($"{nameof(DeferredTasksOptions)}.{name} is {value}; it must be greater than zero");
+                problems.Add($"{nameof(DeferredOptions)}.{name} is {value}; it must be greater than zero");
             }
         }
 
@@ -89,19 +88,19 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         Positive(nameof(o.SweepInterval), o.SweepInterval);
         if (o.CompletedIdRetention < TimeSpan.Zero)
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.CompletedIdRetention)} is {o.CompletedIdRetention}; it must not be negative (zero turns it off)");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(o.CompletedIdRetention)} is {o.CompletedIdRetention}; it must not be negative (zero turns it off)");
         }
 
         if (o.ShutdownGracePeriod < TimeSpan.Zero)
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ShutdownGracePeriod)} is {o.ShutdownGracePeriod}; it must not be negative");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(o.ShutdownGracePeriod)} is {o.ShutdownGracePeriod}; it must not be negative");
         }
 
         foreach (var (type, limit) in o.ConcurrencyLimits)
         {
             if (limit is null)
             {
-                problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConcurrencyLimits)}['{type}'] is null; remove it or set PerSilo or Cluster");
+                problems.Add($"{nameof(DeferredOptions)}.{nameof(o.ConcurrencyLimits)}['{type}'] is null; remove it or set PerSilo or Cluster");
                 continue;
             }
 
@@ -109,7 +108,7 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
             {
                 if (value is < 1)
                 {
-                    problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.ConcurrencyLimits)}['{type}'].{name} is {value}; it must be at least 1 (or unset for no bound)");
+                    problems.Add($"{nameof(DeferredOptions)}.{nameof(o.ConcurrencyLimits)}['{type}'].{name} is {value}; it must be at least 1 (or unset for no bound)");
                 }
             }
         }
@@ -118,13 +117,13 @@ internal sealed class DeferredTasksOptionsValidator(IOptions<DeferredTasksOption
         {
             if (string.IsNullOrWhiteSpace(key))
             {
-                problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.CarriedRequestContextKeys)} contains a blank key; remove it");
+                problems.Add($"{nameof(DeferredOptions)}.{nameof(o.CarriedRequestContextKeys)} contains a blank key; remove it");
             }
         }
 
         if (o.DuePollInterval >= o.TimerThreshold)
         {
-            problems.Add($"{nameof(DeferredTasksOptions)}.{nameof(o.DuePollInterval)} is {o.DuePollInterval}; it must be shorter than {nameof(o.TimerThreshold)} ({o.TimerThreshold}), or far tasks would wake late");
+            problems.Add($"{nameof(DeferredOptions)}.{nameof(o.DuePollInterval)} is {o.DuePollInterval}; it must be shorter than {nameof(o.TimerThreshold)} ({o.TimerThreshold}), or far tasks would wake late");
         }
         return problems;
     }

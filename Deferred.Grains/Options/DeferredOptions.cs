@@ -1,9 +1,9 @@
 using Orleans;
 
-namespace Deferred.Options;
+namespace Deferred;
 
 /// <summary>Silo-side settings for Deferred. Bound from the <c>Deferred</c> configuration section by the sample host.</summary>
-public sealed class DeferredTasksOptions
+public sealed class DeferredOptions
 {
     /// <summary>The configuration section the sample host binds.</summary>
     public const string SectionName = "Deferred";
@@ -184,7 +184,7 @@ public sealed class DeferredTasksOptions
     public bool ApplyMigrationsOnStart { get; set; }
 
     /// <summary>
-    /// How long the default store remembers the id of a task whose caller chose it (<c>DeferredTaskOptions.TaskId</c>)
+    /// How long the default store remembers the id of a task whose caller chose it (<c>DeferredEnqueueOptions.TaskId</c>)
     /// after its row was deleted (completed, cancelled or deleted by an operator). An enqueue of that id meanwhile stores
     /// nothing and reports the task as <c>Completed</c>, so a caller that repeats an enqueue it saw fail (its gateway
     /// died, a timeout) after the task ran does not run it twice. Default 10 minutes; zero turns it off (then the id
