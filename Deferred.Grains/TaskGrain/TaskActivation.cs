@@ -417,7 +417,13 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
         _phase = TaskPhase.Idle.Instance;
         var window = edge.Edge == Edge.Stop ? StoreWindow.Start : StoreWindow.Outcome;
         var onFailure = edge.Edge == Edge.Stop ? OnFailure.Revert : OnFailure.Keep;
-        await ApplyAsync(edge, window, onFailure, outcome.Exception, running?.StartFailures ?? 0);
+        var result = await ApplyAsync(edge, window, onFailure, outcome.Exception, running?.StartFailures ?? 0);
+        if (!result.Applied && !c.Gate.IsStopping)
+        {
+            // The write lost a race or failed for good (memory was reverted, the row read again): the row as it is now
+            // decides the next wake-up, so the task is never left without one.
+            await ScheduleAsync();
+        }
     }
 
     /// <summary>The final delete after an attempt: keep trying the delete, never the task (the handler already ran).</summary>

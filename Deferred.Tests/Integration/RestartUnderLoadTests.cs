@@ -90,7 +90,22 @@ public abstract class RestartUnderLoadTests : StoreConformance
         await Task.WhenAll(loops);
 
         // Nothing acknowledged is lost: every acknowledged and every held task ran and its row is gone.
-        await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "every stored task to complete", TimeSpan.FromSeconds(90));
+        try
+        {
+            await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "every stored task to complete", TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException timeout)
+        {
+            // Say which tasks are left and where each stands, so a failure can be diagnosed from the log alone.
+            var operations = cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
+            var left = (await operations.ListAsync(new DeferredTaskQuery { PageSize = 20 })).Tasks;
+            var details = await Task.WhenAll(left.Select(t => operations.ShowAsync(t.TaskId)));
+            throw new TimeoutException(
+                $"{timeout.Message}; {await cluster.CountRowsAsync()} row(s) left, e.g. " +
+                string.Join("; ", details.Select(d => $"{d!.Info.TaskId} {d.Info.Status} attempts={d.Info.Attempts} next={d.Info.NextRunAt:O} since={d.RunningSince:O} owner={d.Owner} error={d.Info.LastError?.Message}")),
+                timeout);
+        }
+
         var ids = acknowledged.Concat(held).ToArray();
         var ran = cluster.Probe.Runs.Select(r => r.TaskId).ToHashSet();
         Assert.DoesNotContain(ids, id => !ran.Contains(id));

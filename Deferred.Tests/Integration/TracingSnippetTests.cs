@@ -38,7 +38,8 @@ public sealed class TracingSnippetTests
 
         var database = await TestDatabase.Shared;
         var serviceId = $"otel-{Guid.NewGuid():N}";
-        var exported = new List<Activity>();
+        // The exporter adds from its own thread without a lock: the collection locks, and the test reads snapshots.
+        var exported = new LockedList<Activity>();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
@@ -67,10 +68,7 @@ public sealed class TracingSnippetTests
 
             Activity[] Spans(string name)
             {
-                lock (exported)
-                {
-                    return exported.Where(s => s.OperationName == name && Equals(s.GetTagItem("deferred.task.id"), taskId)).ToArray();
-                }
+                return exported.Snapshot().Where(s => s.OperationName == name && Equals(s.GetTagItem("deferred.task.id"), taskId)).ToArray();
             }
 
             // The attempt span ends after the handler returns: polled, not slept for.
@@ -81,14 +79,82 @@ public sealed class TracingSnippetTests
             Assert.Equal(enqueue.SpanId, attempt.ParentSpanId);
 
             // The request's span is exported too, as the enqueue's parent: the whole trace, not a dangling child.
-            lock (exported)
-            {
-                Assert.Contains(exported, s => s.Source.Name == "Microsoft.AspNetCore" && s.SpanId == enqueue.ParentSpanId);
-            }
+            Assert.Contains(exported.Snapshot(), s => s.Source.Name == "Microsoft.AspNetCore" && s.SpanId == enqueue.ParentSpanId);
         }
         finally
         {
             await app.StopAsync();
         }
     }
+}
+
+/// <summary>A list whose writers and readers take one lock: what the in-memory exporter, which adds unlocked, needs.</summary>
+internal sealed class LockedList<T> : System.Collections.Generic.ICollection<T>
+{
+    private readonly List<T> _items = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_items)
+            {
+                return _items.Count;
+            }
+        }
+    }
+
+    public bool IsReadOnly => false;
+
+    public T[] Snapshot()
+    {
+        lock (_items)
+        {
+            return [.. _items];
+        }
+    }
+
+    public void Add(T item)
+    {
+        lock (_items)
+        {
+            _items.Add(item);
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_items)
+        {
+            _items.Clear();
+        }
+    }
+
+    public bool Contains(T item)
+    {
+        lock (_items)
+        {
+            return _items.Contains(item);
+        }
+    }
+
+    public void CopyTo(T[] array, int arrayIndex)
+    {
+        lock (_items)
+        {
+            _items.CopyTo(array, arrayIndex);
+        }
+    }
+
+    public bool Remove(T item)
+    {
+        lock (_items)
+        {
+            return _items.Remove(item);
+        }
+    }
+
+    public IEnumerator<T> GetEnumerator() => ((IEnumerable<T>)Snapshot()).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

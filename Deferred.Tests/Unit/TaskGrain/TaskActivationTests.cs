@@ -138,6 +138,22 @@ public sealed class TaskActivationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failure_whose_write_loses_a_race_is_scheduled_from_the_row_read_again()
+    {
+        var task = await _h.ActivateAsync();
+        await task.EnqueueAsync(_h.NewTask());
+        _h.Handler.FailWith = new InvalidOperationException("boom");
+        _h.Row.FailNext = new InconsistentStateException("another writer", "x", "y");
+
+        await task.OnTimerAsync(CancellationToken.None);
+
+        // The failure was not stored; the row (read again) is still pending and due, so the task is armed again.
+        Assert.Equal(DeferredTaskStatus.Pending, _h.Row.Record!.Status);
+        Assert.IsType<TaskPhase.Due>(task.Phase);
+        Assert.Equal(2, _h.Shell.Armed.Count);
+    }
+
+    [Fact]
     public async Task A_failure_of_the_last_attempt_makes_the_task_dead_and_arms_nothing()
     {
         var task = await _h.ActivateAsync();
