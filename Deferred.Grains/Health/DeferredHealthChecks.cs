@@ -58,7 +58,7 @@ internal sealed class BatcherHealthCheck(IDeferredTaskStore store, IOptions<Defe
 }
 
 /// <summary>The orphan sweep ran within its interval: degraded when the last good sweep is older than two intervals.</summary>
-internal sealed class SweepHealthCheck(DeferredRecovery recovery, IOptions<DeferredOptions> options, TimeProvider time) : IHealthCheck
+internal sealed class SweepHealthCheck(OrphanSweep recovery, IOptions<DeferredOptions> options, TimeProvider time) : IHealthCheck
 {
     private readonly DateTimeOffset _created = time.GetUtcNow();
 

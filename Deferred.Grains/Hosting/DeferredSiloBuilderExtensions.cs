@@ -100,8 +100,7 @@ public static class DeferredSiloBuilderExtensions
         AddWakeups(services);
         services.AddSingleton<SchemaCheck>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SchemaCheck>());
-        services.AddSingleton<DeferredRecovery>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeferredRecovery>());
+        AddRecovery(services);
         services.AddSingleton<DirectEnqueuer>();
         services.AddSingleton<BatchEnqueuer>();
         services.AddDeferredScheduling();
@@ -148,6 +147,19 @@ public static class DeferredSiloBuilderExtensions
     }
 
     /// <summary>The silo's own wake-ups: the resumer they share and the due-time poller.</summary>
+    // The recovery loops (Recovery/): each its own BackgroundLoop, started and stopped with the silo.
+    private static void AddRecovery(IServiceCollection services)
+    {
+        services.AddSingleton<Housekeeping>();
+        services.AddSingleton<OrphanSweep>();
+        services.AddSingleton<StrandedTaskAudit>();
+        services.AddSingleton<NotificationListener>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Housekeeping>());
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<OrphanSweep>());
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<StrandedTaskAudit>());
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<NotificationListener>());
+    }
+
     private static void AddWakeups(IServiceCollection services)
     {
         services.AddSingleton<ResumeRetries>();

@@ -31,7 +31,8 @@ internal sealed class DeferredScheduler(
     StoreResilience resilience,
     SiloIdentity silo,
     IServiceProvider services,
-    ILogger<DeferredScheduler> logger) : SiloBackgroundWork
+    TimeProvider time,
+    ILogger<DeferredScheduler> logger) : BackgroundLoop(resilience, time)
 {
     /// <summary>The longest the loop sleeps, so schedules created on other silos are found within about a second.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
@@ -47,82 +48,34 @@ internal sealed class DeferredScheduler(
 
     private readonly Dictionary<string, ScheduleRegistration> _code = registrations.ToDictionary(r => r.Name, StringComparer.Ordinal);
     private readonly string[] _taskTypes = handlers.Select(h => h.Name).Distinct(StringComparer.Ordinal).ToArray();
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    // An idle silo only asks when the next occurrence is (one cheap read a second); it claims when one is due within
+    // the wait, when woken, or after a failed pass.
+    private bool _claim = true;
 
     protected override bool Enabled => stores.Store is not null;
 
-    /// <summary>Runs a pass now (or right after the one under way).</summary>
-    public void WakeNow()
-    {
-        try
-        {
-            _wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already woken.
-        }
-    }
-
-    protected override async Task RunAsync(CancellationToken stopping)
+    protected override async Task<TimeSpan> RunOnceAsync(LoopPass pass, CancellationToken stopping)
     {
         var store = stores.Required;
-        var backoff = resilience.Window(StoreWindow.Claim);
-        var failures = 0;
-
-        // An idle silo only asks when the next occurrence is (one cheap read a second); it claims when one is due
-        // within the wait, or when woken.
-        var claim = true;
-        while (!stopping.IsCancellationRequested)
+        var claimed = _claim || pass.Woken || pass.AfterFailure ? await PassAsync(store, stopping) : -1;
+        if (claimed == PassLimit)
         {
-            TimeSpan wait;
-            try
-            {
-                var claimed = claim ? await PassAsync(store, stopping) : -1;
-                if (claimed == PassLimit)
-                {
-                    continue;
-                }
-
-                var (nextAt, now) = await store.NextDueAsync(_code.Keys, _taskTypes, stopping);
-                failures = 0;
-                wait = nextAt is { } next ? Clamp(next - now) : MaxWait;
-                if (wait == TimeSpan.Zero && claimed == 0)
-                {
-                    wait = LockedWait;
-                }
-
-                claim = nextAt is not null && wait < MaxWait;
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                wait = backoff.Backoff(++failures);
-                claim = true;
-                if (StoreFailures.Classify(ex) == StoreOutcome.Unavailable)
-                {
-                    // An outage is logged once, by the resilience policy.
-                    resilience.Unreachable(ex);
-                }
-                else
-                {
-                    DeferredLog.SchedulerFailed(logger, ex, wait.TotalSeconds);
-                }
-            }
-
-            try
-            {
-                claim |= await _wake.WaitAsync(wait, stopping);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            _claim = true;
+            return TimeSpan.Zero;
         }
+
+        var (nextAt, now) = await store.NextDueAsync(_code.Keys, _taskTypes, stopping);
+        var wait = nextAt is { } next ? Clamp(next - now) : MaxWait;
+        if (wait == TimeSpan.Zero && claimed == 0)
+        {
+            wait = LockedWait;
+        }
+
+        _claim = nextAt is not null && wait < MaxWait;
+        return wait;
     }
+
+    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.SchedulerFailed(logger, error, retryIn.TotalSeconds);
 
     /// <summary>One pass; returns how many schedules it claimed.</summary>
     public async Task<int> PassAsync(IDeferredScheduleStore store, CancellationToken cancellationToken)

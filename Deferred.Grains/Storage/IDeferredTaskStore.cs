@@ -65,11 +65,13 @@ internal interface IDueTaskSource
 internal interface INewTaskSignal
 {
     /// <summary>
-    /// Calls <paramref name="onNewTasks"/> whenever tasks of this service were committed outside the silos, until
-    /// <paramref name="cancellationToken"/> is cancelled. A lost connection is reopened with backoff; signals missed
-    /// meanwhile are covered by the periodic sweep.
+    /// Opens one listening connection and calls <paramref name="onNewTasks"/> once it listens (for anything committed
+    /// while nothing listened) and whenever tasks of this service were committed outside the silos. Ends, by throwing,
+    /// when the connection does, or when <paramref name="cancellationToken"/> is cancelled: the caller's loop
+    /// (<c>Recovery/NotificationListener</c>) opens it again with backoff; signals missed meanwhile are covered by the
+    /// periodic sweep.
     /// </summary>
-    Task ListenAsync(Action onNewTasks, CancellationToken cancellationToken);
+    Task ListenOnceAsync(Action onNewTasks, CancellationToken cancellationToken);
 }
 
 /// <summary>Inserts the row of a new task with a freshly generated id, without an activation.</summary>

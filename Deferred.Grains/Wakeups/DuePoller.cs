@@ -23,55 +23,34 @@ internal sealed class DuePoller(
     StoreResilience resilience,
     IOptions<DeferredOptions> options,
     TimeProvider time,
-    ILogger<DuePoller> logger) : SiloBackgroundWork
+    ILogger<DuePoller> logger) : BackgroundLoop(resilience, time)
 {
     private readonly DeferredOptions _options = options.Value;
 
     // Stores that wake far tasks by reminders have no due-time index to poll.
     protected override bool Enabled => store.DueTasks is not null;
 
-    protected override async Task RunAsync(CancellationToken cancellationToken)
+    // The startup scan covers what is due by now plus the threshold; each poll that gets through moves this on.
+    private DateTimeOffset? _covered;
+
+    protected override TimeSpan FirstWait => _options.DuePollInterval;
+
+    // After a failed poll, back off (the one backoff), at most to the poll interval.
+    protected override TimeSpan MaxRetryWait => _options.DuePollInterval;
+
+    protected override async Task<TimeSpan> RunOnceAsync(LoopPass pass, CancellationToken stopping)
     {
-        var index = store.DueTasks!;
-        var window = resilience.Window(StoreWindow.Claim);
-        var failures = 0;
-
-        // The startup scan covers what is due by now plus the threshold.
-        var covered = time.GetUtcNow() + _options.TimerThreshold;
+        _covered ??= Time.GetUtcNow() + _options.TimerThreshold - _options.DuePollInterval;
         var overlap = _options.DuePollInterval + TimeSpan.FromSeconds(5);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                // After a failed poll, back off (one backoff for every store window), at most to the poll interval.
-                var wait = failures == 0 ? _options.DuePollInterval : Min(window.Backoff(failures), _options.DuePollInterval);
-                await Task.Delay(wait, time, cancellationToken);
-                var horizon = time.GetUtcNow() + _options.TimerThreshold;
-                await PollAsync(index, covered - overlap, horizon, cancellationToken);
+        var horizon = Time.GetUtcNow() + _options.TimerThreshold;
+        await PollAsync(store.DueTasks!, _covered.Value - overlap, horizon, stopping);
 
-                // Only a poll that got through moves the window; after a failure the next poll covers the gap.
-                covered = horizon;
-                failures = 0;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                failures++;
-                if (StoreFailures.Classify(ex) == StoreOutcome.Unavailable)
-                {
-                    // Logged once per outage by the resilience policy, not once per poll.
-                    resilience.Unreachable(ex);
-                }
-                else
-                {
-                    DeferredLog.DuePollFailed(logger, ex);
-                }
-            }
-        }
+        // Only a poll that got through moves the window; after a failure the next poll covers the gap.
+        _covered = horizon;
+        return _options.DuePollInterval;
     }
+
+    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.DuePollFailed(logger, error);
 
     private async Task PollAsync(IDueTaskSource index, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
@@ -94,5 +73,4 @@ internal sealed class DuePoller(
         }
     }
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -54,7 +54,7 @@ internal static class DemoCommand
         var deferred = host.Services.GetRequiredService<IDeferredTasks>();
         var catalog = host.Services.GetRequiredService<IDeferredTaskCatalog>();
         var ledger = host.Services.GetRequiredService<DemoLedger>();
-        var recovery = host.Services.GetRequiredService<DeferredRecovery>();
+        var recovery = host.Services.GetRequiredService<OrphanSweep>();
         var runId = DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
 

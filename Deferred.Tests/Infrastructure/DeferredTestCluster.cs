@@ -76,7 +76,11 @@ internal sealed class DeferredTestCluster : IAsyncDisposable
     public IDeferredTasks OnSilo(int index) => Cluster.Silos[index].ServiceProvider.GetRequiredService<IDeferredTasks>();
 
     /// <summary>The startup scan of silo <paramref name="index"/>.</summary>
-    public DeferredRecovery Recovery(int index = 0) => Cluster.Silos[index].ServiceProvider.GetRequiredService<DeferredRecovery>();
+    public OrphanSweep Recovery(int index = 0) => Cluster.Silos[index].ServiceProvider.GetRequiredService<OrphanSweep>();
+
+    public StrandedTaskAudit Audit(int index = 0) => Cluster.Silos[index].ServiceProvider.GetRequiredService<StrandedTaskAudit>();
+
+    public Housekeeping Housekeeping(int index = 0) => Cluster.Silos[index].ServiceProvider.GetRequiredService<Housekeeping>();
 
     public Task<long> CountRowsAsync() => Rows.CountAsync();
 

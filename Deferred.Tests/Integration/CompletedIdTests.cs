@@ -54,9 +54,9 @@ public sealed class CompletedIdTests
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "both rows to be deleted");
         Assert.Equal([chosen], await RememberedAsync(cluster));
 
-        // Older than the retention: the sweep forgets it, and the id is a new task again.
+        // Older than the retention: housekeeping forgets it, and the id is a new task again.
         await ExecuteAsync(cluster, "UPDATE deferred_completed_ids SET completed_at = now() - interval '1 hour' WHERE service_id = @s");
-        await cluster.Recovery().ScanAsync(CancellationToken.None);
+        await cluster.Housekeeping().TidyAsync(CancellationToken.None);
         Assert.Empty(await RememberedAsync(cluster));
 
         var again = await cluster.Client.EnqueueWithResultAsync(new ProbeTask { Note = "chosen" }, new DeferredEnqueueOptions { TaskId = chosen });

@@ -251,7 +251,7 @@ public abstract class FailoverTests : StoreConformance
         await cluster.Rows.MakeOverdueAsync(taskId);
         Assert.Equal(0, (await cluster.Recovery(0).ScanAsync(CancellationToken.None)).Found);
 
-        Assert.Equal(1, await cluster.Recovery(0).AuditAsync(CancellationToken.None));
+        Assert.Equal(1, await cluster.Audit(0).AuditAsync(CancellationToken.None));
         await cluster.Probe.WaitForRunsAsync(taskId, 1);
         await Eventually.True(async () => await cluster.CountRowsAsync() == 0, "the stranded task to complete");
     }

@@ -51,7 +51,7 @@ public sealed class RequestContextTestsOnPostgresStore : RequestContextTests
             RequestContext.Clear();
             await cluster.Rows.MakeOverdueAsync(far);
             await cluster.Recovery().ScanAsync(CancellationToken.None);
-            await cluster.Recovery().AuditAsync(CancellationToken.None);
+            await cluster.Audit().AuditAsync(CancellationToken.None);
         }
         finally
         {
