@@ -16,8 +16,7 @@ namespace Deferred.Client;
 /// </summary>
 internal sealed class BatchEnqueuer(
     IDeferredTaskStore store,
-    TaskTypeRegistry registry,
-    Serializer serializer,
+    NewTaskFactory factory,
     StoreResilience resilience,
     TaskResumer resumer,
     IOptions<DeferredOptions> options,
@@ -36,29 +35,13 @@ internal sealed class BatchEnqueuer(
                 "Use the Postgres store (Deferred:Store = Postgres), or enqueue the tasks one by one.");
         BatchChecks.ThrowIfInvalid(request.Tasks, request.Options);
         var now = Timestamps.Microseconds(time.GetUtcNow());
-        var runAt = TaskLifecycle.FirstRun(request.Options?.RunAt, request.Options?.Delay, now);
         var trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null;
         var context = carried.Capture();
         var rows = new (string TaskId, TaskRecord Record)[request.Tasks.Length];
         for (var i = 0; i < rows.Length; i++)
         {
-            var task = request.Tasks[i];
-            var registration = registry.Find(task.GetType())
-                ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name, i);
-            byte[] payload;
-            try
-            {
-                payload = registration.Serialize(serializer, task);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-#pragma warning disable CA2208 // Names the public API's parameter (IDeferredTasks.EnqueueManyAsync's tasks).
-                throw new ArgumentException($"tasks[{i}] ({task.GetType().Name}) cannot be serialized: {ex.Message}", "tasks", ex);
-#pragma warning restore CA2208
-            }
-
-            var newTask = NewTask.From(registration.Name, payload, request.Options, _options.DefaultMaxAttempts, runAt, trace, context);
-            rows[i] = (DeferredTaskId.NewId(), TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!);
+            var newTask = factory.Create(request.Tasks[i], request.Options, trace, now, index: i, requestContext: context);
+            rows[i] = (DeferredTaskId.NewId(), NewTaskFactory.Record(newTask, silo.Owner, now));
         }
 
         var result = await resilience.RunAsync(StoreWindow.Enqueue, rows[0].TaskId, $"batch of {rows.Length}", () => inserter.InsertManyAsync(rows));
@@ -70,7 +53,7 @@ internal sealed class BatchEnqueuer(
         }
 
         var ids = Array.ConvertAll(rows, r => r.TaskId);
-        if (runAt - now <= _options.TimerThreshold)
+        if (rows.Length > 0 && rows[0].Record.NextRunAt - now <= _options.TimerThreshold)
         {
             // Acknowledged once committed; the wake-ups follow in the background. A silo that dies first leaves rows it
             // owns, which the sweep (or, while it lives, the stranded-task audit) resumes.

@@ -19,13 +19,11 @@ namespace Deferred.Client;
 /// </summary>
 internal sealed class DirectEnqueuer(
     IDeferredTaskStore store,
-    TaskTypeRegistry registry,
-    Serializer serializer,
+    NewTaskFactory factory,
     StoreResilience resilience,
     IOptions<DeferredOptions> options,
     SiloIdentity silo,
     TimeProvider time,
-    CarriedRequestContext carried,
     ILogger<DirectEnqueuer> logger)
 {
     private readonly DeferredOptions _options = options.Value;
@@ -45,10 +43,7 @@ internal sealed class DirectEnqueuer(
             return null;
         }
 
-        var registration = registry.Find(task.GetType())
-            ?? throw new DeferredTaskTypeNotRegisteredException(task.GetType().FullName ?? task.GetType().Name);
-        var newTask = NewTask.From(registration.Name, registration.Serialize(serializer, task), taskOptions, _options.DefaultMaxAttempts, runAt, trace, carried.Capture());
-        var record = TaskLifecycle.Enqueue(null, newTask, silo.Owner, now).After!;
+        var record = NewTaskFactory.Record(factory.Create(task, taskOptions, trace, now), silo.Owner, now);
         var taskId = DeferredTaskId.NewId();
 
         // A try that finds the id taken found the row of an earlier try that committed after reporting an error.

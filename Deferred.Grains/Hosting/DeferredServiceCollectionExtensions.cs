@@ -137,6 +137,7 @@ public static class DeferredServiceCollectionExtensions
         services.TryAddSingleton<IDeferredTasks, DeferredTasksClient>();
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         services.TryAddSingleton(sp => new DeferredTransactionalEnqueuer(sp));
+        services.TryAddSingleton<Deferred.Execution.NewTaskFactory>();
 
         // A client does not know the silos' CarriedRequestContextKeys: its transactional enqueue stores every entry,
         // and the silo restores the ones it carries. (On a silo, AddDeferredTasks registered the configured one first.)

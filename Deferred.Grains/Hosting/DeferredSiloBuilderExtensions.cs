@@ -141,6 +141,7 @@ public static class DeferredSiloBuilderExtensions
         services.TryAddSingleton(new TaskFilterTypes());
         services.AddSingleton<TaskFilters>();
         services.AddSingleton<TaskRunner>();
+        services.AddSingleton<NewTaskFactory>();
         services.AddSingleton<TaskGrainContext>();
         services.AddSingleton<GracefulShutdown>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<GracefulShutdown>());

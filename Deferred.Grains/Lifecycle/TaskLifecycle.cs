@@ -20,7 +20,7 @@ internal static class TaskLifecycle
         Timestamps.Microseconds(runAt is { } at ? (at > now ? at.ToUniversalTime() : now) : now + (delay ?? TimeSpan.Zero));
 
     /// <summary>enqueue: None → Pending. Refused ("already stored") when a row exists: the enqueue is idempotent.</summary>
-    public static Transition Enqueue(TaskRecord? current, NewTask task, string owner, DateTimeOffset now)
+    public static Transition Enqueue(TaskRecord? current, NewTask task, string? owner, DateTimeOffset now)
     {
         if (current is not null)
         {

@@ -137,7 +137,7 @@ internal sealed class DeferredScheduler(
                 activity?.SetTag("deferred.schedule.name", schedule.Name);
                 activity?.SetTag("deferred.task.id", taskId);
                 var task = new NewTask(schedule.TaskType, payload, schedule.MaxAttempts, occurrence) { Trace = TraceContext.Capture(activity) };
-                tasks.Add((taskId, TaskLifecycle.Enqueue(null, task, silo.Owner, now).After!));
+                tasks.Add((taskId, NewTaskFactory.Record(task, silo.Owner, now)));
             }
         }
 

@@ -74,7 +74,7 @@ internal sealed class DeferredTaskGrain(
 
     public Task<DeferredEnqueueResult> EnqueueAsync(DeferredEnqueueRequest request)
     {
-        var task = EnqueueRequests.Validate(TaskId, request, c.Registry, c.Serializer, c.Options.DefaultMaxAttempts, c.Now, c.Store, c.Carried);
+        var task = EnqueueRequests.Validate(TaskId, request, c.NewTasks, c.Now, c.Store);
         return _task.AnswerRepeatedEnqueue(task) is { } answered ? Task.FromResult(answered) : EnqueueLockedAsync(task);
     }
 

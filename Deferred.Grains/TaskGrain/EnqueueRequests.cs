@@ -11,7 +11,7 @@ internal static class EnqueueRequests
     /// Validates <paramref name="request"/> for the task <paramref name="taskId"/> and serializes its task; throws an
     /// exception naming the bad value, before anything is stored.
     /// </summary>
-    public static NewTask Validate(string taskId, DeferredEnqueueRequest request, TaskTypeRegistry registry, Serializer serializer, int defaultMaxAttempts, DateTimeOffset now, Storage.IDeferredTaskStore store, CarriedRequestContext carried)
+    public static NewTask Validate(string taskId, DeferredEnqueueRequest request, NewTaskFactory factory, DateTimeOffset now, Storage.IDeferredTaskStore store)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Task is null)
@@ -31,13 +31,8 @@ internal static class EnqueueRequests
         }
 
         ThrowIfUnordered(request.Options, store);
-        var registration = registry.Find(request.Task.GetType())
-            ?? throw new DeferredTaskTypeNotRegisteredException(request.Task.GetType().FullName ?? request.Task.GetType().Name);
-
-        // Serialized before the row is touched: a task that cannot be serialized stores nothing.
-        var payload = registration.Serialize(serializer, request.Task);
         var trace = request.TraceParent is { } parent ? new TraceCarrier(parent, request.TraceState, request.Baggage) : null;
-        return NewTask.From(registration.Name, payload, request.Options, defaultMaxAttempts, TaskLifecycle.FirstRun(request.Options?.RunAt, request.Options?.Delay, now), trace, carried.Capture());
+        return factory.Create(request.Task, request.Options, trace, now);
     }
 
     /// <summary>The answer to an enqueue of a caller's id whose task completed at <paramref name="completedAt"/>, within the retention.</summary>

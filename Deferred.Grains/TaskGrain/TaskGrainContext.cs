@@ -28,10 +28,13 @@ internal sealed class TaskGrainContext(
     ConcurrencyLimits limits,
     CarriedRequestContext carried,
     AdoptedTasks adopted,
+    NewTaskFactory newTasks,
     ILogger<DeferredTaskGrain> logger)
 {
     /// <summary>Tasks just claimed from a silo that went away: watched from their first attempt here.</summary>
     public AdoptedTasks Adopted { get; } = adopted;
+
+    public NewTaskFactory NewTasks { get; } = newTasks;
 
     public IDeferredTaskStore Store { get; } = store;
 

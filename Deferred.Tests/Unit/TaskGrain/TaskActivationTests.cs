@@ -367,12 +367,9 @@ public sealed class TaskActivationTests : IDisposable
         internal NewTask NewTask(string name = "ping", TimeSpan? delay = null, int? maxAttempts = null) => EnqueueRequests.Validate(
             "t-1",
             new DeferredEnqueueRequest { Task = new DeciderPing(name), Options = new DeferredEnqueueOptions { Delay = delay, MaxAttempts = maxAttempts } },
-            Context.Registry,
-            Context.Serializer,
-            Context.Options.DefaultMaxAttempts,
+            Context.NewTasks,
             Now,
-            Context.Store,
-            Context.Carried);
+            Context.Store);
 
         internal TaskRecord NewRecord() => TaskLifecycle.Enqueue(null, NewTask(), "someone", Now).After!;
 
