@@ -99,7 +99,7 @@ internal sealed class StoredTaskReader : IAsyncDisposable
         command.Parameters.AddWithValue("service_id", _serviceId);
         command.Parameters.AddWithValue("task_ids", new[] { taskId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? TaskRowStatements.ReadRow(reader).State : null;
+        return await reader.ReadAsync(cancellationToken) ? new TaskRowReader(reader).Read().State : null;
     }
 
     private async Task<TaskRecord?> ReadStockAsync(string taskId, CancellationToken cancellationToken)

@@ -116,9 +116,11 @@ internal sealed class PostgresCatalog(DeferredDatabase database, IOptions<Cluste
         command.Parameters.AddWithValue("page_size", pageSize);
         var claimed = new List<(TaskRow, bool)>(pageSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new TaskRowReader(reader);
+        var released = reader.GetOrdinal("released");
         while (await reader.ReadAsync(cancellationToken))
         {
-            claimed.Add((TaskRowStatements.ReadRow(reader), reader.GetBoolean(TaskRowStatements.ReadColumns)));
+            claimed.Add((rows.Read(), reader.GetBoolean(released)));
         }
 
         return claimed;

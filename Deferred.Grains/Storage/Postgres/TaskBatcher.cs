@@ -182,9 +182,10 @@ internal sealed class TaskBatcher : IAsyncDisposable
         {
             if (reads.Count > 0)
             {
+                var rows = new TaskRowReader(reader);
                 while (await reader.ReadAsync().ConfigureAwait(false))
                 {
-                    var row = TaskRowStatements.ReadRow(reader);
+                    var row = rows.Read();
                     readRows[row.TaskId] = row;
                 }
 

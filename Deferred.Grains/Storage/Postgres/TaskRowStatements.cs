@@ -5,8 +5,9 @@ using NpgsqlTypes;
 namespace Deferred.Storage.Postgres;
 
 /// <summary>
-/// The array-parameter statements over <c>deferred_tasks</c> rows (<c>tasks-read/insert/update/delete.sql</c>) and the
-/// reading of a row: what <see cref="TaskBatcher"/> sends for many tasks at once, and the one-transaction batch insert.
+/// The array-parameter statements over <c>deferred_tasks</c> rows (<c>tasks-read/insert/update/delete.sql</c>): what
+/// <see cref="TaskBatcher"/> sends for many tasks at once, and the one-transaction batch insert. The rows they return
+/// are read by <see cref="TaskRowReader"/>.
 /// </summary>
 internal static class TaskRowStatements
 {
@@ -114,35 +115,5 @@ internal static class TaskRowStatements
             Value = states.Select(s => s.RunningSince?.ToUniversalTime()).ToArray(),
         });
         command.Parameters.AddWithValue("interruptions", states.Select(s => s.Interruptions).ToArray());
-    }
-
-    /// <summary>A row as tasks-read.sql returns it.</summary>
-    /// <summary>How many columns <see cref="ReadRow"/> reads (tasks-read.sql's list, in its order).</summary>
-    public const int ReadColumns = 20;
-
-    public static TaskRow ReadRow(NpgsqlDataReader reader)
-    {
-        var state = new TaskRecord
-        {
-            TaskType = reader.GetString(1),
-            Status = Enum.TryParse<DeferredTaskStatus>(reader.GetString(2), out var status) ? status : DeferredTaskStatus.Dead,
-            Attempts = reader.GetInt32(3),
-            MaxAttempts = reader.GetInt32(4),
-            EnqueuedAt = reader.GetFieldValue<DateTimeOffset>(5),
-            NextRunAt = reader.GetFieldValue<DateTimeOffset>(6),
-            HasReminder = reader.GetBoolean(7),
-            Payload = reader.GetFieldValue<byte[]>(8),
-            LastError = reader.IsDBNull(9) ? null : TaskRow.ParseError(reader.GetString(9)),
-            Owner = reader.IsDBNull(11) ? null : reader.GetString(11),
-            RunningSince = reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
-            Interruptions = reader.GetInt32(13),
-            TraceParent = reader.IsDBNull(14) ? null : reader.GetString(14),
-            TraceState = reader.IsDBNull(15) ? null : reader.GetString(15),
-            Baggage = reader.IsDBNull(16) ? null : reader.GetString(16),
-            OrderingKey = reader.IsDBNull(17) ? null : reader.GetString(17),
-            RequestContext = reader.IsDBNull(18) ? null : reader.GetFieldValue<byte[]>(18),
-            CallerChosenId = reader.GetBoolean(19),
-        };
-        return new TaskRow(reader.GetString(0), state, reader.GetInt32(10));
     }
 }

@@ -5,7 +5,7 @@
 -- sort sits under FOR UPDATE, so it cannot stop early): 50 ms per page of 500 at 100,000 rows, against 1-2 ms. SKIP LOCKED lets silos sweeping at the same
 -- time split the backlog instead of taking the same rows. The version is left alone on purpose: no live
 -- activation holds these rows, and one that did would simply write its own owner back on its next write.
--- Returns each claimed task's row (tasks-read.sql's columns, in that order), so the sweep resumes only what is due
+-- Returns each claimed task's row (tasks-read.sql's columns, read by name), so the sweep resumes only what is due
 -- soon, leaves later tasks to this silo's due-time poller, and hands the rows it resumes to their activations
 -- (no second read); and whether it had no owner: released by a silo that stopped cleanly (or written before
 -- migration 0009), so it was not in flight at a crash and needs no watching.
