@@ -4,6 +4,7 @@ using Deferred.Diagnostics;
 using Deferred.Execution;
 using Deferred.Lifecycle;
 using Deferred.Storage;
+using Deferred.Storage.Postgres;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -26,19 +27,19 @@ namespace Deferred;
 public sealed class DeferredTransactionalEnqueuer
 {
     private static readonly ConcurrentDictionary<string, bool> CheckedDatabases = new(StringComparer.Ordinal);
-    private readonly Serializer _serializer;
+    private readonly NewTaskFactory _factory;
     private readonly string _serviceId;
+    private readonly TimeSpan _completedIdRetention;
     private readonly TimeProvider _time;
-    private readonly IServiceProvider _services;
 
-    // Created by DI only (AddDeferredTasks, AddDeferredTasksClient): the host's serializer, cluster options and, on
-    // silos, the handler registry. Not public: an app gets the enqueuer from its services.
+    // Created by DI only (AddDeferredTasks, AddDeferredTasksClient): the new-task factory (with the handler registry on
+    // silos), cluster options and the completed-id retention. Not public: an app gets the enqueuer from its services.
     internal DeferredTransactionalEnqueuer(IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        _services = services;
-        _serializer = services.GetRequiredService<Serializer>();
+        _factory = services.GetRequiredService<NewTaskFactory>();
         _serviceId = services.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
+        _completedIdRetention = (services.GetService<IOptions<DeferredOptions>>()?.Value ?? new DeferredOptions()).CompletedIdRetention;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
     }
 
@@ -66,35 +67,18 @@ public sealed class DeferredTransactionalEnqueuer
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureTaskTableAsync(connection, transaction, cancellationToken);
 
-        var name = _services.GetService<TaskTypeRegistry>()?.Find(task.GetType())?.Name ?? TaskRegistration.NameOf(task.GetType());
+        // The same record, and the same insert statement, as a silo's batch (tasks-insert.sql, one row), with no owner:
+        // a silo's sweep adopts the task once this transaction commits; the notification in the same transaction wakes
+        // the sweeps at once. One round trip.
         var now = Timestamps.Microseconds(_time.GetUtcNow());
         var taskId = options?.TaskId ?? DeferredTaskId.NewId();
-        var trace = TraceContext.Capture(Activity.Current);
-        await using (var insert = Command(SqlQueries.TasksInsertInAppTransaction, connection, transaction))
-        {
-            insert.Parameters.AddWithValue("service_id", _serviceId);
-            insert.Parameters.AddWithValue("task_id", taskId);
-            insert.Parameters.AddWithValue("task_type", name);
-            insert.Parameters.AddWithValue("max_attempts", options?.MaxAttempts ?? _services.GetService<IOptions<DeferredOptions>>()?.Value.DefaultMaxAttempts ?? new DeferredOptions().DefaultMaxAttempts);
-            insert.Parameters.AddWithValue("enqueued_at", now);
-            insert.Parameters.AddWithValue("next_run_at", TaskLifecycle.FirstRun(options?.RunAt, options?.Delay, now));
-            insert.Parameters.AddWithValue("payload", _serializer.SerializeToArray(task));
-            insert.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)trace?.TraceParent ?? DBNull.Value });
-            insert.Parameters.Add(new NpgsqlParameter("trace_state", NpgsqlDbType.Text) { Value = (object?)trace?.TraceState ?? DBNull.Value });
-            insert.Parameters.Add(new NpgsqlParameter("baggage", NpgsqlDbType.Text) { Value = (object?)trace?.Baggage ?? DBNull.Value });
-            insert.Parameters.Add(new NpgsqlParameter("ordering_key", NpgsqlDbType.Text) { Value = (object?)options?.OrderingKey ?? DBNull.Value });
-            insert.Parameters.Add(new NpgsqlParameter("request_context", NpgsqlDbType.Bytea) { Value = (object?)_services.GetService<CarriedRequestContext>()?.Capture() ?? DBNull.Value });
-            insert.Parameters.AddWithValue("caller_id", options?.TaskId is not null);
-            insert.Parameters.AddWithValue("completed_id_retention", (_services.GetService<IOptions<DeferredOptions>>()?.Value ?? new DeferredOptions()).CompletedIdRetention);
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await using (var notify = Command(SqlQueries.TasksNotify, connection, transaction))
-        {
-            notify.Parameters.AddWithValue("service_id", _serviceId);
-            await notify.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        var record = NewTaskFactory.Record(_factory.Create(task, options, TraceContext.Capture(Activity.Current), now), owner: null, now);
+        await using var batch = Batch(connection, transaction);
+        batch.BatchCommands.Add(TaskRowStatements.Insert(_serviceId, [new TaskRow(taskId, record, 0)], _completedIdRetention));
+        var notify = new NpgsqlBatchCommand(SqlQueries.TasksNotify);
+        notify.Parameters.AddWithValue("service_id", _serviceId);
+        batch.BatchCommands.Add(notify);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
         return taskId;
     }
 
@@ -103,6 +87,19 @@ public sealed class DeferredTransactionalEnqueuer
         try
         {
             return new NpgsqlCommand(sql, connection, transaction);
+        }
+        catch (InvalidOperationException)
+        {
+            // Npgsql refuses a finished transaction here.
+            throw Finished();
+        }
+    }
+
+    private static NpgsqlBatch Batch(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        try
+        {
+            return new NpgsqlBatch(connection, transaction);
         }
         catch (InvalidOperationException)
         {

@@ -53,7 +53,6 @@ internal static class SqlQueries
 
     public static string TasksRelease => Get("tasks-release");
 
-    public static string TasksInsertInAppTransaction => Get("tasks-insert-in-app-transaction");
 
     public static string TasksNotify => Get("tasks-notify");
 
