@@ -2,6 +2,7 @@ using Deferred;
 using Deferred.Client;
 using Deferred.Cluster;
 using Deferred.Execution;
+using Deferred.Lifecycle;
 using Deferred.Recovery;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
@@ -23,8 +24,8 @@ public static class DeferredSiloBuilderExtensions
     /// <summary>
     /// Adds durable deferred tasks to the silo: the task grain, its store (the one <see cref="DeferredOptions.Store"/>
     /// names, <c>Postgres</c> by default; or the one chosen with <c>UseDeferredPostgresStore()</c> /
-    /// <c>UseDeferredOrleansAdoNetStore()</c>), the ADO.NET reminder service on the same database (unless a reminder
-    /// service is already configured), recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
+    /// <c>UseDeferredOrleansAdoNetStore()</c>), for the stock store only the ADO.NET reminder service on the same database
+    /// (unless a reminder service is already configured), recovery, and <see cref="Deferred.IDeferredTasks"/> in DI. Register handlers with
     /// <c>services.AddDeferredTaskHandler&lt;TTask, THandler&gt;()</c>.
     /// The database must be migrated first (<c>DeferredSchema.MigrateAsync</c>, or
     /// <see cref="DeferredOptions.ApplyMigrationsOnStart"/>); the silo refuses to start otherwise.
@@ -59,6 +60,22 @@ public static class DeferredSiloBuilderExtensions
         if (configure is not null)
         {
             options.Configure(configure);
+        }
+
+        // Only the stock store wakes far tasks by Orleans reminders, so only a silo that chooses it gets Orleans' reminder
+        // service (and needs its table). The choice is read here from what this call was given (configuration, then the
+        // delegate, which therefore runs once more now); UseDeferredOrleansAdoNetStore() adds the service too. A store
+        // chosen another way without it fails at start, saying what to call (SelectStore).
+        var chosen = new DeferredOptions();
+        if (configuration is not null)
+        {
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration, chosen);
+        }
+
+        configure?.Invoke(chosen);
+        if (chosen.Store == DeferredStore.OrleansAdoNet)
+        {
+            builder.AddDeferredReminders();
         }
 
         if (services.Any(d => d.ServiceType == typeof(DeferredDatabase)))
@@ -109,7 +126,16 @@ public static class DeferredSiloBuilderExtensions
         services.TryAddSingleton<IDeferredTaskOperator, Deferred.Operations.DeferredTaskOperator>();
         services.TryAddSingleton(sp => new DeferredTransactionalEnqueuer(sp));
 
-        if (!services.Any(d => d.ServiceType == typeof(IReminderTable)))
+        return builder;
+    }
+
+    /// <summary>
+    /// Orleans' ADO.NET reminder service on Deferred's database, for the stock store's far wake-up; nothing when a
+    /// reminder service is already configured.
+    /// </summary>
+    internal static void AddDeferredReminders(this ISiloBuilder builder)
+    {
+        if (!builder.Services.Any(d => d.ServiceType == typeof(IReminderTable)))
         {
             builder.UseAdoNetReminderService((OptionsBuilder<AdoNetReminderTableOptions> reminders) =>
                 reminders.Configure<DeferredDatabase>((o, database) =>
@@ -118,8 +144,6 @@ public static class DeferredSiloBuilderExtensions
                     o.DataSource = database.DataSource;
                 }));
         }
-
-        return builder;
     }
 
     /// <summary>The task grain and what runs its attempts.</summary>
@@ -174,7 +198,16 @@ public static class DeferredSiloBuilderExtensions
     private static IDeferredTaskStore SelectStore(IServiceProvider services)
     {
         var name = services.GetRequiredService<IOptions<DeferredOptions>>().Value.Store.ToString();
-        return services.GetKeyedService<IDeferredTaskStore>(name)
+        var store = services.GetKeyedService<IDeferredTaskStore>(name);
+        if (store is { FarWakeup: FarWakeup.Reminder } && services.GetService<IReminderTable>() is null)
+        {
+            throw new OrleansConfigurationException(
+                $"DeferredOptions.Store is '{name}', which wakes far tasks by Orleans reminders, but no reminder service is " +
+                "configured. Call silo.UseDeferredOrleansAdoNetStore() (it adds Orleans' ADO.NET reminder service on the same " +
+                "database), or set Deferred:Store in the configuration or delegate given to AddDeferredTasks.");
+        }
+
+        return store
             ?? throw new OrleansConfigurationException(
                 $"DeferredOptions.Store is '{name}', but no Deferred store of that name is registered. Use Postgres or OrleansAdoNet " +
                 "(Deferred:Store in configuration, or silo.UseDeferredPostgresStore() / silo.UseDeferredOrleansAdoNetStore()).");

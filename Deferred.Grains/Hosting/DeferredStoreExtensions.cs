@@ -37,6 +37,7 @@ public static class DeferredStoreExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddDeferredOrleansAdoNetStoreServices();
+        builder.AddDeferredReminders();
         builder.Services.PostConfigure<DeferredOptions>(o => o.Store = DeferredStore.OrleansAdoNet);
         return builder;
     }
