@@ -68,6 +68,32 @@ internal static partial class DeferredLog
     [LoggerMessage(1021, LogLevel.Debug, "Deferred task {TaskId}: {Transition}")]
     public static partial void TaskTransition(ILogger logger, string taskId, Lifecycle.Transition transition);
 
+    /// <summary>
+    /// The log lines of an edge that is true now (the task grain's one apply path calls this): stored (1001), succeeded
+    /// (1002), failed (1003, with the handler's exception), dead once stored (1004), and the transition at Debug (1021).
+    /// </summary>
+    public static void Applied(ILogger logger, string taskId, Lifecycle.Transition edge, bool stored, Exception? failure)
+    {
+        var record = edge.After ?? edge.Before;
+        switch (edge.Edge)
+        {
+            case Lifecycle.Edge.Enqueue:
+                TaskStored(logger, taskId, record!.TaskType, record.NextRunAt);
+                break;
+            case Lifecycle.Edge.Succeed:
+                TaskSucceeded(logger, taskId, record?.TaskType ?? "", (edge.Before?.Attempts ?? 0) + 1);
+                break;
+            case Lifecycle.Edge.Fail:
+                TaskFailed(logger, failure!, taskId, record!.TaskType, record.Attempts, record.MaxAttempts, record.NextRunAt);
+                break;
+            case Lifecycle.Edge.GiveUp or Lifecycle.Edge.Unreadable or Lifecycle.Edge.Quarantine when stored:
+                TaskDead(logger, taskId, record!.TaskType, record.Attempts, record.LastError?.Type ?? "", record.LastError?.Message ?? "");
+                break;
+        }
+
+        TaskTransition(logger, taskId, edge);
+    }
+
     [LoggerMessage(2001, LogLevel.Information, "Deferred recovery started: sweeping the store for pending and failed tasks whose silo is gone")]
     public static partial void RecoveryStarted(ILogger logger);
 

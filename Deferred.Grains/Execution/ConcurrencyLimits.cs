@@ -1,10 +1,6 @@
 using System.Collections.Frozen;
-using Deferred.Cluster;
 using Deferred.Storage;
-using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using Orleans.Configuration;
 
 namespace Deferred.Execution;
 
@@ -19,16 +15,15 @@ internal sealed class ConcurrencyLimits : IDisposable
 {
     private readonly FrozenDictionary<string, TypeLimit> _types;
 
-    public ConcurrencyLimits(IOptions<DeferredOptions> options, DeferredDatabase database, IOptions<ClusterOptions> cluster, SiloIdentity silo, StoreResilience resilience, TimeProvider time)
+    public ConcurrencyLimits(IOptions<DeferredOptions> options, ConcurrencyLeases store, TimeProvider time)
     {
-        var store = new LeaseStore(database, cluster.Value.ServiceId, silo, resilience);
         _types = options.Value.ConcurrencyLimits
             .Where(static l => l.Value is { PerSilo: > 0 } or { Cluster: > 0 })
             .ToFrozenDictionary(static l => l.Key, l => new TypeLimit(l.Key, l.Value.PerSilo, l.Value.Cluster, store, time), StringComparer.Ordinal);
         Store = store;
     }
 
-    private LeaseStore Store { get; }
+    private ConcurrencyLeases Store { get; }
 
     /// <summary>True when <paramref name="taskType"/> has a limit on this silo.</summary>
     public bool IsLimited(string taskType) => _types.ContainsKey(taskType);
@@ -55,7 +50,7 @@ internal sealed class ConcurrencyLimits : IDisposable
         }
     }
 
-    private sealed class TypeLimit(string taskType, int? perSilo, int? cluster, LeaseStore store, TimeProvider time) : IDisposable
+    private sealed class TypeLimit(string taskType, int? perSilo, int? cluster, ConcurrencyLeases store, TimeProvider time) : IDisposable
     {
         private readonly SemaphoreSlim? _perSilo = perSilo is { } n ? new SemaphoreSlim(n, n) : null;
 
@@ -153,81 +148,6 @@ internal sealed class ConcurrencyLimits : IDisposable
                     limit.Release(slot, taskId);
                 }
             }
-        }
-    }
-
-    /// <summary>The statements over <c>deferred_concurrency_leases</c>.</summary>
-    private sealed class LeaseStore(DeferredDatabase database, string serviceId, SiloIdentity silo, StoreResilience resilience)
-    {
-        /// <summary>The slot taken, or null when none is free (or the database could not be reached: then it is asked again).</summary>
-        public async Task<int?> TryTakeAsync(string taskType, int limit, string taskId, CancellationToken cancellationToken)
-        {
-            try
-            {
-                await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesTake);
-                command.Parameters.AddWithValue("service_id", serviceId);
-                command.Parameters.AddWithValue("task_type", taskType);
-                command.Parameters.AddWithValue("limit", limit);
-                command.Parameters.AddWithValue("holder", silo.Owner);
-                command.Parameters.AddWithValue("task_id", taskId);
-                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is int slot ? slot : null;
-            }
-            catch (Exception ex) when (StoreFailures.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                resilience.Unreachable(ex);
-                return null;
-            }
-        }
-
-        /// <summary>
-        /// Gives a slot back, window after window while the database is unreachable (a lease must not stay taken). The
-        /// shared policy logs what it gives up on; a silo disposed meanwhile ends quietly, and the sweep of another silo
-        /// frees its leases once it is dead.
-        /// </summary>
-        public async Task ReleaseAsync(string taskType, int slot, string taskId)
-        {
-            while ((await resilience.RunAsync(StoreWindow.Outcome, taskId, "lease release", () => ExecuteReleaseAsync(taskType, slot)).ConfigureAwait(false)).Outcome == StoreOutcome.Unavailable)
-            {
-            }
-        }
-
-        private async Task ExecuteReleaseAsync(string taskType, int slot)
-        {
-            await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesRelease);
-            command.Parameters.AddWithValue("service_id", serviceId);
-            command.Parameters.AddWithValue("task_type", taskType);
-            command.Parameters.AddWithValue("slot", slot);
-            command.Parameters.AddWithValue("holder", silo.Owner);
-            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-
-        public async Task<int> ReleaseGoneAsync(Func<string, bool> isGone, CancellationToken cancellationToken)
-        {
-            var gone = new List<string>();
-            await using (var list = database.DataSource.CreateCommand(SqlQueries.LeasesListHolders))
-            {
-                list.Parameters.AddWithValue("service_id", serviceId);
-                await using var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var holder = reader.GetString(0);
-                    if (holder != silo.Owner && isGone(holder))
-                    {
-                        gone.Add(holder);
-                    }
-                }
-            }
-
-            if (gone.Count == 0)
-            {
-                return 0;
-            }
-
-            await using var release = database.DataSource.CreateCommand(SqlQueries.LeasesReleaseHolders);
-            release.Parameters.AddWithValue("service_id", serviceId);
-            release.Parameters.AddWithValue("holders", gone.ToArray());
-            await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return gone.Count;
         }
     }
 }

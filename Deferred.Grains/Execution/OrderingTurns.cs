@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using Deferred.Storage;
 using Deferred.Storage.Resilience;
-using Microsoft.Extensions.Options;
-using Orleans.Configuration;
 
 namespace Deferred.Execution;
 
@@ -13,12 +11,13 @@ namespace Deferred.Execution;
 /// The grain wakes the tasks waiting for a key here as soon as a task of that key ends here; tasks of the key on other
 /// silos look again on their own (a short backoff, at most <see cref="MaxWait"/>).
 /// </summary>
-internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterOptions> cluster, StoreResilience resilience)
+internal sealed class OrderingTurns(IDeferredTaskStore store, StoreResilience resilience)
 {
     /// <summary>The longest a task waiting for its key goes without looking again.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
 
-    private readonly string _serviceId = cluster.Value.ServiceId;
+    // Only a store that orders tasks has keys; the others refuse keyed tasks at enqueue, so nothing here is reached.
+    private IOrderingKeys Keys => store.OrderingKeys ?? throw new InvalidOperationException($"The {store.Name} store has no ordering keys.");
 
     // key → the ids of the tasks on this silo waiting for it.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _waiting = new(StringComparer.Ordinal);
@@ -29,15 +28,28 @@ internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterO
     /// <summary>How long the <paramref name="waits"/>-th wait in a row (0-based) for a key lasts: 50 ms doubling, at most <see cref="MaxWait"/>, less up to a fifth of jitter.</summary>
     public static TimeSpan Backoff(int waits) => KeyWaits.Jittered(waits + 1);
 
-    /// <summary>True when task <paramref name="taskId"/> holds <paramref name="key"/> (now, or already): it may start.</summary>
+    /// <summary>
+    /// True when task <paramref name="taskId"/> holds <paramref name="key"/> (now, or already): it may start, and no
+    /// longer waits. False while it must wait, or when the store cannot be asked (it waits as for a held key).
+    /// </summary>
     public async Task<bool> TryTakeAsync(string key, string taskId, CancellationToken cancellationToken)
     {
-        await using var command = database.DataSource.CreateCommand(SqlQueries.OrderingTake);
-        command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("ordering_key", key);
-        command.Parameters.AddWithValue("task_id", taskId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken);
+        try
+        {
+            if (!await Keys.TryTakeAsync(key, taskId, cancellationToken))
+            {
+                return false;
+            }
+        }
+        catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
+        {
+            // The store cannot be asked: wait as for a held key (the resilience policy logs the outage once).
+            resilience.Unreachable(ex);
+            return false;
+        }
+
+        StopWaiting(key, taskId);
+        return true;
     }
 
     /// <summary>Notes that <paramref name="taskId"/> waits on this silo for <paramref name="key"/>.</summary>
@@ -62,19 +74,5 @@ internal sealed class OrderingTurns(DeferredDatabase database, IOptions<ClusterO
     /// After the row of <paramref name="taskId"/> was deleted: gives <paramref name="key"/> back. Best effort: a hold
     /// whose row is gone is free anyway (<c>ordering-take.sql</c>).
     /// </summary>
-    public async Task ReleaseAsync(string key, string taskId)
-    {
-        try
-        {
-            await using var command = database.DataSource.CreateCommand(SqlQueries.OrderingRelease);
-            command.Parameters.AddWithValue("service_id", _serviceId);
-            command.Parameters.AddWithValue("ordering_key", key);
-            command.Parameters.AddWithValue("task_id", taskId);
-            await command.ExecuteNonQueryAsync();
-        }
-        catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
-        {
-            resilience.Unreachable(ex);
-        }
-    }
+    public Task ReleaseAsync(string key, string taskId) => Keys.ReleaseAsync(key, taskId);
 }

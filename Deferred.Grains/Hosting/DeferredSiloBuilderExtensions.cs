@@ -103,6 +103,7 @@ public static class DeferredSiloBuilderExtensions
         services.AddSingleton<OrderingTurns>();
         TaskDirectoryCache.Register(services);
         services.AddSingleton<AdoptedTasks>();
+        services.AddSingleton<ConcurrencyLeases>();
         services.AddSingleton<ConcurrencyLimits>();
 
         // Both built-in stores are registered (lazily: only the selected one is built), so Deferred:Store can pick one.

@@ -55,6 +55,7 @@ public static class DeferredStoreExtensions
         services.TryAddSingleton<PostgresGrainStorage>();
         services.TryAddSingleton<PostgresCatalog>();
         services.TryAddSingleton<PostgresNewTaskSignal>();
+        services.TryAddSingleton<PostgresOrderingKeys>();
         services.TryAddSingleton<PostgresCompletedIds>();
         services.AddKeyedSingleton<IDeferredTaskStore, PostgresStore>(PostgresStore.StoreName);
         services.AddKeyedSingleton<IDeferredScheduleStore, PostgresScheduleStore>(PostgresStore.StoreName);

@@ -35,10 +35,10 @@ internal interface IDeferredTaskStore
     INewTaskSignal? NewTasks { get; }
 
     /// <summary>
-    /// True when the store can order tasks by <see cref="DeferredEnqueueOptions.OrderingKey"/> (it can find the stored
-    /// tasks of a key in enqueue order); a store that cannot refuses keyed tasks at enqueue.
+    /// The store's ordering keys when it can order tasks by <see cref="DeferredEnqueueOptions.OrderingKey"/> (it can find
+    /// the stored tasks of a key in enqueue order); null for a store that cannot, which refuses keyed tasks at enqueue.
     /// </summary>
-    bool OrdersTasks { get; }
+    IOrderingKeys? OrderingKeys { get; }
 
     /// <summary>Row operations waiting to be sent, where the store queues them (group commit); null when it does not.</summary>
     int? Backlog { get; }
@@ -48,6 +48,16 @@ internal interface IDeferredTaskStore
 
     /// <summary>A hint that <paramref name="taskId"/> was generated here a moment ago, so its activation need not read a row.</summary>
     void NoteNewTaskId(string taskId);
+}
+
+/// <summary>Turns of ordering keys, in the store: who may run the next task of a key.</summary>
+internal interface IOrderingKeys
+{
+    /// <summary>True when <paramref name="taskId"/> holds <paramref name="key"/> (now, or already): no earlier task of the key is stored and no other task holds it.</summary>
+    Task<bool> TryTakeAsync(string key, string taskId, CancellationToken cancellationToken);
+
+    /// <summary>Gives <paramref name="key"/> back after the row of <paramref name="taskId"/> was deleted; best effort (a hold whose row is gone is free anyway).</summary>
+    Task ReleaseAsync(string key, string taskId);
 }
 
 /// <summary>The due-time index of a store whose far tasks are woken by the poller.</summary>

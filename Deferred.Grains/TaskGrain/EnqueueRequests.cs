@@ -49,7 +49,7 @@ internal static class EnqueueRequests
     /// <summary>Refuses a keyed task on a store that cannot order tasks, naming the key and the store.</summary>
     public static void ThrowIfUnordered(DeferredEnqueueOptions? options, Storage.IDeferredTaskStore store)
     {
-        if (options?.OrderingKey is { } key && !store.OrdersTasks)
+        if (options?.OrderingKey is { } key && store.OrderingKeys is null)
         {
             throw new NotSupportedException($"DeferredEnqueueOptions.OrderingKey '{key}' needs a store that orders tasks; the '{store.Name}' store does not (it keeps tasks as JSON without an index by key). Use the default store (UseDeferredPostgresStore), or enqueue without an ordering key.");
         }

@@ -273,7 +273,7 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
             var start = TaskLifecycle.Start(Current, c.Me, watched, c.Time.GetUtcNow());
             if (!start.Refused && !c.Gate.IsStopping && Current!.OrderingKey is { } key)
             {
-                start = TaskLifecycle.Start(Current, c.Me, watched, c.Time.GetUtcNow(), await TakeKeyAsync(key, cancellationToken));
+                start = TaskLifecycle.Start(Current, c.Me, watched, c.Time.GetUtcNow(), await c.Ordering.TryTakeAsync(key, taskId, cancellationToken));
                 if (start.Refusal == TaskLifecycle.KeyHeldRefusal)
                 {
                     // An earlier task of the key is still stored, or another task holds it: look again when a task of
@@ -314,26 +314,6 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
         }
     }
 
-    /// <summary>True when this task holds its ordering key; false while it must wait (or the store cannot be asked).</summary>
-    private async Task<bool> TakeKeyAsync(string key, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (!await c.Ordering.TryTakeAsync(key, taskId, cancellationToken))
-            {
-                return false;
-            }
-        }
-        catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
-        {
-            c.Resilience.Unreachable(ex);
-            return false;
-        }
-
-        StopWaitingForKey();
-        return true;
-    }
-
     private void StopWaitingForKey()
     {
         if (Current?.OrderingKey is { } key)
@@ -352,47 +332,7 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
 
         using var cancel = new CancellationTokenSource();
         _phase = new TaskPhase.AttemptInFlight(c.Time.GetUtcNow(), cancel, startFailures);
-        IDisposable? limit = null;
-        try
-        {
-            if (c.Limits.IsLimited(start.Before!.TaskType))
-            {
-                // Before the start permit: an attempt waiting for its type's limit holds nothing other types need.
-                using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, cancel.Token, c.Gate.NoNewStarts);
-                limit = await c.Limits.AcquireAsync(start.Before.TaskType, taskId, waitEnds.Token);
-            }
-
-            await reservation.StartAsync(cancellationToken);
-
-            // Stored holding a start permit, not a slot: the marker's round trip overlaps running attempts. A cancel that
-            // came while the attempt waited (for the permit, the marker or the slot) ends it here, before the handler.
-            if (cancel.IsCancellationRequested)
-            {
-                return AttemptOutcome.Cancelled;
-            }
-
-            if (!(await row.ApplyAsync(start, StoreWindow.Start, OnFailure.Revert)).Applied)
-            {
-                return AttemptOutcome.MarkerNotStored;
-            }
-
-            await reservation.EnterAsync(cancellationToken);
-            if (cancel.IsCancellationRequested)
-            {
-                return AttemptOutcome.Cancelled;
-            }
-
-            return await c.Runner.RunAsync(taskId, Current!, prepared!, cancellationToken, cancel.Token);
-        }
-        catch (OperationCanceledException) when (!reservation.HoldsSlot)
-        {
-            return cancel.IsCancellationRequested ? AttemptOutcome.Cancelled : AttemptOutcome.Stopping;
-        }
-        finally
-        {
-            limit?.Dispose();
-            reservation.Dispose();
-        }
+        return await TaskAttempt.RunAsync(c, taskId, row, start, prepared!, reservation, cancel, cancellationToken);
     }
 
     /// <summary>Records what the attempt came to as its one edge (an operator's cancel wins: the lifecycle decides).</summary>
@@ -492,31 +432,13 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
     /// <summary>Reports an edge that is true now (stored, or kept in memory to be stored with the next write) and does its <see cref="Then"/>.</summary>
     private async Task AfterAppliedAsync(Transition edge, bool stored, Exception? failure, int startFailures = 0, bool remindedNow = false)
     {
-        var record = edge.After ?? edge.Before;
-        var dead = edge.After is { Status: DeferredTaskStatus.Dead };
-        if (stored || !dead)
+        if (stored || edge.After is not { Status: DeferredTaskStatus.Dead })
         {
             // A dead edge is reported once stored: if its write fails, the next activation derives (and reports) it again.
             DeferredTelemetry.Transitioned(edge);
         }
 
-        switch (edge.Edge)
-        {
-            case Edge.Enqueue:
-                DeferredLog.TaskStored(c.Logger, taskId, record!.TaskType, record.NextRunAt);
-                break;
-            case Edge.Succeed:
-                DeferredLog.TaskSucceeded(c.Logger, taskId, record?.TaskType ?? "", (edge.Before?.Attempts ?? 0) + 1);
-                break;
-            case Edge.Fail:
-                DeferredLog.TaskFailed(c.Logger, failure!, taskId, record!.TaskType, record.Attempts, record.MaxAttempts, record.NextRunAt);
-                break;
-            case Edge.GiveUp or Edge.Unreadable or Edge.Quarantine when stored:
-                DeferredLog.TaskDead(c.Logger, taskId, record!.TaskType, record.Attempts, record.LastError?.Type ?? "", record.LastError?.Message ?? "");
-                break;
-        }
-
-        DeferredLog.TaskTransition(c.Logger, taskId, edge);
+        DeferredLog.Applied(c.Logger, taskId, edge, stored, failure);
         if (edge.Write == Write.Delete && edge.Before?.OrderingKey is { } key)
         {
             // The row is gone, so the key is free already: the tasks of the key waiting here look again now, and the

@@ -37,7 +37,7 @@ internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNe
     public INewTaskSignal? NewTasks => null;
 
     // Task rows are JSON in orleansstorage: there is no index to find a key's tasks in enqueue order.
-    public bool OrdersTasks => false;
+    public IOrderingKeys? OrderingKeys => null;
 
     // Rows are deleted by Orleans' own statement: no id is remembered.
     public ICompletedTaskIds? CompletedIds => null;

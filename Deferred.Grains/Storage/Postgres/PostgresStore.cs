@@ -8,7 +8,7 @@ namespace Deferred.Storage.Postgres;
 /// (<see cref="TaskBatcher"/>). Far tasks are only rows, woken by the due-time poller; a far task with a generated id
 /// is inserted without an activation.
 /// </summary>
-internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal, PostgresCompletedIds completedIds) : IDeferredTaskStore, IDirectTaskInserter
+internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal, PostgresCompletedIds completedIds, PostgresOrderingKeys orderingKeys) : IDeferredTaskStore, IDirectTaskInserter
 {
     /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
     public const string StoreName = nameof(DeferredStore.Postgres);
@@ -37,7 +37,9 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
 
     INewTaskSignal? IDeferredTaskStore.NewTasks => NewTasks;
 
-    public bool OrdersTasks => true;
+    public IOrderingKeys OrderingKeys => orderingKeys;
+
+    IOrderingKeys? IDeferredTaskStore.OrderingKeys => OrderingKeys;
 
     public ICompletedTaskIds CompletedIds => completedIds;
 

@@ -66,7 +66,7 @@ public sealed class HealthCheckTests
 
         public INewTaskSignal? NewTasks => null;
 
-        public bool OrdersTasks => false;
+        public IOrderingKeys? OrderingKeys => null;
 
         public ICompletedTaskIds? CompletedIds => null;
 
