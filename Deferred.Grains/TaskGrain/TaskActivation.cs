@@ -322,17 +322,18 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
         }
     }
 
-    private async Task<AttemptOutcome> AttemptAsync(Transition start, ExecutionGate.Reservation reservation, int startFailures, CancellationToken cancellationToken)
+    // Not async: the attempt's own steps are one state machine (TaskAttempt), which owns and disposes the cancel source.
+    private Task<AttemptOutcome> AttemptAsync(Transition start, ExecutionGate.Reservation reservation, int startFailures, CancellationToken cancellationToken)
     {
         var (prepared, unreadable) = c.Runner.Prepare(start.Before!);
         if (unreadable is not null)
         {
-            return unreadable;
+            return Task.FromResult(unreadable);
         }
 
-        using var cancel = new CancellationTokenSource();
+        var cancel = new CancellationTokenSource();
         _phase = new TaskPhase.AttemptInFlight(c.Time.GetUtcNow(), cancel, startFailures);
-        return await TaskAttempt.RunAsync(c, taskId, row, start, prepared!, reservation, cancel, cancellationToken);
+        return TaskAttempt.RunAsync(c, taskId, row, start, prepared!, reservation, cancel, cancellationToken);
     }
 
     /// <summary>Records what the attempt came to as its one edge (an operator's cancel wins: the lifecycle decides).</summary>

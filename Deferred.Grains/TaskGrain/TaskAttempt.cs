@@ -9,7 +9,7 @@ namespace Deferred.TaskGrain;
 /// need for the shortest time: the type's concurrency limit, a start permit, the in-flight marker (written through the
 /// row), an execution slot, the handler. A step that ends the attempt early says why (<see cref="AttemptResult.Cancelled"/>,
 /// <see cref="AttemptResult.Stopping"/>, <see cref="AttemptResult.MarkerNotStored"/>); what the outcome does to the row
-/// is the decider's (<see cref="TaskLifecycle.Record"/>).
+/// is the decider's (<see cref="TaskLifecycle.Record"/>). It owns <c>cancel</c> and the reservation, and gives both back.
 /// </summary>
 internal static class TaskAttempt
 {
@@ -63,6 +63,7 @@ internal static class TaskAttempt
         {
             limit?.Dispose();
             reservation.Dispose();
+            cancel.Dispose();
         }
     }
 }

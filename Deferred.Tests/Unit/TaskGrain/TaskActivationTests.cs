@@ -314,6 +314,108 @@ public sealed class TaskActivationTests : IDisposable
         Assert.IsType<TaskPhase.Due>(task.Phase);
     }
 
+    [Fact]
+    public async Task A_keyed_task_whose_key_is_held_waits_on_the_key_backoff_and_looks_again_at_once_when_woken()
+    {
+        using var keyed = new Harness(orderingKeys: new ScriptedKeys(held: true));
+        var task = await keyed.ActivateAsync();
+        await task.EnqueueAsync(keyed.NewTask(orderingKey: "order-7"));
+
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.Equal(new TaskPhase.KeyWait(1), task.Phase);
+        Assert.InRange(keyed.Shell.Armed[^1], TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(50));
+        Assert.Equal(["t-1"], keyed.Context.Ordering.WaitingFor("order-7"));
+        Assert.Equal(0, keyed.Handler.Calls);
+
+        // A task of the key ended on this silo: look again now.
+        task.OnKeyReleased();
+        Assert.Equal(TimeSpan.Zero, keyed.Shell.Armed[^1]);
+        Assert.Equal(1, keyed.Shell.TimerCancels);
+
+        keyed.Keys.Held = false;
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.Equal(1, keyed.Handler.Calls);
+        Assert.Null(keyed.Row.Record);
+        Assert.Empty(keyed.Context.Ordering.WaitingFor("order-7"));
+        Assert.Equal([("order-7", "t-1")], keyed.Keys.Released);
+    }
+
+    [Fact]
+    public async Task The_delete_of_a_keyed_task_wakes_the_tasks_of_its_key_waiting_on_this_silo()
+    {
+        using var keyed = new Harness(orderingKeys: new ScriptedKeys(held: false));
+        var task = await keyed.ActivateAsync();
+        await task.EnqueueAsync(keyed.NewTask(orderingKey: "order-7"));
+        keyed.Context.Ordering.Wait("order-7", "t-2");
+
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.Equal(["t-2"], keyed.Shell.Woken);
+    }
+
+    [Fact]
+    public async Task An_adopted_task_is_watched_its_start_stores_the_in_flight_marker_and_the_outcome_clears_it()
+    {
+        var task = await _h.ActivateAsync();
+        await task.EnqueueAsync(_h.NewTask());
+        task.Adopt();
+        _h.Handler.Gate = new TaskCompletionSource();
+
+        var running = task.OnTimerAsync(CancellationToken.None);
+        await _h.Handler.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.NotNull(_h.Row.Record!.RunningSince);
+        Assert.Equal(2, _h.Row.Writes);
+        _h.Handler.Gate.SetResult();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(_h.Row.Record);
+    }
+
+    [Fact]
+    public async Task A_resume_of_a_row_that_could_not_be_read_stores_it_dead_with_the_reason()
+    {
+        var unreadable = new DeferredTaskError { Type = "RowUnreadable", Message = "the row could not be read", Attempt = 0, At = _h.Now };
+        _h.Row.WriteBehindTheActivation(_h.NewRecord() with { ReadFailure = unreadable });
+        var task = await _h.ActivateAsync();
+
+        Assert.False(await task.ResumeAsync());
+
+        Assert.Equal(DeferredTaskStatus.Dead, _h.Row.Record!.Status);
+        Assert.Equal("RowUnreadable", _h.Row.Record.LastError!.Type);
+        Assert.Equal(0, _h.Handler.Calls);
+    }
+
+    [Fact]
+    public async Task A_reminder_tick_that_finds_a_dead_task_drops_its_reminder_and_unparks_the_row()
+    {
+        using var stock = new Harness(DeferredStore.OrleansAdoNet);
+        stock.Row.WriteBehindTheActivation(stock.NewRecord() with { Status = DeferredTaskStatus.Dead, HasReminder = true });
+        var task = await stock.ActivateAsync();
+
+        await task.OnReminderAsync();
+
+        Assert.Equal(1, stock.Shell.Unregistered);
+        Assert.False(stock.Row.Record!.HasReminder);
+        Assert.Equal(DeferredTaskStatus.Dead, stock.Row.Record.Status);
+    }
+
+    [Fact]
+    public async Task A_reminder_tick_for_a_live_task_that_came_due_arms_its_timer()
+    {
+        using var stock = new Harness(DeferredStore.OrleansAdoNet);
+        var task = await stock.ActivateAsync();
+        await task.EnqueueAsync(stock.NewTask(delay: TimeSpan.FromHours(1)));
+        stock.Time.Advance(TimeSpan.FromHours(1));
+
+        await task.OnReminderAsync();
+
+        Assert.Equal([TimeSpan.Zero], stock.Shell.Armed);
+        Assert.IsType<TaskPhase.Due>(task.Phase);
+        Assert.Equal(0, stock.Shell.Unregistered);
+    }
+
     /// <summary>The decider's world: real services from Deferred's own registration, fake time, in-memory row and shell.</summary>
     private sealed class Harness : IDisposable
     {
@@ -321,8 +423,9 @@ public sealed class TaskActivationTests : IDisposable
 
         private readonly ServiceProvider _services;
 
-        public Harness(DeferredStore store = DeferredStore.Postgres, bool watchEveryAttempt = false)
+        public Harness(DeferredStore store = DeferredStore.Postgres, bool watchEveryAttempt = false, ScriptedKeys? orderingKeys = null)
         {
+            Keys = orderingKeys ?? new ScriptedKeys(held: false);
             var services = new ServiceCollection();
             services.AddSingleton<TimeProvider>(Time);
             services.AddLogging();
@@ -339,6 +442,9 @@ public sealed class TaskActivationTests : IDisposable
                 o.WatchEveryAttempt = watchEveryAttempt;
             });
             services.AddDeferredTaskHandler<DeciderPing, DeciderPingHandler>();
+
+            // Ordering keys from a script instead of the database (registered last, so it wins).
+            services.AddSingleton(sp => new OrderingTurns(new KeyedStore(sp.GetRequiredService<Deferred.Storage.IDeferredTaskStore>(), Keys), sp.GetRequiredService<Deferred.Storage.Resilience.StoreResilience>()));
             _services = services.BuildServiceProvider();
             Context = _services.GetRequiredService<TaskGrainContext>();
         }
@@ -353,6 +459,8 @@ public sealed class TaskActivationTests : IDisposable
 
         public PingHandlerControl Handler { get; } = new();
 
+        public ScriptedKeys Keys { get; }
+
         internal TaskGrainContext Context { get; }
 
         internal async Task<TaskActivation> ActivateAsync(string id = "t-1")
@@ -364,9 +472,9 @@ public sealed class TaskActivationTests : IDisposable
             return activation;
         }
 
-        internal NewTask NewTask(string name = "ping", TimeSpan? delay = null, int? maxAttempts = null) => EnqueueRequests.Validate(
+        internal NewTask NewTask(string name = "ping", TimeSpan? delay = null, int? maxAttempts = null, string? orderingKey = null) => EnqueueRequests.Validate(
             "t-1",
-            new DeferredEnqueueRequest { Task = new DeciderPing(name), Options = new DeferredEnqueueOptions { Delay = delay, MaxAttempts = maxAttempts } },
+            new DeferredEnqueueRequest { Task = new DeciderPing(name), Options = new DeferredEnqueueOptions { Delay = delay, MaxAttempts = maxAttempts, OrderingKey = orderingKey } },
             Context.NewTasks,
             Now,
             Context.Store);
@@ -395,6 +503,48 @@ public sealed class TaskActivationTests : IDisposable
 
         public SiloAddress GatewayAddress => SiloAddress;
     }
+}
+
+/// <summary>Ordering keys the test scripts: held or free, and which keys were given back.</summary>
+internal sealed class ScriptedKeys(bool held) : Deferred.Storage.IOrderingKeys
+{
+    public bool Held { get; set; } = held;
+
+    public List<(string Key, string TaskId)> Released { get; } = [];
+
+    public Task<bool> TryTakeAsync(string key, string taskId, CancellationToken cancellationToken) => Task.FromResult(!Held);
+
+    public Task ReleaseAsync(string key, string taskId)
+    {
+        Released.Add((key, taskId));
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>The selected store, with its ordering keys replaced by a script.</summary>
+internal sealed class KeyedStore(Deferred.Storage.IDeferredTaskStore inner, Deferred.Storage.IOrderingKeys keys) : Deferred.Storage.IDeferredTaskStore
+{
+    public string Name => inner.Name;
+
+    public Orleans.Storage.IGrainStorage GrainStorage => inner.GrainStorage;
+
+    public Deferred.Storage.IDeferredTaskCatalog Catalog => inner.Catalog;
+
+    public FarWakeup FarWakeup => inner.FarWakeup;
+
+    public Deferred.Storage.IDueTaskSource? DueTasks => inner.DueTasks;
+
+    public Deferred.Storage.IDirectTaskInserter? DirectInsert => inner.DirectInsert;
+
+    public Deferred.Storage.INewTaskSignal? NewTasks => inner.NewTasks;
+
+    public Deferred.Storage.IOrderingKeys? OrderingKeys => keys;
+
+    public int? Backlog => inner.Backlog;
+
+    public Deferred.Storage.ICompletedTaskIds? CompletedIds => inner.CompletedIds;
+
+    public void NoteNewTaskId(string taskId) => inner.NoteNewTaskId(taskId);
 }
 
 /// <summary>The "database" of one task: its row and ETag, shared by the activations that load it.</summary>
