@@ -416,6 +416,40 @@ public sealed class TaskActivationTests : IDisposable
         Assert.Equal(0, stock.Shell.Unregistered);
     }
 
+    [Fact]
+    public async Task A_due_timer_on_a_stopping_silo_leaves_the_row_as_it_is_and_arms_nothing()
+    {
+        var task = await _h.ActivateAsync();
+        await task.EnqueueAsync(_h.NewTask());
+        var before = _h.Row.Record;
+        _h.Context.Gate.BeginStop();
+
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.Equal(0, _h.Handler.Calls);
+        Assert.Same(before, _h.Row.Record);
+        Assert.Single(_h.Shell.Armed);
+        Assert.False(task.HasTimer);
+    }
+
+    [Fact]
+    public async Task A_cancel_while_the_delete_is_retried_makes_the_retry_the_cancel_edge()
+    {
+        var task = await _h.ActivateAsync();
+        await task.EnqueueAsync(_h.NewTask());
+        _h.Row.FailNext = new InvalidOperationException("the delete failed");
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.Equal(DeferredCancelOutcome.Signalled, task.SignalCancel());
+        Assert.True(((TaskPhase.Recording)task.Phase).Cancelled);
+
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.Null(_h.Row.Record);
+        Assert.IsType<TaskPhase.Completed>(task.Phase);
+        Assert.Equal(1, _h.Handler.Calls);
+    }
+
     /// <summary>The decider's world: real services from Deferred's own registration, fake time, in-memory row and shell.</summary>
     private sealed class Harness : IDisposable
     {
