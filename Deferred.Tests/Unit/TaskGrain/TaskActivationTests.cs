@@ -450,6 +450,56 @@ public sealed class TaskActivationTests : IDisposable
         Assert.Equal(1, _h.Handler.Calls);
     }
 
+    [Fact]
+    public async Task An_enqueue_whose_insert_outlives_its_window_is_verified_and_a_late_commit_is_scheduled()
+    {
+        var task = await _h.ActivateAsync();
+        _h.Row.FailAll = new TimeoutException("the database does not answer");
+
+        // The enqueue window runs on the fake clock: it is moved on until the window has closed.
+        var enqueue = task.EnqueueAsync(_h.NewTask());
+        for (var step = 0; !enqueue.IsCompleted && step < 1_000; step++)
+        {
+            _h.Time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Yield();
+        }
+
+        await Assert.ThrowsAsync<DeferredStoreUnavailableException>(() => enqueue);
+        Assert.Equal(new TaskPhase.Verifying(0), task.Phase);
+        Assert.Equal(TimeSpan.FromSeconds(1), _h.Shell.Armed[^1]);
+
+        // Still unreachable when the verification timer fires: it looks again, with the Claim backoff.
+        _h.Row.FailReads = true;
+        await task.OnTimerAsync(CancellationToken.None);
+        Assert.Equal(new TaskPhase.Verifying(1), task.Phase);
+
+        // The store answers, and the insert had committed after all: the task is scheduled, not stranded.
+        _h.Row.FailAll = null;
+        _h.Row.FailReads = false;
+        _h.Row.WriteBehindTheActivation(_h.NewRecord());
+        await task.OnTimerAsync(CancellationToken.None);
+
+        Assert.IsType<TaskPhase.Due>(task.Phase);
+        Assert.Equal(TimeSpan.Zero, _h.Shell.Armed[^1]);
+    }
+
+    [Fact]
+    public async Task A_delete_removes_a_dead_task_and_a_waiting_one_with_its_timer()
+    {
+        var task = await _h.ActivateAsync();
+        await task.EnqueueAsync(_h.NewTask(delay: TimeSpan.FromSeconds(30)));
+
+        Assert.True(await task.OperateAsync(TaskLifecycle.Delete));
+        Assert.Null(_h.Row.Record);
+        Assert.Equal(1, _h.Shell.TimerCancels);
+
+        _h.Row.WriteBehindTheActivation(_h.NewRecord() with { Status = DeferredTaskStatus.Dead });
+        var dead = await _h.ActivateAsync();
+        Assert.True(await dead.OperateAsync(TaskLifecycle.Delete));
+        Assert.Null(_h.Row.Record);
+        Assert.False(await dead.OperateAsync(TaskLifecycle.Delete));
+    }
+
     /// <summary>The decider's world: real services from Deferred's own registration, fake time, in-memory row and shell.</summary>
     private sealed class Harness : IDisposable
     {
@@ -594,6 +644,12 @@ internal sealed class MemoryRow
     /// <summary>Thrown by the next write or delete, once.</summary>
     public Exception? FailNext { get; set; }
 
+    /// <summary>Thrown by every write or delete while set (a database that does not answer).</summary>
+    public Exception? FailAll { get; set; }
+
+    /// <summary>Reads fail while set.</summary>
+    public bool FailReads { get; set; }
+
     /// <summary>Another writer (another silo, a SQL sweep) changes the row: the activation's ETag goes stale.</summary>
     public void WriteBehindTheActivation(TaskRecord? record)
     {
@@ -607,6 +663,11 @@ internal sealed class MemoryRow
         {
             FailNext = null;
             throw failure;
+        }
+
+        if (FailAll is { } down)
+        {
+            throw down;
         }
 
         if (expected != Etag)
@@ -631,6 +692,11 @@ internal sealed class MemoryState(MemoryRow row) : IPersistentState<TaskRecord>
 
     public Task ReadStateAsync()
     {
+        if (row.FailReads)
+        {
+            return Task.FromException(new TimeoutException("the database does not answer"));
+        }
+
         (State, Etag, RecordExists) = (row.Record!, row.Etag, row.Record is not null);
         return Task.CompletedTask;
     }
