@@ -52,17 +52,13 @@ internal sealed class DeferredTaskGrain(
         return ActivateAsync(cancellationToken);
     }
 
-    // Not LockedAsync: the call that brings the activation up is still to come, so it is not let go here.
+    // The call that brings the activation up is still to come, so the activation is not let go here.
     private async Task ActivateAsync(CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken);
-        try
+        using (Holding(letGo: false))
         {
             await _task.ActivateAsync();
-        }
-        finally
-        {
-            _lock.Release();
         }
     }
 
@@ -78,18 +74,12 @@ internal sealed class DeferredTaskGrain(
         return _task.AnswerRepeatedEnqueue(task) is { } answered ? Task.FromResult(answered) : EnqueueLockedAsync(task);
     }
 
-    // The hot path takes the lock inline (no closure, no extra async layer), as OnTimerAsync does.
     private async Task<DeferredEnqueueResult> EnqueueLockedAsync(NewTask task)
     {
         await _lock.WaitAsync();
-        try
+        using (Holding())
         {
             return await _task.EnqueueAsync(task);
-        }
-        finally
-        {
-            _lock.Release();
-            DeactivateIfDone();
         }
     }
 
@@ -101,14 +91,28 @@ internal sealed class DeferredTaskGrain(
         ? TaskDetails.Of(TaskId, record, _task.Busy, _task.RunningSince, c.Registry, c.Serializer)
         : null);
 
-    public Task<DeferredCancelOutcome> CancelAsync() => _task.SignalCancel() is { } signalled
-        ? Task.FromResult(signalled)
-        : LockedAsync(async () => await _task.OperateAsync(TaskLifecycle.Cancel) ? DeferredCancelOutcome.Cancelled
-            : _task.Current is null ? DeferredCancelOutcome.NotStored : DeferredCancelOutcome.NotLive);
+    public Task<DeferredCancelOutcome> CancelAsync() => _task.SignalCancel() is { } signalled ? Task.FromResult(signalled) : CancelLockedAsync();
 
-    public Task<bool> ResumeAsync() => InHand || _task.Phase is TaskPhase.Completed
-        ? Task.FromResult(_task.Handled)
-        : LockedAsync(_task.ResumeAsync);
+    private async Task<DeferredCancelOutcome> CancelLockedAsync()
+    {
+        await _lock.WaitAsync();
+        using (Holding())
+        {
+            return await _task.OperateAsync(TaskLifecycle.Cancel) ? DeferredCancelOutcome.Cancelled
+                : _task.Current is null ? DeferredCancelOutcome.NotStored : DeferredCancelOutcome.NotLive;
+        }
+    }
+
+    public Task<bool> ResumeAsync() => InHand || _task.Phase is TaskPhase.Completed ? Task.FromResult(_task.Handled) : ResumeLockedAsync();
+
+    private async Task<bool> ResumeLockedAsync()
+    {
+        await _lock.WaitAsync();
+        using (Holding())
+        {
+            return await _task.ResumeAsync();
+        }
+    }
 
     public Task<bool> AdoptAsync()
     {
@@ -125,16 +129,24 @@ internal sealed class DeferredTaskGrain(
 
     // A running task is not dead (nor waiting): answered at once rather than after the attempt.
     public Task<bool> RetryDeadAsync() => _task.Busy ? Task.FromResult(false)
-        : LockedAsync(() => _task.OperateAsync((current, _) => TaskLifecycle.RetryDead(current, c.Me, c.Now)));
+        : OperateAsync((current, _) => TaskLifecycle.RetryDead(current, c.Me, c.Now));
 
     public Task<bool> RunNowAsync() => _task.Busy ? Task.FromResult(false)
-        : LockedAsync(() => _task.OperateAsync((current, busy) => TaskLifecycle.RunNow(current, busy, c.Me, c.Now), throwIfRunning: false));
+        : OperateAsync((current, busy) => TaskLifecycle.RunNow(current, busy, c.Me, c.Now), throwIfRunning: false);
 
     // Busy: retried and running since it was listed, so not dead any more.
-    public Task<bool> PurgeIfDeadAsync() => _task.Busy ? Task.FromResult(false)
-        : LockedAsync(() => _task.OperateAsync((current, _) => TaskLifecycle.PurgeDead(current)));
+    public Task<bool> PurgeIfDeadAsync() => _task.Busy ? Task.FromResult(false) : OperateAsync((current, _) => TaskLifecycle.PurgeDead(current));
 
-    public Task<bool> DeleteAsync() => _task.Busy ? throw _task.RunningError() : LockedAsync(() => _task.OperateAsync(TaskLifecycle.Delete));
+    public Task<bool> DeleteAsync() => _task.Busy ? throw _task.RunningError() : OperateAsync(TaskLifecycle.Delete);
+
+    private async Task<bool> OperateAsync(Func<TaskRecord?, bool, Transition> decide, bool throwIfRunning = true)
+    {
+        await _lock.WaitAsync();
+        using (Holding())
+        {
+            return await _task.OperateAsync(decide, throwIfRunning);
+        }
+    }
 
     /// <summary>
     /// Orleans' <see cref="MayInterleaveAttribute"/> predicate: a reminder tick interleaves, so a tick that reaches a
@@ -144,7 +156,16 @@ internal sealed class DeferredTaskGrain(
         request.GetInterfaceType() == typeof(IRemindable) && request.GetMethodName() == nameof(IRemindable.ReceiveReminder);
 
     public Task ReceiveReminder(string reminderName, TickStatus status) =>
-        reminderName != ReminderName || InHand ? Task.CompletedTask : LockedAsync(_task.OnReminderAsync);
+        reminderName != ReminderName || InHand ? Task.CompletedTask : ReminderLockedAsync();
+
+    private async Task ReminderLockedAsync()
+    {
+        await _lock.WaitAsync();
+        using (Holding())
+        {
+            await _task.OnReminderAsync();
+        }
+    }
 
     void ITaskShell.ArmTimer(TimeSpan dueIn)
     {
@@ -195,46 +216,33 @@ internal sealed class DeferredTaskGrain(
 
         // The firing timer is one-shot. Disposing it here would cancel this callback's token, so it is only forgotten.
         _timer = null;
+        // The lock is waited for whatever the timer's token says: the decider decides what a stopping silo does with it.
         await _lock.WaitAsync(CancellationToken.None);
-        try
+        using (Holding())
         {
             if (generation == _timerGeneration)
             {
                 await _task.OnTimerAsync(cancellationToken);
             }
         }
-        finally
-        {
-            _lock.Release();
-            DeactivateIfDone();
-        }
     }
 
-    private async Task LockedAsync(Func<Task> body, CancellationToken cancellationToken = default)
-    {
-        await _lock.WaitAsync(cancellationToken);
-        try
-        {
-            await body();
-        }
-        finally
-        {
-            _lock.Release();
-            DeactivateIfDone();
-        }
-    }
+    /// <summary>
+    /// The lock, once taken (every call that writes holds it, one at a time): disposing what this returns gives it back
+    /// and, unless <paramref name="letGo"/> is false, lets the activation go when nothing waits. A struct, so holding the
+    /// lock costs what a try/finally does.
+    /// </summary>
+    private Held Holding(bool letGo = true) => new(this, letGo);
 
-    private async Task<T> LockedAsync<T>(Func<Task<T>> body)
+    private readonly struct Held(DeferredTaskGrain grain, bool letGo) : IDisposable
     {
-        await _lock.WaitAsync();
-        try
+        public void Dispose()
         {
-            return await body();
-        }
-        finally
-        {
-            _lock.Release();
-            DeactivateIfDone();
+            grain._lock.Release();
+            if (letGo)
+            {
+                grain.DeactivateIfDone();
+            }
         }
     }
 
