@@ -414,7 +414,9 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
     private async Task<StoreResult> ApplyAsync(Transition edge, StoreWindow window, OnFailure onFailure, Exception? failure = null, int startFailures = 0)
     {
         var write = edge;
-        if (edge.Then == Then.Schedule && edge.After is { HasReminder: false } after && c.PlanWakeup(after) is { Kind: WakeKind.Reminder } far)
+        // Only a store woken by reminders parks; on the others no wake-up is planned twice (ScheduleAsync plans it).
+        if (edge.Then == Then.Schedule && c.Store.FarWakeup == FarWakeup.Reminder && edge.After is { HasReminder: false } after
+            && c.PlanWakeup(after) is { Kind: WakeKind.Reminder } far)
         {
             await RegisterReminderAsync(far.DueIn);
             write = edge with { After = after with { HasReminder = true } };
