@@ -121,6 +121,9 @@ internal static partial class DeferredLog
     [LoggerMessage(2008, LogLevel.Warning, "Deferred found {Count} task(s) of this silo due but held by no activation; resumed them")]
     public static partial void StrandedResumed(ILogger logger, int count);
 
+    [LoggerMessage(2011, LogLevel.Warning, "Deferred {Loop} pass failed; it tries again in {RetrySeconds} s")]
+    public static partial void LoopPassFailed(ILogger logger, Exception exception, string loop, double retrySeconds);
+
     [LoggerMessage(2005, LogLevel.Warning, "Deferred due-time poll failed; the next poll covers the same window")]
     public static partial void DuePollFailed(ILogger logger, Exception exception);
 

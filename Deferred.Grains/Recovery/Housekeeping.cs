@@ -38,7 +38,7 @@ internal sealed class Housekeeping(
         return _options.SweepInterval;
     }
 
-    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.SweepFailed(logger, error);
+    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.LoopPassFailed(logger, error, "housekeeping", retryIn.TotalSeconds);
 
     /// <summary>One pass: frees the leases of gone silos and forgets expired completed ids.</summary>
     public async Task TidyAsync(CancellationToken cancellationToken)

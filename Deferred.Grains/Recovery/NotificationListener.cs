@@ -29,5 +29,5 @@ internal sealed class NotificationListener(
         return TimeSpan.Zero;
     }
 
-    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.SweepFailed(logger, error);
+    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.LoopPassFailed(logger, error, "notification listener", retryIn.TotalSeconds);
 }

@@ -41,7 +41,7 @@ internal sealed class StrandedTaskAudit(
         return _options.SweepInterval;
     }
 
-    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.SweepFailed(logger, error);
+    protected override void LogFailure(Exception error, TimeSpan retryIn) => DeferredLog.LoopPassFailed(logger, error, "stranded-task audit", retryIn.TotalSeconds);
 
     /// <summary>One audit; returns how many stranded tasks it resumed.</summary>
     public async Task<int> AuditAsync(CancellationToken cancellationToken)
