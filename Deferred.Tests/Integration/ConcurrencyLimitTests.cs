@@ -219,7 +219,7 @@ public abstract class ConcurrencyLimitTests : StoreConformance
             },
             configureSilo: silo => silo.Services.AddDeferredTaskHandler<LimitedTask, LimitedHandler>()));
 
-        var message = Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains("ConcurrencyLimits['deferred.tests.limited'].Cluster is 0", message);
         Assert.Contains("'no.such.type', which has no handler", message);
     }
@@ -242,16 +242,5 @@ public abstract class ConcurrencyLimitTests : StoreConformance
         await using var command = new NpgsqlCommand("SELECT count(*) FROM deferred_concurrency_leases WHERE service_id = @s", connection);
         command.Parameters.AddWithValue("s", cluster.ServiceId);
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static string Flatten(Exception error)
-    {
-        var text = new System.Text.StringBuilder();
-        for (Exception? e = error; e is not null; e = e.InnerException)
-        {
-            text.Append(e.Message).Append(" | ");
-        }
-
-        return text.ToString();
     }
 }

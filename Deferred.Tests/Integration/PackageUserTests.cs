@@ -52,7 +52,7 @@ public sealed class PackageUserTests
             },
             database: database));
 
-        var message = SchemaTestsText.Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains("ApplyMigrationsOnStart is on, but the silo's database role may not change the schema", message);
         Assert.Contains("DeferredSchema.MigrateAsync", message);
         Assert.False(await database.ScalarAsync<bool>("SELECT to_regclass('deferred_schema_version') IS NOT NULL"));
@@ -105,7 +105,7 @@ public sealed class PackageUserTests
         }
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(database: database));
-        var message = SchemaTestsText.Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains($"schema is at version {future}, newer than this build's {DeferredSchema.LatestVersion}", message);
         Assert.Contains($"migration {future} ({future:D4}_from_a_newer_build.sql)", message);
         Assert.Contains("Deploy the Deferred.Orleans release that applied it", message);
@@ -126,7 +126,7 @@ public sealed class PackageUserTests
         }).Build();
         var services = new ServiceCollection();
 
-        new Builder(services, configuration).AddDeferredTasks(configuration.GetSection("Deferred"), o => o.MaxConcurrentTasks = 9);
+        new TestSiloBuilder(services, configuration).AddDeferredTasks(configuration.GetSection("Deferred"), o => o.MaxConcurrentTasks = 9);
 
         var options = services.BuildServiceProvider().GetRequiredService<IOptions<DeferredOptions>>().Value;
         Assert.Equal("Host=db;Database=app", options.ConnectionString);
@@ -144,7 +144,7 @@ public sealed class PackageUserTests
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(
             configureSilo: silo => silo.Services.AddDeferredTaskHandler<NotSerializableTask, NotSerializableHandler>()));
 
-        var message = SchemaTestsText.Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains($"task type {typeof(NotSerializableTask).FullName}", message);
         Assert.Contains("[GenerateSerializer]", message);
     }
@@ -167,39 +167,5 @@ public sealed class PackageUserTests
         var warning = Assert.Single(logs.Entries, e => e.EventId == 3005);
         Assert.Contains("HostOptions.ShutdownTimeout is 10 s", warning.Message);
         Assert.Contains("ShutdownGracePeriod (20 s)", warning.Message);
-    }
-
-    private sealed class Builder(IServiceCollection services, IConfiguration configuration) : ISiloBuilder
-    {
-        public IServiceCollection Services => services;
-
-        public IConfiguration Configuration => configuration;
-    }
-}
-
-/// <summary>An exception and its inner ones as one text.</summary>
-internal static class SchemaTestsText
-{
-    public static string Flatten(Exception error)
-    {
-        var parts = new List<string>();
-        var pending = new Stack<Exception>([error]);
-        while (pending.TryPop(out var e))
-        {
-            parts.Add(e.Message);
-            if (e is AggregateException aggregate)
-            {
-                foreach (var inner in aggregate.InnerExceptions)
-                {
-                    pending.Push(inner);
-                }
-            }
-            else if (e.InnerException is { } inner)
-            {
-                pending.Push(inner);
-            }
-        }
-
-        return string.Join(" | ", parts);
     }
 }

@@ -38,7 +38,7 @@ public sealed class ReminderServiceTests
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(
             configureSilo: silo => silo.Services.PostConfigure<DeferredOptions>(o => o.Store = DeferredStore.OrleansAdoNet)));
 
-        var message = SchemaTestsText.Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains("no reminder service is configured", message);
         Assert.Contains("UseDeferredOrleansAdoNetStore()", message);
     }

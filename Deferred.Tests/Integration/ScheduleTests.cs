@@ -234,7 +234,7 @@ public sealed class ScheduleTests(ITestOutputHelper output) : StoreConformance
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => StartAsync(configureSilo: silo =>
             silo.AddDeferredSchedule("orphan", DeferredSchedule.Every(TimeSpan.FromMinutes(1)), _ => new UnhandledTask(1))));
-        var message = Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains("orphan", message, StringComparison.Ordinal);
         Assert.Contains(typeof(UnhandledTask).FullName!, message, StringComparison.Ordinal);
     }
@@ -245,35 +245,10 @@ public sealed class ScheduleTests(ITestOutputHelper output) : StoreConformance
         var error = Assert.Throws<ArgumentException>(() => DeferredSchedule.Cron("  "));
         Assert.Equal("expression", error.ParamName);
         var services = new ServiceCollection();
-        var cron = Assert.Throws<ArgumentException>(() => new FakeSiloBuilder(services).AddDeferredSchedule("nightly", DeferredSchedule.Cron("0 25 * * *"), _ => new ProbeTask()));
+        var cron = Assert.Throws<ArgumentException>(() => new TestSiloBuilder(services).AddDeferredSchedule("nightly", DeferredSchedule.Cron("0 25 * * *"), _ => new ProbeTask()));
         Assert.Contains("0 25 * * *", cron.Message, StringComparison.Ordinal);
         Assert.Contains("nightly", cron.Message, StringComparison.Ordinal);
         Assert.Empty(services);
-    }
-
-    internal static string Flatten(Exception error)
-    {
-        var text = new System.Text.StringBuilder();
-        for (Exception? e = error; e is not null; e = e.InnerException)
-        {
-            text.Append(e.Message).Append(" | ");
-            if (e is AggregateException aggregate)
-            {
-                foreach (var inner in aggregate.InnerExceptions)
-                {
-                    text.Append(Flatten(inner));
-                }
-            }
-        }
-
-        return text.ToString();
-    }
-
-    private sealed class FakeSiloBuilder(IServiceCollection services) : ISiloBuilder
-    {
-        public IServiceCollection Services => services;
-
-        public Microsoft.Extensions.Configuration.IConfiguration Configuration { get; } = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build();
     }
 }
 
@@ -296,7 +271,7 @@ public sealed class ScheduleOnStockAdoNetTests : StoreConformance
 
         var start = await Assert.ThrowsAnyAsync<Exception>(() => StartAsync(configureSilo: silo =>
             silo.AddDeferredSchedule("stock-code", DeferredSchedule.Every(TimeSpan.FromMinutes(1)), _ => new ProbeTask())));
-        var message = ScheduleTests.Flatten(start);
+        var message = ExceptionText.Flatten(start);
         Assert.Contains("OrleansAdoNet", message, StringComparison.Ordinal);
         Assert.Contains("stock-code", message, StringComparison.Ordinal);
     }

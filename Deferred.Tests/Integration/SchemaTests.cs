@@ -67,7 +67,7 @@ public sealed class SchemaTests
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(database: database));
 
-        var message = Flatten(error);
+        var message = ExceptionText.Flatten(error);
         Assert.Contains("schema is at version 0", message);
         Assert.Contains("migrate", message);
     }
@@ -77,28 +77,6 @@ public sealed class SchemaTests
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => DeferredTestCluster.StartAsync(o => o.MaxConcurrentTasks = 0));
 
-        Assert.Contains("DeferredOptions.MaxConcurrentTasks is 0; it must be at least 1", Flatten(error));
-    }
-
-    private static string Flatten(Exception error) =>
-        string.Join(" | ", EnumerateAll(error).Select(e => e.Message));
-
-    private static IEnumerable<Exception> EnumerateAll(Exception error)
-    {
-        yield return error;
-        if (error is AggregateException aggregate)
-        {
-            foreach (var inner in aggregate.InnerExceptions.SelectMany(EnumerateAll))
-            {
-                yield return inner;
-            }
-        }
-        else if (error.InnerException is { } inner)
-        {
-            foreach (var e in EnumerateAll(inner))
-            {
-                yield return e;
-            }
-        }
+        Assert.Contains("DeferredOptions.MaxConcurrentTasks is 0; it must be at least 1", ExceptionText.Flatten(error));
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using Deferred.Execution;
 using Deferred.Lifecycle;
 using Deferred.TaskGrain;
+using Deferred.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -517,7 +518,7 @@ public sealed class TaskActivationTests : IDisposable
             services.AddSingleton<ILocalSiloDetails>(new LocalSilo());
             services.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("unit", "unit"));
             services.AddSingleton(Handler);
-            new SiloServices(services).AddDeferredTasks(o =>
+            new TestSiloBuilder(services).AddDeferredTasks(o =>
             {
                 // Nothing here opens a connection: the row is in memory and no test uses an ordering key.
                 o.ConnectionString = "Host=127.0.0.1;Port=9;Database=none";
@@ -566,13 +567,6 @@ public sealed class TaskActivationTests : IDisposable
         internal TaskRecord NewRecord() => TaskLifecycle.Enqueue(null, NewTask(), "someone", Now).After!;
 
         public void Dispose() => _services.DisposeAsync().AsTask().GetAwaiter().GetResult();
-    }
-
-    private sealed class SiloServices(IServiceCollection services) : ISiloBuilder
-    {
-        public IServiceCollection Services { get; } = services;
-
-        public IConfiguration Configuration { get; } = new ConfigurationBuilder().Build();
     }
 
     private sealed class LocalSilo : ILocalSiloDetails
