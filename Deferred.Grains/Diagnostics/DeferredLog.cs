@@ -80,7 +80,7 @@ internal static partial class DeferredLog
             case Lifecycle.Edge.Enqueue:
                 TaskStored(logger, taskId, record!.TaskType, record.NextRunAt);
                 break;
-            case Lifecycle.Edge.Succeed:
+            case Lifecycle.Edge.Succeed or Lifecycle.Edge.Commit:
                 TaskSucceeded(logger, taskId, record?.TaskType ?? "", (edge.Before?.Attempts ?? 0) + 1);
                 break;
             case Lifecycle.Edge.Fail:

@@ -73,7 +73,7 @@ internal static class DeferredTelemetry
             case Lifecycle.Edge.Enqueue:
                 Count(Enqueued, type);
                 break;
-            case Lifecycle.Edge.Succeed:
+            case Lifecycle.Edge.Succeed or Lifecycle.Edge.Commit:
                 Count(Succeeded, type);
                 break;
             case Lifecycle.Edge.Fail:

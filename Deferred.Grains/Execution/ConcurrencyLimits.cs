@@ -33,8 +33,8 @@ internal sealed class ConcurrencyLimits : IDisposable
     /// (dispose it when the handler has returned); null, at once, for a type without limits. Throws
     /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> is cancelled first.
     /// </summary>
-    public ValueTask<IDisposable?> AcquireAsync(string taskType, string taskId, CancellationToken cancellationToken) =>
-        _types.TryGetValue(taskType, out var limit) ? limit.AcquireAsync(taskId, cancellationToken) : ValueTask.FromResult<IDisposable?>(null);
+    public ValueTask<LimitHold?> AcquireAsync(string taskType, string taskId, CancellationToken cancellationToken) =>
+        _types.TryGetValue(taskType, out var limit) ? limit.AcquireAsync(taskId, cancellationToken) : ValueTask.FromResult<LimitHold?>(null);
 
     /// <summary>Attempts of <paramref name="taskType"/> holding their permits on this silo (for tests and diagnostics).</summary>
     public int Running(string taskType) => _types.TryGetValue(taskType, out var limit) ? limit.Running : 0;
@@ -50,7 +50,7 @@ internal sealed class ConcurrencyLimits : IDisposable
         }
     }
 
-    private sealed class TypeLimit(string taskType, int? perSilo, int? cluster, ConcurrencyLeases store, TimeProvider time) : IDisposable
+    internal sealed class TypeLimit(string taskType, int? perSilo, int? cluster, ConcurrencyLeases store, TimeProvider time) : IDisposable
     {
         private readonly SemaphoreSlim? _perSilo = perSilo is { } n ? new SemaphoreSlim(n, n) : null;
 
@@ -63,7 +63,7 @@ internal sealed class ConcurrencyLimits : IDisposable
 
         public int Running => Volatile.Read(ref _running);
 
-        public async ValueTask<IDisposable?> AcquireAsync(string taskId, CancellationToken cancellationToken)
+        public async ValueTask<LimitHold?> AcquireAsync(string taskId, CancellationToken cancellationToken)
         {
             if (_perSilo is not null)
             {
@@ -85,7 +85,7 @@ internal sealed class ConcurrencyLimits : IDisposable
             }
 
             Interlocked.Increment(ref _running);
-            return new Held(this, slot, taskId);
+            return new LimitHold(this, slot, taskId);
         }
 
         private async Task<int> TakeSlotAsync(string taskId, int limit, CancellationToken cancellationToken)
@@ -113,7 +113,7 @@ internal sealed class ConcurrencyLimits : IDisposable
             }
         }
 
-        private void Release(int? slot, string taskId)
+        public void Release(int? slot, string taskId)
         {
             Interlocked.Decrement(ref _running);
             _perSilo?.Release();
@@ -126,8 +126,11 @@ internal sealed class ConcurrencyLimits : IDisposable
         private async Task ReleaseSlotAsync(int slot, string taskId)
         {
             await store.ReleaseAsync(taskType, slot, taskId).ConfigureAwait(false);
-            Interlocked.Exchange(ref _freed, NewSignal()).TrySetResult();
+            Freed();
         }
+
+        /// <summary>A slot of the type is free in the store: the attempts waiting here look again now.</summary>
+        public void Freed() => Interlocked.Exchange(ref _freed, NewSignal()).TrySetResult();
 
         private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -136,17 +139,44 @@ internal sealed class ConcurrencyLimits : IDisposable
             _perSilo?.Dispose();
             _asking.Dispose();
         }
+    }
 
-        private sealed class Held(TypeLimit limit, int? slot, string taskId) : IDisposable
+    /// <summary>
+    /// What an attempt of a limited type holds: its permit on this silo and, for a cluster limit, the slot it leases.
+    /// Disposing gives both back, once.
+    /// </summary>
+    internal sealed class LimitHold : IDisposable
+    {
+        private readonly TypeLimit _limit;
+        private readonly string _taskId;
+        private int? _slot;
+        private int _released;
+
+        internal LimitHold(TypeLimit limit, int? slot, string taskId)
         {
-            private int _released;
+            _limit = limit;
+            _slot = slot;
+            _taskId = taskId;
+        }
 
-            public void Dispose()
+        /// <summary>The cluster slot leased, or null when the type has no cluster limit.</summary>
+        public int? Slot => _slot;
+
+        /// <summary>The lease was deleted in the attempt's own transaction (it committed): disposing gives back only the local permit.</summary>
+        public void SlotReleasedInStore()
+        {
+            if (_slot is not null)
             {
-                if (Interlocked.Exchange(ref _released, 1) == 0)
-                {
-                    limit.Release(slot, taskId);
-                }
+                _slot = null;
+                _limit.Freed();
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                _limit.Release(_slot, _taskId);
             }
         }
     }

@@ -9,6 +9,12 @@ internal sealed class DeferredOptionsValidator(IOptions<DeferredOptions> options
 {
     public void ValidateConfiguration()
     {
+        if (options.Value.Store != DeferredStore.Postgres && registrations.FirstOrDefault(r => r.Transactional) is { } transactional)
+        {
+            throw new NotSupportedException(
+                $"Task type '{transactional.Name}' has a transactional handler (AddDeferredTransactionalTaskHandler), which the {options.Value.Store} store does not support: its rows are written by Orleans' storage on its own connections, outside any transaction a handler could share. Use the default store (DeferredOptions.Store = Postgres), or register the handler with AddDeferredTaskHandler.");
+        }
+
         var problems = Validate(options.Value);
         if (PackageVersions.Mismatch(typeof(IDeferredTasks).Assembly, typeof(DeferredOptions).Assembly) is { } mismatch)
         {

@@ -16,15 +16,15 @@ internal sealed class TaskFilters(TaskFilterTypes registered)
 {
     private readonly Type[] _types = [.. registered.Types];
 
-    public Task InvokeAsync(IServiceProvider scope, TaskRegistration registration, object task, DeferredTaskContext context, CancellationToken cancellationToken)
+    public Task InvokeAsync(IServiceProvider scope, TaskRegistration registration, object task, DeferredTaskContext context, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)
     {
         if (_types.Length == 0)
         {
-            return registration.InvokeAsync(scope, task, context, cancellationToken);
+            return registration.InvokeAsync(scope, task, context, transaction, cancellationToken);
         }
 
         var attempt = new DeferredAttempt(task, context, cancellationToken);
-        Func<Task> next = () => registration.InvokeAsync(scope, task, context, cancellationToken);
+        Func<Task> next = () => registration.InvokeAsync(scope, task, context, transaction, cancellationToken);
         for (var i = _types.Length - 1; i >= 0; i--)
         {
             var filter = (IDeferredTaskFilter)scope.GetRequiredService(_types[i]);

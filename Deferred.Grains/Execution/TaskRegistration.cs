@@ -1,4 +1,6 @@
+using System.Data.Common;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Orleans.Serialization;
 
 namespace Deferred.Execution;
@@ -9,11 +11,12 @@ namespace Deferred.Execution;
 /// </summary>
 internal abstract class TaskRegistration
 {
-    protected TaskRegistration(Type taskType, string name, TimeSpan? timeout)
+    protected TaskRegistration(Type taskType, string name, TimeSpan? timeout, bool transactional)
     {
         TaskType = taskType;
         Name = name;
         Timeout = timeout;
+        Transactional = transactional;
     }
 
     /// <summary>The CLR task type.</summary>
@@ -25,11 +28,18 @@ internal abstract class TaskRegistration
     /// <summary>This type's attempt timeout; null uses <see cref="DeferredOptions.DefaultTaskTimeout"/>.</summary>
     public TimeSpan? Timeout { get; }
 
+    /// <summary>
+    /// True for a <see cref="IDeferredTransactionalHandler{TTask}"/>: the attempt runs in a transaction of the store that
+    /// also ends the task.
+    /// </summary>
+    public bool Transactional { get; }
+
     public abstract byte[] Serialize(Serializer serializer, object task);
 
     public abstract object Deserialize(Serializer serializer, byte[] payload);
 
-    public abstract Task InvokeAsync(IServiceProvider scope, object task, DeferredTaskContext context, CancellationToken cancellationToken);
+    /// <summary>Calls the handler; <paramref name="transaction"/> is the attempt's for a <see cref="Transactional"/> one, else null.</summary>
+    public abstract Task InvokeAsync(IServiceProvider scope, object task, DeferredTaskContext context, DbTransaction? transaction, CancellationToken cancellationToken);
 
     /// <summary>The per-type retry policy's decision, or <see cref="RetryDecision.Default"/> when there is none.</summary>
     public abstract RetryDecision Decide(IServiceProvider scope, DeferredTaskFailure failure);
@@ -44,8 +54,8 @@ internal abstract class TaskRegistration
 
 internal sealed class TaskRegistration<TTask> : TaskRegistration
 {
-    public TaskRegistration(string? name = null, TimeSpan? timeout = null)
-        : base(typeof(TTask), name ?? NameOf(typeof(TTask)), timeout)
+    public TaskRegistration(string? name = null, TimeSpan? timeout = null, bool transactional = false)
+        : base(typeof(TTask), name ?? NameOf(typeof(TTask)), timeout, transactional)
     {
     }
 
@@ -56,13 +66,15 @@ internal sealed class TaskRegistration<TTask> : TaskRegistration
     public override object Deserialize(Serializer serializer, byte[] payload) =>
         serializer.Deserialize<TTask>(payload) ?? throw new InvalidDataException("The payload deserialized to null.");
 
-    public override Task InvokeAsync(IServiceProvider scope, object task, DeferredTaskContext context, CancellationToken cancellationToken) =>
-        scope.GetRequiredService<IDeferredTaskHandler<TTask>>().ExecuteAsync((TTask)task, context, cancellationToken);
+    public override Task InvokeAsync(IServiceProvider scope, object task, DeferredTaskContext context, DbTransaction? transaction, CancellationToken cancellationToken) =>
+        transaction is null
+            ? scope.GetRequiredService<IDeferredTaskHandler<TTask>>().ExecuteAsync((TTask)task, context, cancellationToken)
+            : scope.GetRequiredService<IDeferredTransactionalHandler<TTask>>().ExecuteAsync((TTask)task, context, (NpgsqlTransaction)transaction, cancellationToken);
 
     public override RetryDecision Decide(IServiceProvider scope, DeferredTaskFailure failure)
     {
-        var policy = scope.GetRequiredService<IDeferredTaskHandler<TTask>>() as IDeferredRetryPolicy<TTask>
-            ?? scope.GetService<IDeferredRetryPolicy<TTask>>();
+        var handler = Transactional ? (object)scope.GetRequiredService<IDeferredTransactionalHandler<TTask>>() : scope.GetRequiredService<IDeferredTaskHandler<TTask>>();
+        var policy = handler as IDeferredRetryPolicy<TTask> ?? scope.GetService<IDeferredRetryPolicy<TTask>>();
         return policy?.Decide(failure) ?? RetryDecision.Default;
     }
 }

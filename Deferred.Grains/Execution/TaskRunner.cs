@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Deferred.Diagnostics;
 using Deferred.Lifecycle;
+using Deferred.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,7 @@ internal sealed class TaskRunner(
     CarriedRequestContext carried,
     TimeProvider time,
     ErrorFormatter errors,
+    Storage.IDeferredTaskStore store,
     IOptions<DeferredOptions> options,
     ILogger<TaskRunner> logger)
 {
@@ -64,10 +66,15 @@ internal sealed class TaskRunner(
     /// when the activation goes away.
     /// </summary>
     /// <remarks><paramref name="cancelled"/> is an operator's cancel: the handler's token is signalled and the attempt ends as interrupted.</remarks>
-    public Task<AttemptOutcome> RunAsync(string taskId, TaskRecord record, PreparedAttempt prepared, CancellationToken stopping, CancellationToken cancelled) =>
-        InvokeAsync(taskId, record, prepared.Registration, prepared.Task, record.Attempts + 1, stopping, cancelled);
+    /// <remarks>
+    /// A transactional handler runs in a transaction of the store; when it returns, the task's end is committed with its
+    /// writes (<paramref name="version"/>: the row's version the attempt ran from; <paramref name="limit"/>: the lease given
+    /// back in that transaction).
+    /// </remarks>
+    public Task<AttemptOutcome> RunAsync(string taskId, TaskRecord record, string? version, PreparedAttempt prepared, ConcurrencyLimits.LimitHold? limit, CancellationToken stopping, CancellationToken cancelled) =>
+        InvokeAsync(taskId, record, version, prepared.Registration, prepared.Task, limit, record.Attempts + 1, stopping, cancelled);
 
-    private async Task<AttemptOutcome> InvokeAsync(string taskId, TaskRecord state, TaskRegistration registration, object task, int attempt, CancellationToken stopping, CancellationToken cancelled)
+    private async Task<AttemptOutcome> InvokeAsync(string taskId, TaskRecord state, string? version, TaskRegistration registration, object task, ConcurrencyLimits.LimitHold? limit, int attempt, CancellationToken stopping, CancellationToken cancelled)
     {
         var context = new DeferredTaskContext(taskId, state.TaskType, attempt, state.MaxAttempts, state.EnqueuedAt, state.LastError);
         // A consumer span in the enqueuer's trace (every attempt, however late, is a child of the enqueue's span).
@@ -93,14 +100,22 @@ internal sealed class TaskRunner(
 
         // Off the grain scheduler: user code cannot touch the activation, and a handler that blocks a
         // thread does not hold up the grain's interleaved calls (GetAsync answers while it runs).
-        var handler = Task.Run(
-            () =>
-            {
-                // In the attempt's own flow: the entries the enqueuing code carried, seen by filters and the handler.
-                carried.Restore(state.RequestContext);
-                return filters.InvokeAsync(scope.ServiceProvider, registration, task, context, token.Token);
-            },
-            CancellationToken.None);
+        var handler = registration.Transactional
+            ? Task.Run(
+                () =>
+                {
+                    carried.Restore(state.RequestContext);
+                    return InTransactionAsync(scope.ServiceProvider, registration, task, context, token.Token);
+                },
+                CancellationToken.None)
+            : Task.Run(
+                () =>
+                {
+                    // In the attempt's own flow: the entries the enqueuing code carried, seen by filters and the handler.
+                    carried.Restore(state.RequestContext);
+                    return filters.InvokeAsync(scope.ServiceProvider, registration, task, context, null, token.Token);
+                },
+                CancellationToken.None);
         try
         {
             await handler.WaitAsync(token.Token);
@@ -133,6 +148,12 @@ internal sealed class TaskRunner(
                 async t =>
                 {
                     _ = t.Exception;
+                    if (t is Task<IAttemptTransaction> { IsCompletedSuccessfully: true } late)
+                    {
+                        // Never committed: rolled back, the connection returned to the pool.
+                        await late.Result.DisposeAsync();
+                    }
+
                     await scope.DisposeAsync();
                 },
                 CancellationToken.None,
@@ -142,6 +163,45 @@ internal sealed class TaskRunner(
         else
         {
             await scope.DisposeAsync();
+        }
+
+        Exception failure;
+        DeferredTaskError error;
+        var giveUp = false;
+        if (handler is Task<IAttemptTransaction> { IsCompletedSuccessfully: true } inTransaction)
+        {
+            AttemptCommit commit;
+            await using (var transaction = inTransaction.Result)
+            {
+                commit = version is null
+                    ? new(AttemptCommitResult.Superseded)
+                    : await transaction.CompleteAsync(new AttemptEnd(taskId, version, state.TaskType, limit?.Slot));
+            }
+
+            switch (commit.Result)
+            {
+                case AttemptCommitResult.Committed:
+                    limit?.SlotReleasedInStore();
+                    DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, time.GetElapsedTime(started).TotalSeconds, state.TaskType);
+                    activity?.SetTag(OutcomeTag, "succeeded");
+                    return AttemptOutcome.Committed;
+                case AttemptCommitResult.Superseded:
+                    activity?.SetTag(OutcomeTag, "superseded");
+                    return AttemptOutcome.Superseded;
+                case AttemptCommitResult.Ended:
+                    // Whatever the handler committed stays committed: a retry could repeat it. Dead at once, for an operator.
+                    failure = new InvalidOperationException("The transactional handler committed or rolled back the transaction it was given; Deferred commits it with the task's completion. Return without ending it.");
+                    error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.TransactionEnded };
+                    giveUp = true;
+                    break;
+                default:
+                    failure = new InvalidOperationException($"The handler returned, but its transaction did not commit ({commit.Error?.GetType().Name}: {commit.Error?.Message}); nothing of the attempt is stored.", commit.Error);
+                    error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.CommitFailed };
+                    break;
+            }
+
+            DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, time.GetElapsedTime(started).TotalSeconds, state.TaskType);
+            return await FailedAsync(registration, context, failure, error, giveUp, activity, "failed", attempt, state.MaxAttempts);
         }
 
         if (handler.IsCompletedSuccessfully)
@@ -165,8 +225,6 @@ internal sealed class TaskRunner(
         }
 
         DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);
-        Exception failure;
-        DeferredTaskError error;
         if (timedOut.IsCancellationRequested)
         {
             DeferredLog.TaskTimedOut(logger, taskId, state.TaskType, timeout.TotalSeconds);
@@ -179,13 +237,43 @@ internal sealed class TaskRunner(
             error = errors.From(failure, attempt);
         }
 
+        return await FailedAsync(registration, context, failure, error, giveUp, activity, timedOut.IsCancellationRequested ? "timed_out" : "failed", attempt, state.MaxAttempts);
+    }
+
+    // A failed attempt: the retry policy says when the next runs (none when it gives up, or when giveUp).
+    private async Task<AttemptOutcome> FailedAsync(TaskRegistration registration, DeferredTaskContext context, Exception failure, DeferredTaskError error, bool giveUp, Activity? activity, string outcome, int attempt, int maxAttempts)
+    {
         activity?.SetStatus(ActivityStatusCode.Error, error.Type);
         activity?.AddException(failure);
-        activity?.SetTag(OutcomeTag, timedOut.IsCancellationRequested ? "timed_out" : "failed");
+        activity?.SetTag(OutcomeTag, outcome);
+        if (giveUp)
+        {
+            return new AttemptOutcome(AttemptResult.Failed, error, null, failure);
+        }
+
         await using var policyScope = scopes.CreateAsyncScope();
         var decision = Decide(registration, policyScope.ServiceProvider, new DeferredTaskFailure(context, failure));
-        var next = schedule.NextRun(attempt, state.MaxAttempts, decision, time.GetUtcNow());
+        var next = schedule.NextRun(attempt, maxAttempts, decision, time.GetUtcNow());
         return new AttemptOutcome(AttemptResult.Failed, error, next, failure);
+    }
+
+    // A transactional handler's attempt: begins the store's transaction, runs the filters and the handler in it, and hands
+    // the open transaction back for the commit. Rolled back (disposed) when the handler throws.
+    private async Task<IAttemptTransaction> InTransactionAsync(IServiceProvider scope, TaskRegistration registration, object task, DeferredTaskContext context, CancellationToken cancellationToken)
+    {
+        var transactions = store.Transactions
+            ?? throw new NotSupportedException($"Task type '{registration.Name}' has a transactional handler, which the '{store.Name}' store does not support; use the default store (Postgres).");
+        var transaction = await transactions.BeginAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await filters.InvokeAsync(scope, registration, task, context, transaction.Transaction, cancellationToken).ConfigureAwait(false);
+            return transaction;
+        }
+        catch
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     private static RetryDecision Decide(TaskRegistration registration, IServiceProvider scope, DeferredTaskFailure failure)

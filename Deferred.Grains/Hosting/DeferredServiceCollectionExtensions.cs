@@ -40,6 +40,42 @@ public static class DeferredServiceCollectionExtensions
         where THandler : class, IDeferredTaskHandler<TTask>
     {
         ArgumentNullException.ThrowIfNull(services);
+        CheckRegistration<TTask>(taskTypeName, timeout);
+        services.RemoveAll<IDeferredTransactionalHandler<TTask>>();
+        services.RemoveAll<IDeferredTaskHandler<TTask>>();
+        services.AddScoped<IDeferredTaskHandler<TTask>, THandler>();
+        return services.Register(new TaskRegistration<TTask>(taskTypeName, timeout));
+    }
+
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> (scoped: a new DI scope per attempt) to run tasks of type
+    /// <typeparamref name="TTask"/> in a transaction of the task store's database: what the handler writes there and
+    /// the task's completion commit together, or not at all, so those writes happen exactly once
+    /// (<see cref="IDeferredTransactionalHandler{TTask}"/>). Only the default store (<c>Postgres</c>) supports it: a silo
+    /// on the stock store refuses to start with a <see cref="NotSupportedException"/>.
+    /// </summary>
+    /// <typeparam name="TTask">The task type; must be Orleans-serializable (<c>[GenerateSerializer]</c>).</typeparam>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <param name="services">The silo's services.</param>
+    /// <param name="taskTypeName">The stored name; null uses the type's <c>[Alias]</c> or full name.</param>
+    /// <param name="timeout">
+    /// How long one attempt of this type may run before it is cancelled (and its transaction rolled back) and counted as
+    /// failed; null uses <c>DeferredOptions.DefaultTaskTimeout</c>.
+    /// </param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddDeferredTransactionalTaskHandler<TTask, THandler>(this IServiceCollection services, string? taskTypeName = null, TimeSpan? timeout = null)
+        where THandler : class, IDeferredTransactionalHandler<TTask>
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        CheckRegistration<TTask>(taskTypeName, timeout);
+        services.RemoveAll<IDeferredTaskHandler<TTask>>();
+        services.RemoveAll<IDeferredTransactionalHandler<TTask>>();
+        services.AddScoped<IDeferredTransactionalHandler<TTask>, THandler>();
+        return services.Register(new TaskRegistration<TTask>(taskTypeName, timeout, transactional: true));
+    }
+
+    private static void CheckRegistration<TTask>(string? taskTypeName, TimeSpan? timeout)
+    {
         if (taskTypeName is not null && string.IsNullOrWhiteSpace(taskTypeName))
         {
             throw new ArgumentException("The task type name must not be blank.", nameof(taskTypeName));
@@ -49,16 +85,18 @@ public static class DeferredServiceCollectionExtensions
         {
             throw new ArgumentOutOfRangeException(nameof(timeout), t, $"The timeout for task type {typeof(TTask).Name} must be greater than zero.");
         }
+    }
 
-        services.RemoveAll<IDeferredTaskHandler<TTask>>();
-        services.AddScoped<IDeferredTaskHandler<TTask>, THandler>();
+    // One registration per task type: a later one replaces an earlier one (and its kind of handler).
+    private static IServiceCollection Register<TTask>(this IServiceCollection services, TaskRegistration<TTask> registration)
+    {
         var existing = services.FirstOrDefault(d => d.ServiceType == typeof(TaskRegistration) && d.ImplementationInstance is TaskRegistration<TTask>);
         if (existing is not null)
         {
             services.Remove(existing);
         }
 
-        services.AddSingleton<TaskRegistration>(new TaskRegistration<TTask>(taskTypeName, timeout));
+        services.AddSingleton<TaskRegistration>(registration);
         return services;
     }
 

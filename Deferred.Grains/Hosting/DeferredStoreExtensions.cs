@@ -56,6 +56,7 @@ public static class DeferredStoreExtensions
         services.TryAddSingleton<PostgresCatalog>();
         services.TryAddSingleton<PostgresNewTaskSignal>();
         services.TryAddSingleton<PostgresOrderingKeys>();
+        services.TryAddSingleton<PostgresAttemptTransactions>();
         services.TryAddSingleton<PostgresCompletedIds>();
         services.AddKeyedSingleton<IDeferredTaskStore, PostgresStore>(PostgresStore.StoreName);
         services.AddKeyedSingleton<IDeferredScheduleStore, PostgresScheduleStore>(PostgresStore.StoreName);

@@ -17,4 +17,13 @@ internal static class DeferredErrorTypes
 
     /// <summary>The task was found in flight after its silo went away too many times.</summary>
     public const string Quarantined = "Deferred.Quarantined";
+
+    /// <summary>
+    /// A transactional handler committed or rolled back the transaction it was given (Deferred commits it, with the
+    /// task's delete): the task is dead at once, since a retry could repeat writes that were committed.
+    /// </summary>
+    public const string TransactionEnded = "Deferred.TransactionEnded";
+
+    /// <summary>A transactional handler returned but its transaction did not commit: nothing of the attempt is stored; it is retried.</summary>
+    public const string CommitFailed = "Deferred.CommitFailed";
 }

@@ -35,6 +35,12 @@ internal enum Edge
     /// <summary>The handler returned: the row is deleted.</summary>
     Succeed,
 
+    /// <summary>
+    /// A transactional handler returned and its transaction committed: the row was deleted in that transaction, with the
+    /// handler's own writes (nothing is left to write).
+    /// </summary>
+    Commit,
+
     /// <summary>The handler threw or timed out and the task has attempts left: retry at a time.</summary>
     Fail,
 
@@ -92,6 +98,12 @@ internal enum Write
 
     /// <summary>A conditional delete.</summary>
     Delete,
+
+    /// <summary>
+    /// The conditional delete already committed, in the transaction of the attempt's transactional handler: the
+    /// activation only forgets the row.
+    /// </summary>
+    Committed,
 }
 
 /// <summary>What must happen after an edge's write.</summary>
@@ -136,6 +148,7 @@ internal static class LifecycleTable
         new(Edge.Start, TaskState.Pending, TaskState.Running, Grain + ", when its wake-up fires"),
         new(Edge.Start, TaskState.Failed, TaskState.Running, Grain + ", when its wake-up fires"),
         new(Edge.Succeed, TaskState.Running, TaskState.None, Grain),
+        new(Edge.Commit, TaskState.Running, TaskState.None, Grain + ", when a transactional handler's transaction committed"),
         new(Edge.Fail, TaskState.Running, TaskState.Failed, Grain),
         new(Edge.GiveUp, TaskState.Running, TaskState.Dead, Grain),
         new(Edge.Stop, TaskState.Running, TaskState.Pending, Grain + ", when its silo stops"),

@@ -81,6 +81,19 @@ internal static class TaskLifecycle
     public static Transition Succeed(TaskRecord? current) =>
         Guard(Edge.Succeed, current, running: true) ?? new(Edge.Succeed, current, null, Write.Delete, Then.Forget);
 
+    /// <summary>
+    /// The refusal that records a transactional attempt whose transaction was rolled back because the row changed under
+    /// it (<see cref="AttemptResult.Superseded"/>): nothing is written; the row as it is now decides.
+    /// </summary>
+    public const string SupersededRefusal = "superseded: the row changed under the attempt";
+
+    /// <summary>
+    /// commit: Running → [*], the row deleted in the transaction of the attempt's transactional handler, with its writes.
+    /// Nothing is left to write; the activation forgets the row.
+    /// </summary>
+    public static Transition Commit(TaskRecord? current) =>
+        Guard(Edge.Commit, current, running: true) ?? new(Edge.Commit, current, null, Write.Committed, Then.Forget);
+
     /// <summary>fail: Running → Failed, the attempt counted, retried at <paramref name="retryAt"/>.</summary>
     public static Transition Fail(TaskRecord? current, DeferredTaskError error, DateTimeOffset retryAt, string owner) =>
         Guard(Edge.Fail, current, running: true) ?? new(
@@ -255,11 +268,13 @@ internal static class TaskLifecycle
     public static Transition Record(TaskRecord? current, AttemptOutcome outcome, string owner) => outcome.Result switch
     {
         AttemptResult.Succeeded => Succeed(current),
+        AttemptResult.Committed => Commit(current),
         AttemptResult.Failed when outcome.RetryAt is { } retryAt => Fail(current, outcome.Error!, retryAt, owner),
         AttemptResult.Failed => GiveUp(current, outcome.Error!, owner),
         AttemptResult.Unreadable => MarkUnreadable(current, outcome.Error!, owner),
         AttemptResult.Cancelled => Cancel(current, running: true),
         AttemptResult.MarkerNotStored => Stop(current, backOff: true),
+        AttemptResult.Superseded => Guard(Edge.Commit, current, running: true) ?? Transition.Refuse(Edge.Commit, current, SupersededRefusal),
         _ => Stop(current),
     };
 

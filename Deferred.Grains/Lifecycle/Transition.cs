@@ -19,6 +19,9 @@ internal sealed record Transition(Edge Edge, TaskRecord? Before, TaskRecord? Aft
     /// <summary>True when the edge did not apply.</summary>
     public bool Refused => Refusal is not null;
 
+    /// <summary>True when the edge ends with the row gone (deleted now, or in the attempt's own transaction).</summary>
+    public bool Deletes => Write is Write.Delete or Write.Committed;
+
     /// <summary>Creates a refusal: nothing changes.</summary>
     public static Transition Refuse(Edge edge, TaskRecord? record, string why) => new(edge, record, record, Write.None, Then.Nothing, why);
 
@@ -47,6 +50,18 @@ internal enum AttemptResult
 
     /// <summary>The in-flight marker could not be stored (the database did not answer): no handler ran; try again later.</summary>
     MarkerNotStored,
+
+    /// <summary>
+    /// A transactional handler returned and its transaction committed, with the delete of the task's row in it: the
+    /// handler's writes and the task's end are durable together.
+    /// </summary>
+    Committed,
+
+    /// <summary>
+    /// A transactional handler returned, but the task's row had changed under the attempt (another activation took the
+    /// task over): the transaction was rolled back, nothing of the attempt is stored, and the row as it is now decides.
+    /// </summary>
+    Superseded,
 }
 
 /// <summary>What happened in one attempt and, for a failure, when it retries (null: it does not).</summary>
@@ -59,6 +74,10 @@ internal sealed record AttemptOutcome(AttemptResult Result, DeferredTaskError? E
     public static readonly AttemptOutcome Stopping = new(AttemptResult.Stopping);
 
     public static readonly AttemptOutcome MarkerNotStored = new(AttemptResult.MarkerNotStored);
+
+    public static readonly AttemptOutcome Committed = new(AttemptResult.Committed);
+
+    public static readonly AttemptOutcome Superseded = new(AttemptResult.Superseded);
 }
 
 /// <summary>A task to enqueue, validated and serialized, with its first run time resolved.</summary>

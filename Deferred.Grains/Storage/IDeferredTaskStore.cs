@@ -48,7 +48,62 @@ internal interface IDeferredTaskStore
 
     /// <summary>A hint that <paramref name="taskId"/> was generated here a moment ago, so its activation need not read a row.</summary>
     void NoteNewTaskId(string taskId);
+
+    /// <summary>
+    /// Where the store can end a task in the transaction of its handler's own writes (transactional handlers): the
+    /// transactions; otherwise null, and a silo with a transactional handler refuses to start on it.
+    /// </summary>
+    IAttemptTransactions? Transactions { get; }
 }
+
+/// <summary>
+/// Transactions for the attempts of transactional handlers: the handler writes in the transaction, and the task's end
+/// (the delete of its row, its ordering key, its concurrency lease) commits with those writes, or none of it does.
+/// </summary>
+internal interface IAttemptTransactions
+{
+    /// <summary>Opens a connection of the store's pool and begins the attempt's transaction on it.</summary>
+    Task<IAttemptTransaction> BeginAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>One attempt's open transaction. Disposing it without <see cref="CompleteAsync"/> rolls it back.</summary>
+internal interface IAttemptTransaction : IAsyncDisposable
+{
+    /// <summary>The transaction the handler is given.</summary>
+    System.Data.Common.DbTransaction Transaction { get; }
+
+    /// <summary>
+    /// Ends the task in the transaction and commits: deletes its row at <see cref="AttemptEnd.Version"/>, gives back its
+    /// ordering key and lease. Never throws for the attempt's own reasons; the result says what came of it.
+    /// </summary>
+    Task<AttemptCommit> CompleteAsync(AttemptEnd end);
+}
+
+/// <summary>What ends a task in its attempt's transaction: its row at the version the attempt ran from, and what it holds.</summary>
+/// <param name="TaskId">The task.</param>
+/// <param name="Version">The row's version (the activation's ETag).</param>
+/// <param name="TaskType">The task's stored type name (its lease is per type).</param>
+/// <param name="LeaseSlot">The cluster concurrency slot the attempt holds, if any.</param>
+internal readonly record struct AttemptEnd(string TaskId, string Version, string TaskType, int? LeaseSlot);
+
+/// <summary>What came of committing an attempt's transaction.</summary>
+internal enum AttemptCommitResult
+{
+    /// <summary>The handler's writes and the task's end are durable together.</summary>
+    Committed,
+
+    /// <summary>The row changed under the attempt: rolled back, nothing of it is stored.</summary>
+    Superseded,
+
+    /// <summary>The handler committed or rolled back the transaction itself; the row was not touched.</summary>
+    Ended,
+
+    /// <summary>The commit did not land (the database refused it, or could not be reached): nothing of the attempt is stored.</summary>
+    Failed,
+}
+
+/// <summary>The result of <see cref="IAttemptTransaction.CompleteAsync"/>, with the error when it <see cref="AttemptCommitResult.Failed"/>.</summary>
+internal readonly record struct AttemptCommit(AttemptCommitResult Result, Exception? Error = null);
 
 /// <summary>Turns of ordering keys, in the store: who may run the next task of a key.</summary>
 internal interface IOrderingKeys

@@ -45,6 +45,12 @@ internal static class SqlQueries
 
     public static string TasksDelete => Get("tasks-delete");
 
+    public static string AttemptBegin => Get("attempt-begin");
+
+    public static string AttemptComplete => Get("attempt-complete");
+
+    public static string AttemptRowExists => Get("attempt-row-exists");
+
     public static string TasksListOwners => Get("tasks-list-owners");
 
     public static string TasksClaim => Get("tasks-claim");

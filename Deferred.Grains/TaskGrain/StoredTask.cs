@@ -38,6 +38,9 @@ internal sealed class StoredTask(IPersistentState<TaskRecord> state, StoreResili
     /// <summary>True when memory may not match the row (a write failed); the next decision reads it first.</summary>
     public bool Stale { get; private set; }
 
+    /// <summary>The version of the row this activation read or wrote last (the ETag); null when no row is known.</summary>
+    public string? Version => state.Etag;
+
     /// <summary>Writes what <paramref name="transition"/> says; returns what came of it.</summary>
     public ValueTask<StoreResult> ApplyAsync(Transition transition, StoreWindow window, OnFailure onFailure)
     {
@@ -46,7 +49,39 @@ internal sealed class StoredTask(IPersistentState<TaskRecord> state, StoreResili
             throw new InvalidOperationException($"A refused transition cannot be written ({transition}).");
         }
 
-        return transition.Write == Write.None ? ValueTask.FromResult(new StoreResult(StoreOutcome.Applied, null, TimeSpan.Zero)) : WriteAsync(transition, window, onFailure);
+        return transition.Write switch
+        {
+            Write.None => ValueTask.FromResult(new StoreResult(StoreOutcome.Applied, null, TimeSpan.Zero)),
+            Write.Committed => ForgetAsync(),
+            _ => WriteAsync(transition, window, onFailure),
+        };
+    }
+
+    /// <summary>
+    /// The row was deleted in the attempt's own transaction: the state is cleared without a write (the store was told, and
+    /// answers the clear from memory). Should the store not know any more, the row is read again: it is gone all the same.
+    /// </summary>
+    private async ValueTask<StoreResult> ForgetAsync()
+    {
+        try
+        {
+            await state.ClearStateAsync();
+            Committed = null;
+        }
+        catch (Exception)
+        {
+            Stale = true;
+            await RefreshIfStaleAsync();
+        }
+
+        return new StoreResult(StoreOutcome.Applied, null, TimeSpan.Zero);
+    }
+
+    /// <summary>Reads the row again now (the row changed under an attempt that was rolled back).</summary>
+    public Task ReloadAsync()
+    {
+        Stale = true;
+        return RefreshIfStaleAsync();
     }
 
     private async ValueTask<StoreResult> WriteAsync(Transition transition, StoreWindow window, OnFailure onFailure)

@@ -341,13 +341,24 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
     {
         // Not running only when the task was unreadable, before its attempt could begin.
         var running = _phase as TaskPhase.AttemptInFlight;
-        if (running is { CancelRequested: true })
+        if (running is { CancelRequested: true } && outcome.Result != AttemptResult.Committed)
         {
+            // A committed transaction has ended the task already: the cancel finds nothing left to remove.
             outcome = AttemptOutcome.Cancelled;
         }
 
         var edge = TaskLifecycle.Record(Current, outcome, c.Me);
-        if (edge.Write == Write.Delete)
+        if (edge.Refused)
+        {
+            // Superseded: the row changed under the attempt, whose transaction rolled back. The row as it is now decides.
+            _phase = TaskPhase.Idle.Instance;
+            DeferredLog.TaskTransition(c.Logger, taskId, edge);
+            await row.ReloadAsync();
+            await ScheduleAsync();
+            return;
+        }
+
+        if (edge.Deletes)
         {
             // At-least-once point: the handler has finished; if the silo dies before this delete commits, it runs again.
             _phase = new TaskPhase.Recording(running?.Since ?? c.Time.GetUtcNow(), edge.Edge == Edge.Cancel);
@@ -442,17 +453,20 @@ internal sealed class TaskActivation(string taskId, StoredTask row, TaskGrainCon
         }
 
         DeferredLog.Applied(c.Logger, taskId, edge, stored, failure);
-        if (edge.Write == Write.Delete && edge.Before?.OrderingKey is { } key)
+        if (edge.Deletes && edge.Before?.OrderingKey is { } key)
         {
             // The row is gone, so the key is free already: the tasks of the key waiting here look again now, and the
-            // hold is tidied away.
+            // hold is tidied away (a committed attempt's transaction gave it back already).
             c.Ordering.StopWaiting(key, taskId);
             foreach (var waiting in c.Ordering.WaitingFor(key))
             {
                 shell.Wake(waiting);
             }
 
-            c.Ordering.ReleaseAsync(key, taskId).Ignore();
+            if (edge.Write == Write.Delete)
+            {
+                c.Ordering.ReleaseAsync(key, taskId).Ignore();
+            }
         }
 
         switch (edge.Then)

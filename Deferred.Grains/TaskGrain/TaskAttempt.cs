@@ -23,7 +23,7 @@ internal static class TaskAttempt
         CancellationTokenSource cancel,
         CancellationToken stopping)
     {
-        IDisposable? limit = null;
+        ConcurrencyLimits.LimitHold? limit = null;
         try
         {
             if (c.Limits.IsLimited(start.Before!.TaskType))
@@ -53,7 +53,7 @@ internal static class TaskAttempt
                 return AttemptOutcome.Cancelled;
             }
 
-            return await c.Runner.RunAsync(taskId, row.Record!, prepared, stopping, cancel.Token);
+            return await c.Runner.RunAsync(taskId, row.Record!, row.Version, prepared, limit, stopping, cancel.Token);
         }
         catch (OperationCanceledException) when (!reservation.HoldsSlot)
         {

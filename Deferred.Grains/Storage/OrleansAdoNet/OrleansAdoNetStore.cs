@@ -42,6 +42,9 @@ internal sealed class OrleansAdoNetStore(IServiceProvider services, OrleansAdoNe
     // Rows are deleted by Orleans' own statement: no id is remembered.
     public ICompletedTaskIds? CompletedIds => null;
 
+    // Orleans' storage deletes the row on its own connection: no handler's transaction can include it.
+    public IAttemptTransactions? Transactions => null;
+
     public void NoteNewTaskId(string taskId)
     {
         // Every activation reads its row; nothing to note.

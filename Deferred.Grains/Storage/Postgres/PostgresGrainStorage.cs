@@ -24,6 +24,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     private readonly string _serviceId;
     private readonly FreshTaskIds _freshIds;
     private readonly JustInsertedRows _justInserted = new();
+    private readonly Cluster.OneShotMemo<bool> _deletedInAttempt = new();
 
     public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredOptions> options, FreshTaskIds freshIds)
     {
@@ -92,9 +93,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var state = Check(grainState);
-        if (state.ETag is not null)
+        var taskId = grainId.Key.ToString()!;
+        if (state.ETag is not null && !_deletedInAttempt.TryConsume(taskId, out _))
         {
-            var taskId = grainId.Key.ToString()!;
             if (!await _batcher.DeleteAsync(taskId, int.Parse(state.ETag, CultureInfo.InvariantCulture)).ConfigureAwait(false))
             {
                 throw new InconsistentStateException($"Deferred task '{taskId}' changed or vanished since it was read.", "unknown", state.ETag);
@@ -103,6 +104,12 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
 
         Reset(state);
     }
+
+    /// <summary>
+    /// The row of <paramref name="taskId"/> was deleted in its attempt's own transaction (a transactional handler's): the
+    /// activation's clear that follows only forgets it, with no round trip.
+    /// </summary>
+    public void NoteDeletedInAttempt(string taskId) => _deletedInAttempt.Set(taskId, true);
 
     /// <summary>Inserts a new task's row without an activation. False when the id exists.</summary>
     public Task<bool> InsertNewAsync(string taskId, TaskRecord state) => _batcher.InsertAsync(new TaskRow(taskId, state, 0));

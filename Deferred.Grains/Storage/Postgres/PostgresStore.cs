@@ -8,7 +8,7 @@ namespace Deferred.Storage.Postgres;
 /// (<see cref="TaskBatcher"/>). Far tasks are only rows, woken by the due-time poller; a far task with a generated id
 /// is inserted without an activation.
 /// </summary>
-internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal, PostgresCompletedIds completedIds, PostgresOrderingKeys orderingKeys) : IDeferredTaskStore, IDirectTaskInserter
+internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalog catalog, FreshTaskIds freshIds, PostgresNewTaskSignal signal, PostgresCompletedIds completedIds, PostgresOrderingKeys orderingKeys, PostgresAttemptTransactions transactions) : IDeferredTaskStore, IDirectTaskInserter
 {
     /// <summary>The store's name (<c>Deferred:Store</c>).</summary>
     public const string StoreName = nameof(DeferredStore.Postgres);
@@ -44,6 +44,10 @@ internal sealed class PostgresStore(PostgresGrainStorage storage, PostgresCatalo
     public ICompletedTaskIds CompletedIds => completedIds;
 
     ICompletedTaskIds? IDeferredTaskStore.CompletedIds => CompletedIds;
+
+    public IAttemptTransactions Transactions => transactions;
+
+    IAttemptTransactions? IDeferredTaskStore.Transactions => Transactions;
 
     IDueTaskSource? IDeferredTaskStore.DueTasks => DueTasks;
 

@@ -70,6 +70,8 @@ public sealed class HealthCheckTests
 
         public ICompletedTaskIds? CompletedIds => null;
 
+        public IAttemptTransactions? Transactions => null;
+
         public void NoteNewTaskId(string taskId)
         {
         }

@@ -66,6 +66,8 @@ public sealed class TaskLifecycleTests
         { "Start", "Dead", "dead" },
         { "Succeed", "None", "not stored" },
         { "Succeed", "Dead", "not running" },
+        { "Commit", "None", "not stored" },
+        { "Commit", "Dead", "not running" },
         { "Fail", "None", "not stored" },
         { "Fail", "Dead", "not running" },
         { "GiveUp", "None", "not stored" },
@@ -430,6 +432,36 @@ public sealed class TaskLifecycleTests
         Assert.Equal("succeed: Delete, then Forget", t.ToString());
     }
 
+    [Theory]
+    [InlineData(DeferredTaskStatus.Pending)]
+    [InlineData(DeferredTaskStatus.Failed)]
+    public void Commit_writes_nothing_more_and_forgets_the_task(DeferredTaskStatus status)
+    {
+        var before = Stored(status);
+        var t = TaskLifecycle.Commit(before);
+
+        Assert.Equal(Edge.Commit, t.Edge);
+        Assert.Same(before, t.Before);
+        Assert.Null(t.After);
+        Assert.Equal(Write.Committed, t.Write);
+        Assert.True(t.Deletes);
+        Assert.Equal(Then.Forget, t.Then);
+        Assert.Equal("commit: Committed, then Forget", t.ToString());
+    }
+
+    [Fact]
+    public void Record_of_a_superseded_attempt_writes_nothing_and_names_why()
+    {
+        var before = Stored(DeferredTaskStatus.Pending);
+        var t = TaskLifecycle.Record(before, AttemptOutcome.Superseded, Me);
+
+        Assert.True(t.Refused);
+        Assert.Equal(Edge.Commit, t.Edge);
+        Assert.Equal(TaskLifecycle.SupersededRefusal, t.Refusal);
+        Assert.Equal(Write.None, t.Write);
+        Assert.Equal("not stored", TaskLifecycle.Record(null, AttemptOutcome.Superseded, Me).Refusal);
+    }
+
     // ---- fail ----
 
     [Theory]
@@ -566,6 +598,8 @@ public sealed class TaskLifecycleTests
 
     [Theory]
     [InlineData("Succeeded", false, false, "Succeed", "Delete", "Forget")]
+    [InlineData("Committed", false, false, "Commit", "Committed", "Forget")]
+    [InlineData("Committed", false, true, "Commit", "Committed", "Forget")]
     [InlineData("Failed", true, false, "Fail", "Update", "Schedule")]
     [InlineData("Failed", false, false, "GiveUp", "Update", "Forget")]
     [InlineData("Unreadable", false, false, "Unreadable", "Update", "Forget")]
@@ -951,7 +985,7 @@ public sealed class TaskLifecycleTests
     private static bool CanPresent(Edge edge, TaskState state) => edge switch
     {
         Edge.Delete or Edge.Cancel or Edge.RunNow => true,
-        Edge.Succeed or Edge.Fail or Edge.GiveUp or Edge.Stop => state is not (TaskState.Pending or TaskState.Failed),
+        Edge.Succeed or Edge.Commit or Edge.Fail or Edge.GiveUp or Edge.Stop => state is not (TaskState.Pending or TaskState.Failed),
         _ => state != TaskState.Running,
     };
 
@@ -994,6 +1028,7 @@ public sealed class TaskLifecycleTests
             Edge.Enqueue => TaskLifecycle.Enqueue(input, new NewTask("demo.task", [1], 3, Now), Me, Now),
             Edge.Start => TaskLifecycle.Start(input, Me, watched: true, Now),
             Edge.Succeed => TaskLifecycle.Succeed(input),
+            Edge.Commit => TaskLifecycle.Commit(input),
             Edge.Fail => TaskLifecycle.Fail(input, NewError, Now.AddMinutes(1), Me),
             Edge.GiveUp => TaskLifecycle.GiveUp(input, NewError, Me),
             Edge.Unreadable => TaskLifecycle.MarkUnreadable(input, NewError, Me),

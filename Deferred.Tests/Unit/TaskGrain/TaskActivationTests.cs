@@ -622,6 +622,8 @@ internal sealed class KeyedStore(Deferred.Storage.IDeferredTaskStore inner, Defe
 
     public Deferred.Storage.ICompletedTaskIds? CompletedIds => inner.CompletedIds;
 
+    public Deferred.Storage.IAttemptTransactions? Transactions => inner.Transactions;
+
     public void NoteNewTaskId(string taskId) => inner.NoteNewTaskId(taskId);
 }
 
