@@ -89,6 +89,12 @@ internal static class SiloHost
         builder.Services.AddSingleton<DemoLedger>();
         builder.Services.AddDeferredTaskHandler<DemoTask, DemoTaskHandler>();
 
+        // Its transactional sibling (scripts/chaos.sh --transactional), where the store has transactions (the default).
+        if (!string.Equals(configuration[$"{DeferredOptions.SectionName}:Store"], nameof(DeferredStore.OrleansAdoNet), StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddDeferredTransactionalTaskHandler<DemoTransactionalTask, DemoTransactionalTaskHandler>();
+        }
+
         // The bulk-retry chaos run's task (scripts/chaos-bulk.sh), which always fails.
         builder.Services.AddSingleton<Chaos.ChaosRunLedger>();
         builder.Services.AddDeferredTaskHandler<Chaos.ChaosFailTask, Chaos.ChaosFailTaskHandler>();

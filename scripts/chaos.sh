@@ -18,7 +18,7 @@
 # The last figure counts from the client's first call for the id instead of the acknowledgement: a call to a
 # killed gateway is retried after the client's 5 s response timeout, which the acknowledgement hides.
 #
-#   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S] [--silo-port P] [--gateway-port P]
+#   scripts/chaos.sh [--tasks N] [--rate R] [--kill-every S] [--settle-seconds S] [--silo-port P] [--gateway-port P] [--transactional]
 #   scripts/chaos.sh --bulk-retry [options of scripts/chaos-bulk.sh]
 #
 #   --tasks N          tasks to enqueue (default 50000)
@@ -26,6 +26,10 @@
 #   --kill-every S     seconds between kills (default 8)
 #   --settle-seconds S how long to wait, after the last enqueue, for every acknowledged task to complete (default 300)
 #   --silo-port P      silo i listens on P+i (default 21111), its gateway on --gateway-port + i (default 32000)
+#   --transactional    half the tasks (the even-numbered) are the transactional sample: its handler writes its ledger
+#                      row in the transaction that ends the task. One more line before the last reports, per kind,
+#                        chaos-transactional: transactional_tasks=N duplicate_effects=D plain_tasks=M plain_duplicates=P
+#                      and the exit status is non-zero unless lost=0 and duplicate_effects=0
 #   --bulk-retry       the bulk-retry run instead: scripts/chaos-bulk.sh, an operator's bulk retry of dead tasks that
 #                      keep failing while silos are killed (each task at most once per bulk action)
 #
@@ -43,7 +47,7 @@ for arg in "$@"; do
   fi
 done
 
-TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300 SILO_PORT=21111 GATEWAY_PORT=32000
+TASKS=50000 RATE=500 KILL_EVERY=8 SETTLE=300 SILO_PORT=21111 GATEWAY_PORT=32000 TRANSACTIONAL=
 # The value of the option in $1; an option given last without one is named, not an unbound-variable error.
 value() { [[ $# -ge 2 ]] || { echo "chaos.sh: $1 needs a value" >&2; exit 2; }; printf '%s' "$2"; }
 while [[ $# -gt 0 ]]; do
@@ -54,7 +58,8 @@ while [[ $# -gt 0 ]]; do
     --settle-seconds) SETTLE="$(value "$@")"; shift 2 ;;
     --silo-port) SILO_PORT="$(value "$@")"; shift 2 ;;
     --gateway-port) GATEWAY_PORT="$(value "$@")"; shift 2 ;;
-    *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S --silo-port P --gateway-port P, or --bulk-retry" >&2; exit 2 ;;
+    --transactional) TRANSACTIONAL=--transactional; shift ;;
+    *) echo "chaos.sh: unknown option '$1'; use --tasks N --rate R --kill-every S --settle-seconds S --silo-port P --gateway-port P --transactional, or --bulk-retry" >&2; exit 2 ;;
   esac
 done
 for v in "$TASKS" "$RATE" "$KILL_EVERY" "$SETTLE" "$SILO_PORT" "$GATEWAY_PORT"; do
@@ -107,7 +112,7 @@ done
 log "cluster $RUN is up with 3 silos; enqueueing $TASKS tasks at $RATE/s"
 
 dotnet "$DLL" chaos-client --tasks "$TASKS" --rate "$RATE" --run-id "$RUN" --ack-log "$OUT/acks.txt" \
-  --timeout-seconds $((TASKS / RATE + 600)) >"$OUT/client.log" 2>&1 &
+  --timeout-seconds $((TASKS / RATE + 600)) $TRANSACTIONAL >"$OUT/client.log" 2>&1 &
 CLIENT=$!
 
 kills=0 db_restarts=0 next_kill=$(( $(date +%s) + KILL_EVERY ))
@@ -274,5 +279,16 @@ SELECT format('chaos-latency: around_kills=%s p50_ms=%s p99_ms=%s max_ms=%s (all
               coalesce(k.sp99::text, '-'), coalesce(k.smx::text, '-'))
 FROM k, a, d;
 SQL
+tx_duplicates=0
+if [[ -n "$TRANSACTIONAL" ]]; then
+  # Per kind of handler: a transactional task's ledger row commits with its end, so a second row is a duplicate effect.
+  read -r tx_tasks tx_duplicates plain_tasks plain_duplicates < <(pg psql -tA -F ' ' -c "
+    SELECT count(DISTINCT task_id) FILTER (WHERE kind = 'transactional'),
+           count(*) FILTER (WHERE kind = 'transactional') - count(DISTINCT task_id) FILTER (WHERE kind = 'transactional'),
+           count(DISTINCT task_id) FILTER (WHERE kind = 'plain'),
+           count(*) FILTER (WHERE kind = 'plain') - count(DISTINCT task_id) FILTER (WHERE kind = 'plain')
+    FROM demo_completions WHERE run_id = '$RUN'" | tail -n 1)
+  echo "chaos-transactional: transactional_tasks=$tx_tasks duplicate_effects=$tx_duplicates plain_tasks=$plain_tasks plain_duplicates=$plain_duplicates"
+fi
 echo "chaos: acknowledged=$acknowledged completed_distinct=$completed lost=$lost duplicates=$duplicates kills=$kills db_restarts=$db_restarts elapsed_ms=$elapsed"
-[[ "$lost" == 0 ]]
+[[ "$lost" == 0 && "$tx_duplicates" == 0 ]]

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace Deferred.Silo.Chaos;
 
 /// <summary>
-/// <c>chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]</c>:
+/// <c>chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S] [--transactional]</c>:
 /// an Orleans client (ADO.NET clustering, so it finds whichever silos are alive) that enqueues N sample tasks at
 /// about R per second and appends the id of every acknowledged task to the ack log (and
 /// <c>id&lt;TAB&gt;acked_unix_ms&lt;TAB&gt;first_sent_unix_ms</c>, the wall-clock times the acknowledgement arrived and
@@ -16,7 +16,9 @@ namespace Deferred.Silo.Chaos;
 /// the ack log's format stays one id a line). A call that fails (its silo
 /// was killed, the database is down) is retried with the same task id, so a retry can never create a second task.
 /// Used by scripts/chaos.sh; the run's silos record completions in demo_completions, the sample's own table, which
-/// the client creates (if missing) before it enqueues anything, so the script always finds it afterwards.
+/// the client creates (if missing) before it enqueues anything, so the script always finds it afterwards. With
+/// <c>--transactional</c>, the even-numbered tasks are <see cref="DemoTransactionalTask"/>s, whose completion row commits
+/// with the task's end (kind 'transactional' in the ledger), the odd ones plain sample tasks, for comparison.
 /// </summary>
 internal static class ChaosClientCommand
 {
@@ -24,7 +26,8 @@ internal static class ChaosClientCommand
     {
         int tasks = 50_000, rate = 500, concurrency = 32, timeoutSeconds = 900;
         string? runId = null, ackLog = null;
-        const string Usage = "Usage: chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S]";
+        var transactional = false;
+        const string Usage = "Usage: chaos-client --tasks N --run-id ID --ack-log PATH [--rate R] [--concurrency C] [--timeout-seconds S] [--transactional]";
         var options = new CommandArgs(args);
         try
         {
@@ -38,6 +41,7 @@ internal static class ChaosClientCommand
                     case "--timeout-seconds": timeoutSeconds = options.Number(1); break;
                     case "--run-id": runId = options.Value(); break;
                     case "--ack-log": ackLog = options.Value(); break;
+                    case "--transactional": transactional = true; break;
                     default: throw options.Unknown();
                 }
             }
@@ -111,7 +115,11 @@ internal static class ChaosClientCommand
                     {
                         try
                         {
-                            var id = await deferred.EnqueueAsync(new DemoTask { RunId = runId }, options, ct).WaitAsync(TimeSpan.FromSeconds(10), ct);
+                            // With --transactional, every other task is the transactional sample (its completion commits with its end).
+                            var enqueue = transactional && i % 2 == 0
+                                ? deferred.EnqueueAsync(new DemoTransactionalTask { RunId = runId }, options, ct)
+                                : deferred.EnqueueAsync(new DemoTask { RunId = runId }, options, ct);
+                            var id = await enqueue.WaitAsync(TimeSpan.FromSeconds(10), ct);
                             var ackedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                             await logLock.WaitAsync(ct);
                             try

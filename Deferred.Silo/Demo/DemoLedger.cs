@@ -32,10 +32,25 @@ internal sealed class DemoLedger(DeferredDatabase database)
     {
         await EnsureCreatedAsync(cancellationToken);
         await using var command = database.DataSource.CreateCommand(RecordSql);
+        await RecordAsync(command, taskId, runId, attempt, "plain", cancellationToken);
+    }
+
+    /// <summary>Records a completion in <paramref name="transaction"/>: it is stored if and only if that transaction commits.</summary>
+    public async Task RecordAsync(NpgsqlTransaction transaction, string taskId, string runId, int attempt, CancellationToken cancellationToken)
+    {
+        // Created outside the transaction: a failed create must not poison it.
+        await EnsureCreatedAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(RecordSql, transaction.Connection, transaction);
+        await RecordAsync(command, taskId, runId, attempt, "transactional", cancellationToken);
+    }
+
+    private static async Task RecordAsync(NpgsqlCommand command, string taskId, string runId, int attempt, string kind, CancellationToken cancellationToken)
+    {
         command.Parameters.AddWithValue("task_id", taskId);
         command.Parameters.AddWithValue("run_id", runId);
         command.Parameters.AddWithValue("silo_pid", Environment.ProcessId);
         command.Parameters.AddWithValue("attempt", attempt);
+        command.Parameters.AddWithValue("kind", kind);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -66,5 +81,15 @@ internal sealed class DemoTaskHandler(DemoLedger ledger) : IDeferredTaskHandler<
     }
 
     // The default schedule waits 11-25 s before the first retry; the demo shows retries without the wait.
+    public RetryDecision Decide(DeferredTaskFailure failure) => RetryDecision.RetryAfter(TimeSpan.FromSeconds(1));
+}
+
+/// <summary>Runs a <see cref="DemoTransactionalTask"/>: records the completion in the transaction that ends the task.</summary>
+internal sealed class DemoTransactionalTaskHandler(DemoLedger ledger) : IDeferredTransactionalHandler<DemoTransactionalTask>, IDeferredRetryPolicy<DemoTransactionalTask>
+{
+    public Task ExecuteAsync(DemoTransactionalTask task, DeferredTaskContext context, NpgsqlTransaction transaction, CancellationToken cancellationToken) =>
+        ledger.RecordAsync(transaction, context.TaskId, task.RunId, context.Attempt, cancellationToken);
+
+    // As the plain demo task: a commit lost to a database restart is tried again after a second.
     public RetryDecision Decide(DeferredTaskFailure failure) => RetryDecision.RetryAfter(TimeSpan.FromSeconds(1));
 }

@@ -11,5 +11,16 @@ public sealed record DemoTask
     [Id(1)] public bool FailFirstAttempt { get; init; }
 }
 
+/// <summary>
+/// The sample's transactional task (<c>scripts/chaos.sh --transactional</c>): its handler records its completion in the
+/// transaction that also ends the task, so a completion is in the ledger exactly once.
+/// </summary>
+[GenerateSerializer, Alias("deferred.demo.transactional-task")]
+public sealed record DemoTransactionalTask
+{
+    /// <summary>The run that enqueued the task.</summary>
+    [Id(0)] public required string RunId { get; init; }
+}
+
 /// <summary>The failure a <see cref="DemoTask"/> raises on purpose.</summary>
 public sealed class DemoFailureException(string message) : Exception(message);

@@ -10,6 +10,12 @@ internal sealed class UsageException(string message) : Exception(message);
 internal sealed class BenchOptions
 {
     public static readonly string[] AllSystems = ["deferred", "deferred-stock", "hangfire", "pg-row", "pg-batch", "orleans-ceiling"];
+    /// <summary>
+    /// Systems run only when asked for: <c>deferred-tx</c> (Deferred with a no-op transactional handler, whose completion
+    /// is a transaction of its own: what exactly-once database work costs next to <c>deferred</c>).
+    /// </summary>
+    public static readonly string[] ExtraSystems = ["deferred-tx"];
+
     public static readonly string[] AllScenarios = ["throughput", "latency", "recovery", "delayed"];
 
     /// <summary>Scenarios run only when asked for: <c>batch</c> (the deferred system, EnqueueManyAsync in batches of 1,000).</summary>
@@ -18,7 +24,8 @@ internal sealed class BenchOptions
     public const string Usage = """
         usage: Deferred.Benchmarks [options]            (scripts/bench.sh [options] builds and runs it)
           --quick                       small sizes (deferred warmed up past the JIT); about 2.5 minutes
-          --systems a,b,...             of deferred, deferred-stock, hangfire, pg-row, pg-batch, orleans-ceiling (default: all)
+          --systems a,b,...             of deferred, deferred-stock, hangfire, pg-row, pg-batch, orleans-ceiling (default: all);
+                                        also deferred-tx (a no-op transactional handler), only when named
           --scenarios a,b,...           of throughput, latency, recovery, delayed (default: all), and batch
                                         (deferred only: the throughput tasks enqueued by EnqueueManyAsync, 1,000 per call)
           --tasks N                     throughput tasks (quick 1500, full 50000)
@@ -117,7 +124,7 @@ internal sealed class BenchOptions
             switch (option)
             {
                 case "--quick": options.Quick = true; break;
-                case "--systems": options.Systems = reader.List(AllSystems); options.Restricted = true; break;
+                case "--systems": options.Systems = reader.List([.. AllSystems, .. ExtraSystems]); options.Restricted = true; break;
                 case "--scenarios": options.Scenarios = reader.List([.. AllScenarios, .. ExtraScenarios]); options.Restricted = true; break;
                 case "--tasks": tasks = reader.Int(1); break;
                 case "--latency-seconds": latencySeconds = reader.Int(1); break;

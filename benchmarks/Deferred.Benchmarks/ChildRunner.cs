@@ -98,6 +98,7 @@ internal static partial class ChildRunner
     {
         "deferred" => new DeferredSystem(DeferredStore.Postgres, connectionString, spec.ServiceId, spec.Verbose),
         "deferred-stock" => new DeferredSystem(DeferredStore.OrleansAdoNet, connectionString, spec.ServiceId, spec.Verbose),
+        "deferred-tx" => new DeferredSystem(DeferredStore.Postgres, connectionString, spec.ServiceId, spec.Verbose, transactional: true),
         "hangfire" => new HangfireSystem(connectionString, spec.Hangfire, spec.Verbose),
         "orleans-ceiling" => new OrleansCeilingSystem(spec.ServiceId, spec.Verbose),
         _ => throw new ArgumentException($"unknown system '{spec.System}'"),

@@ -77,7 +77,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
                 return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, options.SoakTasks), cs, echo: true));
 
             case "throughput" or "batch":
-                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system == "deferred" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
+                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system is "deferred" or "deferred-tx" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
 
             case "latency":
             {
@@ -108,14 +108,14 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
             case "recovery":
                 return await InFreshDatabaseAsync(system, scenario, async cs =>
                 {
-                    var rows = system == "deferred" ? options.RecoveryTasksDeferred : options.RecoveryTasks;
+                    var rows = system is "deferred" or "deferred-tx" ? options.RecoveryTasksDeferred : options.RecoveryTasks;
                     var seeded = await RunChildAsync(Spec(system, ChildRunner.RecoverySeed, serviceId, rows), cs, echo: true);
                     return seeded.Count > 0 ? seeded : await RunChildAsync(Spec(system, scenario, serviceId, rows), cs, echo: true);
                 });
 
             case "delayed":
             {
-                var tasks = system == "deferred" ? options.DelayedTasksDeferred : options.DelayedTasks;
+                var tasks = system is "deferred" or "deferred-tx" ? options.DelayedTasksDeferred : options.DelayedTasks;
                 var spec = Spec(system, scenario, serviceId, tasks) with { ShortTasks = options.DelayedShortTasks };
                 return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(spec, cs, echo: true));
             }
@@ -126,7 +126,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
     }
 
     private RunSpec Spec(string system, string scenario, string serviceId, int tasks) =>
-        new(system, scenario, tasks, 0, 0, 0, options.Concurrency, system is "deferred" or "orleans-ceiling" ? options.WarmupOrleans : options.Warmup, serviceId, options.TimeoutSeconds, options.Hangfire, options.Verbose);
+        new(system, scenario, tasks, 0, 0, 0, options.Concurrency, system is "deferred" or "deferred-tx" or "orleans-ceiling" ? options.WarmupOrleans : options.Warmup, serviceId, options.TimeoutSeconds, options.Hangfire, options.Verbose);
 
     /// <summary>CREATE DATABASE bench_&lt;system&gt;_&lt;scenario&gt;_&lt;random&gt;, migrated for Deferred; dropped afterwards.</summary>
     private async Task<IReadOnlyList<BenchResult>> InFreshDatabaseAsync(string system, string scenario, Func<string, Task<IReadOnlyList<BenchResult>>> body)

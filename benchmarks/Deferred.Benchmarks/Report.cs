@@ -139,6 +139,8 @@ internal static class Report
             ["deferred"] = "- `deferred`: Deferred with `DeferredStore.Postgres` and otherwise default `DeferredOptions`, in one in-process Orleans silo " +
                            "(localhost clustering); tasks enqueued through the silo's `IDeferredTasks`, so they run on it.",
             ["deferred-stock"] = "- `deferred-stock`: the same with `DeferredStore.OrleansAdoNet` (the stock Orleans ADO.NET grain storage).",
+            ["deferred-tx"] = "- `deferred-tx`: `deferred` with a no-op transactional handler (`IDeferredTransactionalHandler`): each task's completion " +
+                              "commits in a transaction of its own with the handler's (empty) work, not in the group commit.",
             ["hangfire"] = $"- `hangfire`: Hangfire.Core 1.8.25 with Hangfire.PostgreSql 1.21.1, a `BackgroundJobServer` in the same process: {options.Hangfire}.",
             ["pg-row"] = "- `pg-row`: per task one `INSERT` and one `DELETE`, each its own transaction. Throughput only: the database alone has no " +
                          "scheduler, so the other scenarios do not apply.",

@@ -27,12 +27,23 @@ internal sealed class BenchTaskHandler : IDeferredTaskHandler<BenchTask>
     }
 }
 
+/// <summary>The no-op transactional handler (system <c>deferred-tx</c>): writes nothing in its transaction, notes the run, returns.</summary>
+internal sealed class BenchTransactionalHandler : IDeferredTransactionalHandler<BenchTask>
+{
+    public Task ExecuteAsync(BenchTask task, DeferredTaskContext context, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        Recorder.OnRun(task.Seq);
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>
 /// Deferred in an in-process Orleans silo (localhost clustering on free ports, a ServiceId of its own), with
 /// default options except the store. Tasks are enqueued through the silo's own <see cref="IDeferredTasks"/>, so
-/// they run on this silo.
+/// they run on this silo. With <c>transactional</c> (system <c>deferred-tx</c>) the handler is a no-op transactional
+/// one: each task's completion commits in a transaction of its own instead of the group commit.
 /// </summary>
-internal sealed class DeferredSystem(DeferredStore store, string connectionString, string serviceId, bool verbose) : IBenchSystem
+internal sealed class DeferredSystem(DeferredStore store, string connectionString, string serviceId, bool verbose, bool transactional = false) : IBenchSystem
 {
     private IHost? _host;
     private IDeferredTasks? _tasks;
@@ -62,7 +73,14 @@ internal sealed class DeferredSystem(DeferredStore store, string connectionStrin
                     o.TimerThreshold = TimeSpan.FromHours(2);
                 }
             });
-            silo.Services.AddDeferredTaskHandler<BenchTask, BenchTaskHandler>();
+            if (transactional)
+            {
+                silo.Services.AddDeferredTransactionalTaskHandler<BenchTask, BenchTransactionalHandler>();
+            }
+            else
+            {
+                silo.Services.AddDeferredTaskHandler<BenchTask, BenchTaskHandler>();
+            }
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         _host = builder.Build();
