@@ -139,7 +139,10 @@ internal sealed class TaskRunner(
         }
 
         var elapsed = time.GetElapsedTime(started);
-        if (!handler.IsCompleted)
+
+        // Read once: a handler abandoned here is never reported (nor committed) as its own, even if it ends a moment later.
+        var finished = handler.IsCompleted;
+        if (!finished)
         {
             // It ignores its token. Stop waiting; dispose its scope whenever it does end, and observe its exception.
             DeferredLog.TaskAbandoned(logger, taskId, state.TaskType, _options.AbandonAfter.TotalSeconds);
@@ -165,46 +168,13 @@ internal sealed class TaskRunner(
             await scope.DisposeAsync();
         }
 
-        Exception failure;
-        DeferredTaskError error;
-        var giveUp = false;
-        if (handler is Task<IAttemptTransaction> { IsCompletedSuccessfully: true } inTransaction)
+        if (finished && handler is Task<IAttemptTransaction> { IsCompletedSuccessfully: true } inTransaction)
         {
-            AttemptCommit commit;
-            await using (var transaction = inTransaction.Result)
-            {
-                commit = version is null
-                    ? new(AttemptCommitResult.Superseded)
-                    : await transaction.CompleteAsync(new AttemptEnd(taskId, version, state.TaskType, limit?.Slot));
-            }
-
-            switch (commit.Result)
-            {
-                case AttemptCommitResult.Committed:
-                    limit?.SlotReleasedInStore();
-                    DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, time.GetElapsedTime(started).TotalSeconds, state.TaskType);
-                    activity?.SetTag(OutcomeTag, "succeeded");
-                    return AttemptOutcome.Committed;
-                case AttemptCommitResult.Superseded:
-                    activity?.SetTag(OutcomeTag, "superseded");
-                    return AttemptOutcome.Superseded;
-                case AttemptCommitResult.Ended:
-                    // Whatever the handler committed stays committed: a retry could repeat it. Dead at once, for an operator.
-                    failure = new InvalidOperationException("The transactional handler committed or rolled back the transaction it was given; Deferred commits it with the task's completion. Return without ending it.");
-                    error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.TransactionEnded };
-                    giveUp = true;
-                    break;
-                default:
-                    failure = new InvalidOperationException($"The handler returned, but its transaction did not commit ({commit.Error?.GetType().Name}: {commit.Error?.Message}); nothing of the attempt is stored.", commit.Error);
-                    error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.CommitFailed };
-                    break;
-            }
-
-            DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, time.GetElapsedTime(started).TotalSeconds, state.TaskType);
-            return await FailedAsync(registration, context, failure, error, giveUp, activity, "failed", attempt, state.MaxAttempts);
+            // Its own method: the common path's state machine does not carry the commit's locals.
+            return await CommitAsync(taskId, state, version, registration, context, inTransaction.Result, limit, activity, started, attempt);
         }
 
-        if (handler.IsCompletedSuccessfully)
+        if (finished && handler.IsCompletedSuccessfully)
         {
             DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);
             activity?.SetTag(OutcomeTag, "succeeded");
@@ -225,6 +195,8 @@ internal sealed class TaskRunner(
         }
 
         DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);
+        Exception failure;
+        DeferredTaskError error;
         if (timedOut.IsCancellationRequested)
         {
             DeferredLog.TaskTimedOut(logger, taskId, state.TaskType, timeout.TotalSeconds);
@@ -237,7 +209,47 @@ internal sealed class TaskRunner(
             error = errors.From(failure, attempt);
         }
 
-        return await FailedAsync(registration, context, failure, error, giveUp, activity, timedOut.IsCancellationRequested ? "timed_out" : "failed", attempt, state.MaxAttempts);
+        return await FailedAsync(registration, context, failure, error, giveUp: false, activity, timedOut.IsCancellationRequested ? "timed_out" : "failed", attempt, state.MaxAttempts);
+    }
+
+    // A transactional handler returned: the task's end is committed with its writes, and the result says what came of it.
+    private async Task<AttemptOutcome> CommitAsync(string taskId, TaskRecord state, string? version, TaskRegistration registration, DeferredTaskContext context, IAttemptTransaction transaction, ConcurrencyLimits.LimitHold? limit, Activity? activity, long started, int attempt)
+    {
+        AttemptCommit commit;
+        await using (transaction)
+        {
+            commit = version is null
+                ? new(AttemptCommitResult.Superseded)
+                : await transaction.CompleteAsync(new AttemptEnd(taskId, version, state.TaskType, limit?.Slot));
+        }
+
+        Exception failure;
+        DeferredTaskError error;
+        var giveUp = false;
+        switch (commit.Result)
+        {
+            case AttemptCommitResult.Committed:
+                limit?.SlotReleasedInStore();
+                DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, time.GetElapsedTime(started).TotalSeconds, state.TaskType);
+                activity?.SetTag(OutcomeTag, "succeeded");
+                return AttemptOutcome.Committed;
+            case AttemptCommitResult.Superseded:
+                activity?.SetTag(OutcomeTag, "superseded");
+                return AttemptOutcome.Superseded;
+            case AttemptCommitResult.Ended:
+                // Whatever the handler committed stays committed: a retry could repeat it. Dead at once, for an operator.
+                failure = new InvalidOperationException("The transactional handler committed or rolled back the transaction it was given; Deferred commits it with the task's completion. Return without ending it.");
+                error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.TransactionEnded };
+                giveUp = true;
+                break;
+            default:
+                failure = new InvalidOperationException($"The handler returned, but its transaction did not commit ({commit.Error?.GetType().Name}: {commit.Error?.Message}); nothing of the attempt is stored.", commit.Error);
+                error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.CommitFailed };
+                break;
+        }
+
+        DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, time.GetElapsedTime(started).TotalSeconds, state.TaskType);
+        return await FailedAsync(registration, context, failure, error, giveUp, activity, "failed", attempt, state.MaxAttempts);
     }
 
     // A failed attempt: the retry policy says when the next runs (none when it gives up, or when giveUp).

@@ -40,18 +40,19 @@ internal sealed class ConcurrencyLeases(DeferredDatabase database, IOptions<Clus
     /// </summary>
     public async Task ReleaseAsync(string taskType, int slot, string taskId)
     {
-        while ((await resilience.RunAsync(StoreWindow.Outcome, taskId, "lease release", () => ExecuteReleaseAsync(taskType, slot)).ConfigureAwait(false)).Outcome == StoreOutcome.Unavailable)
+        while ((await resilience.RunAsync(StoreWindow.Outcome, taskId, "lease release", () => ExecuteReleaseAsync(taskType, slot, taskId)).ConfigureAwait(false)).Outcome == StoreOutcome.Unavailable)
         {
         }
     }
 
-    private async Task ExecuteReleaseAsync(string taskType, int slot)
+    private async Task ExecuteReleaseAsync(string taskType, int slot, string taskId)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.LeasesRelease);
         command.Parameters.AddWithValue("service_id", _serviceId);
         command.Parameters.AddWithValue("task_type", taskType);
         command.Parameters.AddWithValue("slot", slot);
         command.Parameters.AddWithValue("holder", silo.Owner);
+        command.Parameters.AddWithValue("task_id", taskId);
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 

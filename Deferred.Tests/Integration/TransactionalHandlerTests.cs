@@ -46,6 +46,7 @@ public sealed class TransactionalHandlerTests
 
     [Theory]
     [InlineData(LedgerStep.CommitItself)]
+    [InlineData(LedgerStep.CommitAndDisposeItself)]
     [InlineData(LedgerStep.RollBackItself)]
     [InlineData(LedgerStep.CommitBySqlText)]
     public async Task A_handler_that_ends_its_transaction_itself_makes_the_task_dead_at_once_with_a_clear_error(LedgerStep step)
@@ -242,6 +243,7 @@ public enum LedgerStep
     WriteThenWaitOnFirstAttempt,
     WriteThenWaitThenReturnOnFirstAttempt,
     CommitItself,
+    CommitAndDisposeItself,
     RollBackItself,
     CommitBySqlText,
 }
@@ -346,6 +348,10 @@ internal sealed class LedgerHandler(IOptions<ClusterOptions> cluster, DeferredTr
                 break;
             case LedgerStep.CommitItself:
                 await transaction.CommitAsync(cancellationToken);
+                break;
+            case LedgerStep.CommitAndDisposeItself:
+                await transaction.CommitAsync(cancellationToken);
+                await transaction.DisposeAsync();
                 break;
             case LedgerStep.RollBackItself:
                 await transaction.RollbackAsync(cancellationToken);

@@ -42,7 +42,7 @@ static RunSpec ParseChild(string[] args)
     {
         switch (option)
         {
-            case "--system": system = reader.List(BenchOptions.AllSystems).Single(); break;
+            case "--system": system = reader.List([.. BenchOptions.AllSystems, .. BenchOptions.ExtraSystems]).Single(); break;
             case "--scenario": scenario = reader.List([.. BenchOptions.AllScenarios, .. BenchOptions.ExtraScenarios, ChildRunner.RecoverySeed]).Single(); break;
             case "--service-id": serviceId = reader.Value(); break;
             case "--tasks": tasks = reader.Int(0); break;

@@ -9,9 +9,10 @@ namespace Deferred.Storage.Postgres;
 
 /// <summary>
 /// The default store's transactions for transactional handlers. An attempt's transaction holds one connection of the
-/// silo's pool from before the handler runs until its commit. Its first statement reads the transaction's id
-/// (<c>attempt-begin.sql</c>); the completion (<c>attempt-complete.sql</c>) deletes the task's row, conditional on the
-/// version the attempt ran from and on that transaction still being open, gives back the ordering key and the lease,
+/// silo's pool from before the handler runs until its commit. Its first statement marks the transaction with a token
+/// of the attempt, a transaction-local setting (<c>attempt-begin.sql</c>); the completion (<c>attempt-complete.sql</c>)
+/// deletes the task's row, conditional on the version the attempt ran from and on that mark (the transaction the
+/// attempt began is still the one open), gives back the ordering key and the lease,
 /// and commits. The delete does not go through the group commit (<see cref="TaskBatcher"/>): it has to be in the
 /// handler's transaction.
 /// </summary>
@@ -37,9 +38,11 @@ internal sealed class PostgresAttemptTransactions(
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var token = Guid.NewGuid().ToString("N");
             await using var command = new NpgsqlCommand(SqlQueries.AttemptBegin, connection, transaction);
-            var xid = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-            return new Attempt(this, connection, transaction, xid);
+            command.Parameters.AddWithValue("token", token);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return new Attempt(this, connection, transaction, token);
         }
         catch
         {
@@ -48,7 +51,7 @@ internal sealed class PostgresAttemptTransactions(
         }
     }
 
-    private async Task<AttemptCommit> CompleteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string xid, AttemptEnd end)
+    private async Task<AttemptCommit> CompleteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string token, AttemptEnd end)
     {
         var version = int.Parse(end.Version, System.Globalization.CultureInfo.InvariantCulture);
         try
@@ -60,7 +63,7 @@ internal sealed class PostgresAttemptTransactions(
                 command.Parameters.AddWithValue("service_id", _serviceId);
                 command.Parameters.AddWithValue("task_id", end.TaskId);
                 command.Parameters.AddWithValue("version", version);
-                command.Parameters.AddWithValue("xid", xid);
+                command.Parameters.AddWithValue("token", token);
                 command.Parameters.AddWithValue("remember_completed", _rememberCompleted);
                 command.Parameters.AddWithValue("task_type", end.TaskType);
                 command.Parameters.Add(new NpgsqlParameter<int?>("slot", NpgsqlTypes.NpgsqlDbType.Integer) { TypedValue = end.LeaseSlot });
@@ -82,9 +85,10 @@ internal sealed class PostgresAttemptTransactions(
                 return new(AttemptCommitResult.Superseded);
             }
         }
-        catch (InvalidOperationException ex) when (transaction.Connection is null || IsCompleted(ex))
+        catch (InvalidOperationException ex) when (ex is ObjectDisposedException || IsCompleted(ex))
         {
-            // Npgsql refuses a command on a transaction the handler committed or rolled back through the API.
+            // Npgsql refuses a command on a transaction the handler committed, rolled back or disposed (the filter reads
+            // nothing of the transaction: its properties throw once it is disposed).
             return new(AttemptCommitResult.Ended);
         }
         catch (Exception ex)
@@ -100,7 +104,7 @@ internal sealed class PostgresAttemptTransactions(
         catch (Exception ex) when (StoreFailures.IsUnavailable(ex))
         {
             // The answer to COMMIT was lost: it may have landed.
-            return await CommittedAfterAllAsync(end, version).ConfigureAwait(false) ? Committed(end.TaskId) : new(AttemptCommitResult.Failed, ex);
+            return await CommittedAfterAllAsync(end, version).ConfigureAwait(false) ? Committed(end) : new(AttemptCommitResult.Failed, ex);
         }
         catch (Exception ex)
         {
@@ -108,12 +112,12 @@ internal sealed class PostgresAttemptTransactions(
             return new(AttemptCommitResult.Failed, ex);
         }
 
-        return Committed(end.TaskId);
+        return Committed(end);
     }
 
-    private AttemptCommit Committed(string taskId)
+    private AttemptCommit Committed(AttemptEnd end)
     {
-        storage.NoteDeletedInAttempt(taskId);
+        storage.NoteDeletedInAttempt(end.TaskId, end.Version);
         return new(AttemptCommitResult.Committed);
     }
 
@@ -136,11 +140,11 @@ internal sealed class PostgresAttemptTransactions(
 
     private static bool IsCompleted(InvalidOperationException ex) => ex.Message.Contains("completed", StringComparison.OrdinalIgnoreCase);
 
-    private sealed class Attempt(PostgresAttemptTransactions owner, NpgsqlConnection connection, NpgsqlTransaction transaction, string xid) : IAttemptTransaction
+    private sealed class Attempt(PostgresAttemptTransactions owner, NpgsqlConnection connection, NpgsqlTransaction transaction, string token) : IAttemptTransaction
     {
         public DbTransaction Transaction => transaction;
 
-        public Task<AttemptCommit> CompleteAsync(AttemptEnd end) => owner.CompleteAsync(connection, transaction, xid, end);
+        public Task<AttemptCommit> CompleteAsync(AttemptEnd end) => owner.CompleteAsync(connection, transaction, token, end);
 
         public async ValueTask DisposeAsync()
         {

@@ -24,7 +24,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     private readonly string _serviceId;
     private readonly FreshTaskIds _freshIds;
     private readonly JustInsertedRows _justInserted = new();
-    private readonly Cluster.OneShotMemo<bool> _deletedInAttempt = new();
+    private readonly Cluster.OneShotMemo<string> _deletedInAttempt = new();
 
     public PostgresGrainStorage(DeferredDatabase database, IOptions<ClusterOptions> cluster, IOptions<DeferredOptions> options, FreshTaskIds freshIds)
     {
@@ -94,7 +94,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     {
         var state = Check(grainState);
         var taskId = grainId.Key.ToString()!;
-        if (state.ETag is not null && !_deletedInAttempt.TryConsume(taskId, out _))
+        // Deleted in its attempt's transaction at this very version: nothing left to delete. (Keyed by the version too,
+        // so a note that no clear consumed can never skip the delete of a later task under the same id.)
+        if (state.ETag is not null && !(_deletedInAttempt.TryConsume(taskId, out var deletedAt) && deletedAt == state.ETag))
         {
             if (!await _batcher.DeleteAsync(taskId, int.Parse(state.ETag, CultureInfo.InvariantCulture)).ConfigureAwait(false))
             {
@@ -106,10 +108,10 @@ internal sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     }
 
     /// <summary>
-    /// The row of <paramref name="taskId"/> was deleted in its attempt's own transaction (a transactional handler's): the
-    /// activation's clear that follows only forgets it, with no round trip.
+    /// The row of <paramref name="taskId"/> at <paramref name="version"/> was deleted in its attempt's own transaction (a
+    /// transactional handler's): the activation's clear that follows only forgets it, with no round trip.
     /// </summary>
-    public void NoteDeletedInAttempt(string taskId) => _deletedInAttempt.Set(taskId, true);
+    public void NoteDeletedInAttempt(string taskId, string version) => _deletedInAttempt.Set(taskId, version);
 
     /// <summary>Inserts a new task's row without an activation. False when the id exists.</summary>
     public Task<bool> InsertNewAsync(string taskId, TaskRecord state) => _batcher.InsertAsync(new TaskRow(taskId, state, 0));

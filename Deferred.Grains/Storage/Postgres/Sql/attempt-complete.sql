@@ -1,6 +1,6 @@
 -- The end of a task whose transactional handler returned, inside that handler's transaction: deletes the row (only at
--- the version the attempt ran from, and only while transaction @xid is the one open: a handler that committed or
--- rolled it back by SQL text leaves another), remembers a caller-chosen id (when @remember_completed), gives back the
+-- the version the attempt ran from, and only while the transaction still carries the attempt's mark @token, set by
+-- attempt-begin.sql: a handler that committed or rolled it back by SQL text leaves another one), remembers a caller-chosen id (when @remember_completed), gives back the
 -- task's ordering key and its concurrency lease (@slot, null when it holds none). All of it commits with the
 -- handler's writes, or none of it does. One row: the deleted id (null when nothing was deleted) and whether the
 -- transaction was still the attempt's.
@@ -9,7 +9,7 @@ WITH gone AS (
     WHERE t.service_id = @service_id
       AND t.task_id = @task_id
       AND t.version = @version
-      AND pg_current_xact_id() = @xid::xid8
+      AND current_setting('deferred.attempt', true) = @token
     RETURNING t.task_id, t.caller_id, t.ordering_key
 ), remembered AS (
     INSERT INTO deferred_completed_ids (service_id, task_id)
@@ -30,7 +30,8 @@ WITH gone AS (
       AND l.task_type = @task_type
       AND l.slot = @slot
       AND l.holder = @holder
+      AND l.task_id = @task_id
       AND EXISTS (SELECT 1 FROM gone)
 )
 SELECT (SELECT g.task_id FROM gone AS g) AS task_id,
-       pg_current_xact_id() = @xid::xid8 AS same_transaction;
+       coalesce(current_setting('deferred.attempt', true) = @token, false) AS same_transaction;
