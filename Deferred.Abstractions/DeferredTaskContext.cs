@@ -20,6 +20,9 @@ public sealed record DeferredTaskContext(
 
     /// <summary>True when a failure of this attempt can still be retried.</summary>
     public bool IsLastAttempt => Attempt >= MaxAttempts;
+
+    /// <summary>How many times the task has snoozed (<see cref="DeferredSnoozeException"/>) so far; 0 if never.</summary>
+    public int Snoozes { get; init; }
 }
 
 /// <summary>A failed attempt, as seen by an <see cref="IDeferredRetryPolicy{TTask}"/>.</summary>

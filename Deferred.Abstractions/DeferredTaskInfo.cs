@@ -40,4 +40,10 @@ public sealed record DeferredTaskInfo
     /// left the store. Null otherwise.
     /// </summary>
     [Id(9)] public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>
+    /// How many times the handler snoozed the task (<see cref="DeferredSnoozeException"/>): runs that waited without
+    /// counting as attempts. Bounded by <c>DeferredOptions.MaxSnoozes</c>.
+    /// </summary>
+    [Id(10)] public int Snoozes { get; init; }
 }

@@ -419,6 +419,7 @@
       ['Owner', d.owner || 'none (released)'],
       ['Running since', d.runningSince ? formatTime(d.runningSince) : '—'],
       ['Interruptions', String(info.interruptions)],
+      ['Snoozes', String(info.snoozes ?? 0)],
     ];
     const list = $('detail-fields');
     list.replaceChildren(...fields.flatMap(([name, value]) => {

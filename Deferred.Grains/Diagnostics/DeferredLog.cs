@@ -65,6 +65,9 @@ internal static partial class DeferredLog
     [LoggerMessage(1020, LogLevel.Debug, "Deferred {Subject}: {Operation} found the row changed since it was read; re-reading")]
     public static partial void StoreConflict(ILogger logger, string subject, string operation);
 
+    [LoggerMessage(1022, LogLevel.Debug, "Deferred task {TaskId} ({TaskType}) snoozed ({Snoozes} time(s)); next run at {NextRunAt:O}")]
+    public static partial void TaskSnoozed(ILogger logger, string taskId, string taskType, int snoozes, DateTimeOffset nextRunAt);
+
     [LoggerMessage(1021, LogLevel.Debug, "Deferred task {TaskId}: {Transition}")]
     public static partial void TaskTransition(ILogger logger, string taskId, Lifecycle.Transition transition);
 
@@ -82,6 +85,9 @@ internal static partial class DeferredLog
                 break;
             case Lifecycle.Edge.Succeed or Lifecycle.Edge.Commit:
                 TaskSucceeded(logger, taskId, record?.TaskType ?? "", (edge.Before?.Attempts ?? 0) + 1);
+                break;
+            case Lifecycle.Edge.Snooze:
+                TaskSnoozed(logger, taskId, record!.TaskType, record.Snoozes, record.NextRunAt);
                 break;
             case Lifecycle.Edge.Fail:
                 TaskFailed(logger, failure!, taskId, record!.TaskType, record.Attempts, record.MaxAttempts, record.NextRunAt);

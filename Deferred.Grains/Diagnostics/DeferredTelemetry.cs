@@ -38,6 +38,8 @@ internal static class DeferredTelemetry
 
     public static readonly Counter<long> Dead = Meter.CreateCounter<long>("deferred.tasks.dead", "{task}", "Tasks that became dead (out of attempts, given up, unreadable or quarantined).");
 
+    public static readonly Counter<long> Snoozed = Meter.CreateCounter<long>("deferred.tasks.snoozed", "{task}", "Runs a handler snoozed: the task runs again later, the attempt not counted.");
+
     public static readonly Counter<long> Cancelled = Meter.CreateCounter<long>("deferred.tasks.cancelled", "{task}", "Tasks removed by an operator's cancel.");
 
     public static readonly Counter<long> Quarantined = Meter.CreateCounter<long>("deferred.tasks.quarantined", "{task}", "Tasks made dead because their attempts kept taking silos down.");
@@ -97,6 +99,9 @@ internal static class DeferredTelemetry
                 break;
             case Lifecycle.Edge.Cancel:
                 Count(Cancelled, type);
+                break;
+            case Lifecycle.Edge.Snooze:
+                Count(Snoozed, type);
                 break;
             case Lifecycle.Edge.RetryDead:
                 Count(Retried, type);

@@ -66,6 +66,7 @@ internal sealed class DeferredOptionsValidator(IOptions<DeferredOptions> options
         AtLeast(nameof(o.StoreMaxBatchSize), o.StoreMaxBatchSize, 1);
         AtLeast(nameof(o.StoreMaxBatchesInFlight), o.StoreMaxBatchesInFlight, 1);
         AtLeast(nameof(o.QuarantineAfterInterruptions), o.QuarantineAfterInterruptions, 0);
+        AtLeast(nameof(o.MaxSnoozes), o.MaxSnoozes, 0);
         if (o.StoreBatchLinger < TimeSpan.Zero || o.StoreBatchLinger > TimeSpan.FromSeconds(1))
         {
             problems.Add($"{nameof(DeferredOptions)}.{nameof(o.StoreBatchLinger)} is {o.StoreBatchLinger}; it must be between 0 and 1 second");

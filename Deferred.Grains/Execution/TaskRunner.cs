@@ -76,7 +76,7 @@ internal sealed class TaskRunner(
 
     private async Task<AttemptOutcome> InvokeAsync(string taskId, TaskRecord state, string? version, TaskRegistration registration, object task, ConcurrencyLimits.LimitHold? limit, int attempt, CancellationToken stopping, CancellationToken cancelled)
     {
-        var context = new DeferredTaskContext(taskId, state.TaskType, attempt, state.MaxAttempts, state.EnqueuedAt, state.LastError);
+        var context = new DeferredTaskContext(taskId, state.TaskType, attempt, state.MaxAttempts, state.EnqueuedAt, state.LastError) { Snoozes = state.Snoozes };
         // A consumer span in the enqueuer's trace (every attempt, however late, is a child of the enqueue's span).
         using var activity = TraceContext.StartAttempt(AttemptSpanName, state.TraceParent, state.TraceState, state.Baggage);
         if (activity is { IsAllDataRequested: true })
@@ -197,6 +197,20 @@ internal sealed class TaskRunner(
         DeferredTelemetry.Record(DeferredTelemetry.AttemptDuration, elapsed.TotalSeconds, state.TaskType);
         Exception failure;
         DeferredTaskError error;
+        if (finished && !timedOut.IsCancellationRequested && handler.Exception?.InnerException is DeferredSnoozeException snooze)
+        {
+            if (state.Snoozes < _options.MaxSnoozes)
+            {
+                activity?.SetTag(OutcomeTag, "snoozed");
+                return new AttemptOutcome(AttemptResult.Snoozed, RetryAt: snooze.RunAt(time.GetUtcNow()));
+            }
+
+            // The snooze beyond the limit: a failure like any other, so a task cannot snooze forever.
+            failure = new InvalidOperationException($"The handler snoozed the task once more than DeferredOptions.MaxSnoozes ({_options.MaxSnoozes}) allows; this counts as a failed attempt.", snooze);
+            error = errors.From(failure, attempt) with { Type = DeferredErrorTypes.SnoozeLimit };
+            return await FailedAsync(registration, context, failure, error, giveUp: false, activity, "failed", attempt, state.MaxAttempts);
+        }
+
         if (timedOut.IsCancellationRequested)
         {
             DeferredLog.TaskTimedOut(logger, taskId, state.TaskType, timeout.TotalSeconds);

@@ -24,6 +24,9 @@ internal static class DeferredErrorTypes
     /// </summary>
     public const string TransactionEnded = "Deferred.TransactionEnded";
 
+    /// <summary>The handler snoozed once more than <c>DeferredOptions.MaxSnoozes</c> allows: counted as a failed attempt.</summary>
+    public const string SnoozeLimit = "Deferred.SnoozeLimit";
+
     /// <summary>A transactional handler returned but its transaction did not commit: nothing of the attempt is stored; it is retried.</summary>
     public const string CommitFailed = "Deferred.CommitFailed";
 }

@@ -44,6 +44,9 @@ internal enum Edge
     /// <summary>The handler threw or timed out and the task has attempts left: retry at a time.</summary>
     Fail,
 
+    /// <summary>The handler snoozed (<c>DeferredSnoozeException</c>): run again at a time, the attempt not counted.</summary>
+    Snooze,
+
     /// <summary>The handler threw on the last attempt, or the retry policy gave up: the task is dead.</summary>
     GiveUp,
 
@@ -150,6 +153,8 @@ internal static class LifecycleTable
         new(Edge.Succeed, TaskState.Running, TaskState.None, Grain),
         new(Edge.Commit, TaskState.Running, TaskState.None, Grain + ", when a transactional handler's transaction committed"),
         new(Edge.Fail, TaskState.Running, TaskState.Failed, Grain),
+        new(Edge.Snooze, TaskState.Running, TaskState.Pending, Grain + ", when the handler snoozed"),
+        new(Edge.Snooze, TaskState.Running, TaskState.Failed, Grain + ", when the handler snoozed"),
         new(Edge.GiveUp, TaskState.Running, TaskState.Dead, Grain),
         new(Edge.Stop, TaskState.Running, TaskState.Pending, Grain + ", when its silo stops"),
         new(Edge.Stop, TaskState.Running, TaskState.Failed, Grain + ", when its silo stops"),

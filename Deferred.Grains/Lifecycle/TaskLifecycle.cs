@@ -111,6 +111,25 @@ internal static class TaskLifecycle
             Write.Update,
             Then.Schedule);
 
+    /// <summary>
+    /// snooze: Running → Pending or Failed (whichever the row said), run again at <paramref name="runAt"/>: the handler
+    /// asked to wait, so the attempt is not counted and the last error is kept; the snooze count goes up (bounded by
+    /// <c>MaxSnoozes</c>, checked by the runner, which turns the snooze beyond it into a failure).
+    /// </summary>
+    public static Transition Snooze(TaskRecord? current, DateTimeOffset runAt, string owner) =>
+        Guard(Edge.Snooze, current, running: true) ?? new(
+            Edge.Snooze,
+            current,
+            current! with
+            {
+                Snoozes = current.Snoozes + 1,
+                NextRunAt = Timestamps.Microseconds(runAt),
+                RunningSince = null,
+                Owner = owner,
+            },
+            Write.Update,
+            Then.Schedule);
+
     /// <summary>give-up: Running → Dead, the attempt counted: out of attempts, or the retry policy gave up.</summary>
     public static Transition GiveUp(TaskRecord? current, DeferredTaskError error, string owner) =>
         Guard(Edge.GiveUp, current, running: true) ?? Kill(Edge.GiveUp, current!, error, owner, current!.Attempts + 1);
@@ -191,6 +210,7 @@ internal static class TaskLifecycle
                 Status = DeferredTaskStatus.Pending,
                 Attempts = 0,
                 Interruptions = 0,
+                Snoozes = 0,
                 RunningSince = null,
                 Owner = owner,
                 NextRunAt = Timestamps.Microseconds(now),
@@ -270,6 +290,7 @@ internal static class TaskLifecycle
         AttemptResult.Succeeded => Succeed(current),
         AttemptResult.Committed => Commit(current),
         AttemptResult.Failed when outcome.RetryAt is { } retryAt => Fail(current, outcome.Error!, retryAt, owner),
+        AttemptResult.Snoozed when outcome.RetryAt is { } snoozedUntil => Snooze(current, snoozedUntil, owner),
         AttemptResult.Failed => GiveUp(current, outcome.Error!, owner),
         AttemptResult.Unreadable => MarkUnreadable(current, outcome.Error!, owner),
         AttemptResult.Cancelled => Cancel(current, running: true),

@@ -52,6 +52,9 @@ internal sealed record TaskRecord
     /// <summary>Times an attempt was found in flight after its silo went away.</summary>
     public int Interruptions { get; init; }
 
+    /// <summary>Times the handler snoozed the task (<c>snooze</c>): runs that did not count as attempts.</summary>
+    public int Snoozes { get; init; }
+
     /// <summary>The last failed attempt's error, or why the task is dead.</summary>
     public DeferredTaskError? LastError { get; init; }
 
@@ -105,5 +108,6 @@ internal sealed record TaskRecord
         NextRunAt = Status == DeferredTaskStatus.Dead ? null : NextRunAt,
         LastError = LastError,
         Interruptions = Interruptions,
+        Snoozes = Snoozes,
     };
 }

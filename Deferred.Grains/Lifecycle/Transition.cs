@@ -39,6 +39,9 @@ internal enum AttemptResult
     /// <summary>The handler threw or timed out; <see cref="AttemptOutcome.RetryAt"/> says whether it retries.</summary>
     Failed,
 
+    /// <summary>The handler snoozed: the task runs again at <see cref="AttemptOutcome.RetryAt"/>, the attempt not counted.</summary>
+    Snoozed,
+
     /// <summary>The task could not be turned back into an object; it never reached a handler.</summary>
     Unreadable,
 

@@ -149,6 +149,14 @@ public sealed class DeferredOptions
     public int QuarantineAfterInterruptions { get; set; } = 3;
 
     /// <summary>
+    /// How many times a handler may snooze one task (<see cref="DeferredSnoozeException"/>: run again later without the
+    /// attempt counting). The snooze beyond it counts as a failed attempt (error type <c>Deferred.SnoozeLimit</c>) and
+    /// goes to the retry policy, so no task snoozes forever. Default 100; 0 makes every snooze a failure. An operator's
+    /// retry of a dead task resets the count.
+    /// </summary>
+    public int MaxSnoozes { get; set; } = 100;
+
+    /// <summary>
     /// Store the in-flight marker before every attempt, not only for watched tasks, so that the first crash is
     /// counted too. Default false: the marker is a row write per attempt, which measured about half of the
     /// default store's peak throughput with no-op tasks (docs/performance.md).

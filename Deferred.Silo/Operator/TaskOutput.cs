@@ -114,7 +114,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
             Write(new DetailsDocument(
                 info.TaskId, info.TaskType, info.Status, info.Attempts, info.MaxAttempts, info.EnqueuedAt, info.NextRunAt,
                 info.Interruptions, info.LastError, details.Owner, details.RunningSince, details.PayloadType, details.PayloadBytes,
-                Payload(details.PayloadJson), details.OrderingKey));
+                Payload(details.PayloadJson), details.OrderingKey, info.Snoozes));
             return;
         }
 
@@ -129,6 +129,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
             ("owner", details.Owner ?? "- (released)"),
             ("running since", details.RunningSince is { } since ? Time(since) : "-"),
             ("interruptions", info.Interruptions.ToString(CultureInfo.InvariantCulture)),
+            ("snoozes", info.Snoozes.ToString(CultureInfo.InvariantCulture)),
             ("ordering key", details.OrderingKey ?? "-"),
             ("payload type", details.PayloadType ?? (fromDatabase ? "- (not known here)" : "- (no handler on the silo)")),
             ("payload bytes", details.PayloadBytes.ToString(CultureInfo.InvariantCulture)),
@@ -275,7 +276,8 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
         string? PayloadType,
         int PayloadBytes,
         JsonNode? Payload,
-        string? OrderingKey);
+        string? OrderingKey,
+        int Snoozes);
 
     /// <summary><c>stats --json</c>.</summary>
     private sealed record CountsDocument(long Total, IReadOnlyDictionary<string, long> ByStatus, IReadOnlyList<DeferredTaskCount> Counts);

@@ -87,6 +87,7 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
         var page = await fixture.NewPageAsync();
         await page.GotoAsync($"{fixture.Host.Page}#task/{id}");
         await Expect(page.Locator("#detail-fields dd[data-field='Status']")).ToHaveTextAsync("Dead");
+        await Expect(page.Locator("#detail-fields dd[data-field='Snoozes']")).ToHaveTextAsync("0");
         await Expect(page.Locator("#last-error-summary")).ToContainTextAsync("upstream timeout: the first run fails");
         await Expect(page.Locator("#last-error-stack")).ToContainTextAsync(nameof(FailsOnceHandler));
         await Expect(page.Locator("#action-cancel")).ToBeDisabledAsync();

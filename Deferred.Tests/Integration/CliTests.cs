@@ -60,6 +60,7 @@ public sealed class CliTests
         Assert.Contains("pending", show.Out);
         Assert.Contains(typeof(ProbeTask).FullName!, show.Out);
         Assert.Contains("note-cli-a", show.Out);
+        Assert.Matches(@"snoozes:\s+0", show.Out);
 
         using (var details = Json(await RunAsync(cluster, "show", "cli-a", "--json")))
         {
@@ -71,6 +72,7 @@ public sealed class CliTests
             Assert.Equal(JsonValueKind.Object, root.GetProperty("payload").ValueKind);
             Assert.Contains("\"note-cli-a\"", root.GetProperty("payload").GetRawText());
             Assert.True(root.GetProperty("payloadBytes").GetInt32() > 0);
+            Assert.Equal(0, root.GetProperty("snoozes").GetInt32());
             Assert.True(root.GetProperty("nextRunAt").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(30));
         }
 

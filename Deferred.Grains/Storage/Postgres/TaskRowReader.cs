@@ -32,6 +32,7 @@ internal readonly struct TaskRowReader
     private const string OrderingKey = "ordering_key";
     private const string RequestContext = "request_context";
     private const string CallerId = "caller_id";
+    private const string Snoozes = "snoozes";
 
     private readonly NpgsqlDataReader _reader;
     private readonly int _taskId;
@@ -48,6 +49,7 @@ internal readonly struct TaskRowReader
     private readonly int _owner;
     private readonly int _runningSince;
     private readonly int _interruptions;
+    private readonly int _snoozes;
     private readonly int _traceParent;
     private readonly int _traceState;
     private readonly int _baggage;
@@ -73,6 +75,7 @@ internal readonly struct TaskRowReader
         _owner = reader.GetOrdinal(Owner);
         _runningSince = reader.GetOrdinal(RunningSince);
         _interruptions = reader.GetOrdinal(Interruptions);
+        _snoozes = reader.GetOrdinal(Snoozes);
         _traceParent = reader.GetOrdinal(TraceParent);
         _traceState = reader.GetOrdinal(TraceState);
         _baggage = reader.GetOrdinal(Baggage);
@@ -85,7 +88,7 @@ internal readonly struct TaskRowReader
     public static IReadOnlyList<string> Columns { get; } =
     [
         TaskId, TaskType, Status, Attempts, MaxAttempts, EnqueuedAt, NextRunAt, HasReminder, Payload, LastError, Version,
-        Owner, RunningSince, Interruptions, TraceParent, TraceState, Baggage, OrderingKey, RequestContext, CallerId,
+        Owner, RunningSince, Interruptions, TraceParent, TraceState, Baggage, OrderingKey, RequestContext, CallerId, Snoozes,
     ];
 
     /// <summary>The row the reader is on.</summary>
@@ -106,6 +109,7 @@ internal readonly struct TaskRowReader
             Owner = reader.IsDBNull(_owner) ? null : reader.GetString(_owner),
             RunningSince = reader.IsDBNull(_runningSince) ? null : reader.GetFieldValue<DateTimeOffset>(_runningSince),
             Interruptions = reader.GetInt32(_interruptions),
+            Snoozes = reader.GetInt32(_snoozes),
             TraceParent = reader.IsDBNull(_traceParent) ? null : reader.GetString(_traceParent),
             TraceState = reader.IsDBNull(_traceState) ? null : reader.GetString(_traceState),
             Baggage = reader.IsDBNull(_baggage) ? null : reader.GetString(_baggage),

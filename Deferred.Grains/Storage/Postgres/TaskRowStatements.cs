@@ -115,5 +115,6 @@ internal static class TaskRowStatements
             Value = states.Select(s => s.RunningSince?.ToUniversalTime()).ToArray(),
         });
         command.Parameters.AddWithValue("interruptions", states.Select(s => s.Interruptions).ToArray());
+        command.Parameters.AddWithValue("snoozes", states.Select(s => s.Snoozes).ToArray());
     }
 }

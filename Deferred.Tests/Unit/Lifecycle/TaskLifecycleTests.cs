@@ -68,6 +68,8 @@ public sealed class TaskLifecycleTests
         { "Succeed", "Dead", "not running" },
         { "Commit", "None", "not stored" },
         { "Commit", "Dead", "not running" },
+        { "Snooze", "None", "not stored" },
+        { "Snooze", "Dead", "not running" },
         { "Fail", "None", "not stored" },
         { "Fail", "Dead", "not running" },
         { "GiveUp", "None", "not stored" },
@@ -449,6 +451,29 @@ public sealed class TaskLifecycleTests
         Assert.Equal("commit: Committed, then Forget", t.ToString());
     }
 
+    [Theory]
+    [InlineData(DeferredTaskStatus.Pending)]
+    [InlineData(DeferredTaskStatus.Failed)]
+    public void Snooze_moves_the_run_and_counts_the_snooze_but_not_the_attempt(DeferredTaskStatus status)
+    {
+        var before = Stored(status) with { RunningSince = Aligned, Snoozes = 2 };
+        var t = TaskLifecycle.Snooze(before, Now.AddMinutes(5), Me);
+
+        Assert.Equal((Edge.Snooze, Write.Update, Then.Schedule), (t.Edge, t.Write, t.Then));
+        Assert.Equal(before with { Snoozes = 3, NextRunAt = NowStored.AddMinutes(5), RunningSince = null, Owner = Me }, t.After);
+        Assert.Equal(status, t.After!.Status);
+        Assert.Equal(before.Attempts, t.After.Attempts);
+        Assert.Same(before.LastError, t.After.LastError);
+    }
+
+    [Fact]
+    public void Retry_of_a_dead_task_gives_a_fresh_snooze_count()
+    {
+        var t = TaskLifecycle.RetryDead(Stored(DeferredTaskStatus.Dead) with { Snoozes = 100 }, Me, Now);
+
+        Assert.Equal(0, t.After!.Snoozes);
+    }
+
     [Fact]
     public void Record_of_a_superseded_attempt_writes_nothing_and_names_why()
     {
@@ -599,6 +624,8 @@ public sealed class TaskLifecycleTests
     [Theory]
     [InlineData("Succeeded", false, false, "Succeed", "Delete", "Forget")]
     [InlineData("Committed", false, false, "Commit", "Committed", "Forget")]
+    [InlineData("Snoozed", true, false, "Snooze", "Update", "Schedule")]
+    [InlineData("Snoozed", true, true, "Snooze", "Update", "Schedule")]
     [InlineData("Committed", false, true, "Commit", "Committed", "Forget")]
     [InlineData("Failed", true, false, "Fail", "Update", "Schedule")]
     [InlineData("Failed", false, false, "GiveUp", "Update", "Forget")]
@@ -985,7 +1012,7 @@ public sealed class TaskLifecycleTests
     private static bool CanPresent(Edge edge, TaskState state) => edge switch
     {
         Edge.Delete or Edge.Cancel or Edge.RunNow => true,
-        Edge.Succeed or Edge.Commit or Edge.Fail or Edge.GiveUp or Edge.Stop => state is not (TaskState.Pending or TaskState.Failed),
+        Edge.Succeed or Edge.Commit or Edge.Fail or Edge.Snooze or Edge.GiveUp or Edge.Stop => state is not (TaskState.Pending or TaskState.Failed),
         _ => state != TaskState.Running,
     };
 
@@ -1029,6 +1056,7 @@ public sealed class TaskLifecycleTests
             Edge.Start => TaskLifecycle.Start(input, Me, watched: true, Now),
             Edge.Succeed => TaskLifecycle.Succeed(input),
             Edge.Commit => TaskLifecycle.Commit(input),
+            Edge.Snooze => TaskLifecycle.Snooze(input, Now.AddMinutes(5), Me),
             Edge.Fail => TaskLifecycle.Fail(input, NewError, Now.AddMinutes(1), Me),
             Edge.GiveUp => TaskLifecycle.GiveUp(input, NewError, Me),
             Edge.Unreadable => TaskLifecycle.MarkUnreadable(input, NewError, Me),

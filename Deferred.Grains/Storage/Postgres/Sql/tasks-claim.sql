@@ -27,4 +27,4 @@ WHERE t.service_id = @service_id
   AND t.task_id = c.task_id
 RETURNING t.task_id, t.task_type, t.status, t.attempts, t.max_attempts, t.enqueued_at, t.next_run_at, t.has_reminder, t.payload,
           t.last_error::text, t.version, t.owner, t.running_since, t.interruptions, t.trace_parent, t.trace_state, t.baggage,
-          t.ordering_key, t.request_context, t.caller_id, c.owner IS NULL AS released;
+          t.ordering_key, t.request_context, t.caller_id, t.snoozes, c.owner IS NULL AS released;

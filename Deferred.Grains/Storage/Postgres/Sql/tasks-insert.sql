@@ -3,16 +3,16 @@
 -- the next ordering number.
 INSERT INTO deferred_tasks
     (service_id, task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error,
-     owner, running_since, interruptions, trace_parent, trace_state, baggage, ordering_key, ordering_seq, request_context, caller_id)
+     owner, running_since, interruptions, trace_parent, trace_state, baggage, ordering_key, ordering_seq, request_context, caller_id, snoozes)
 SELECT @service_id, u.task_id, u.task_type, u.status, u.attempts, u.max_attempts, u.enqueued_at, u.next_run_at, u.has_reminder, u.payload, u.last_error::jsonb,
        u.owner, u.running_since, u.interruptions, u.trace_parent, u.trace_state, u.baggage,
-       u.ordering_key, CASE WHEN u.ordering_key IS NULL THEN NULL ELSE nextval('deferred_ordering_seq') END, u.request_context, u.caller_id
+       u.ordering_key, CASE WHEN u.ordering_key IS NULL THEN NULL ELSE nextval('deferred_ordering_seq') END, u.request_context, u.caller_id, u.snoozes
 FROM unnest(@task_ids, @task_types, @statuses, @attempts, @max_attempts, @enqueued_ats, @next_run_ats, @has_reminders, @payloads, @last_errors,
             @owners, @running_sinces, @interruptions, @trace_parents, @trace_states, @baggages, @ordering_keys, @request_contexts,
-            @caller_ids)
+            @caller_ids, @snoozes)
      WITH ORDINALITY
      AS u(task_id, task_type, status, attempts, max_attempts, enqueued_at, next_run_at, has_reminder, payload, last_error,
-          owner, running_since, interruptions, trace_parent, trace_state, baggage, ordering_key, request_context, caller_id, n)
+          owner, running_since, interruptions, trace_parent, trace_state, baggage, ordering_key, request_context, caller_id, snoozes, n)
 -- A caller's id whose task completed less than the retention ago is not stored again (0016).
 WHERE NOT u.caller_id
    OR NOT EXISTS (
