@@ -23,6 +23,38 @@ public sealed record DeferredTaskContext(
 
     /// <summary>How many times the task has snoozed (<see cref="DeferredSnoozeException"/>) so far; 0 if never.</summary>
     public int Snoozes { get; init; }
+
+    /// <summary>The runtime's sink for progress reports; null in a context made outside a silo (reports are then dropped).</summary>
+    internal IDeferredProgressSink? ProgressSink { get; init; }
+
+    // The sink's state for this attempt, made at its first report (an attempt that reports nothing allocates nothing).
+    internal object? ProgressState;
+
+    /// <summary>
+    /// Reports how far this attempt is. The latest report is what <c>GetAsync</c>, the operator API, <c>tasks show</c>
+    /// and the dashboard show while the attempt runs; it is stored at most once a second (the latest one wins), and cleared
+    /// when the attempt ends. Cheap to call often: nothing waits for the database.
+    /// </summary>
+    /// <param name="fraction">From 0 to 1.</param>
+    /// <param name="message">What the attempt is doing, at most <see cref="DeferredTaskProgress.MaxMessageLength"/> characters; optional.</param>
+    /// <returns>A task that is already complete: the report is stored in the background.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is not a number from 0 to 1.</exception>
+    /// <exception cref="ArgumentException"><paramref name="message"/> is longer than <see cref="DeferredTaskProgress.MaxMessageLength"/>.</exception>
+    public ValueTask ReportProgressAsync(double fraction, string? message = null)
+    {
+        if (!double.IsFinite(fraction) || fraction < 0 || fraction > 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "Progress is a fraction from 0 to 1.");
+        }
+
+        if (message is { Length: > DeferredTaskProgress.MaxMessageLength })
+        {
+            throw new ArgumentException($"A progress message is at most {DeferredTaskProgress.MaxMessageLength} characters; this one has {message.Length}.", nameof(message));
+        }
+
+        ProgressSink?.Report(this, new DeferredTaskProgress { Fraction = fraction, Message = message, At = DateTimeOffset.UtcNow });
+        return ValueTask.CompletedTask;
+    }
 }
 
 /// <summary>A failed attempt, as seen by an <see cref="IDeferredRetryPolicy{TTask}"/>.</summary>

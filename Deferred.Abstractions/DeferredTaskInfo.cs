@@ -46,4 +46,10 @@ public sealed record DeferredTaskInfo
     /// counting as attempts. Bounded by <c>DeferredOptions.MaxSnoozes</c>.
     /// </summary>
     [Id(10)] public int Snoozes { get; init; }
+
+    /// <summary>
+    /// What the running attempt last reported (<see cref="DeferredTaskContext.ReportProgressAsync"/>); null when no attempt
+    /// runs or it reported nothing.
+    /// </summary>
+    [Id(11)] public DeferredTaskProgress? Progress { get; init; }
 }

@@ -420,6 +420,7 @@
       ['Running since', d.runningSince ? formatTime(d.runningSince) : '—'],
       ['Interruptions', String(info.interruptions)],
       ['Snoozes', String(info.snoozes ?? 0)],
+      ['Progress', info.progress ? `${Math.round(info.progress.fraction * 100)}%${info.progress.message ? ' ' + info.progress.message : ''} (${relative(info.progress.at)})` : '—'],
     ];
     const list = $('detail-fields');
     list.replaceChildren(...fields.flatMap(([name, value]) => {

@@ -68,6 +68,9 @@ internal static partial class DeferredLog
     [LoggerMessage(1022, LogLevel.Debug, "Deferred task {TaskId} ({TaskType}) snoozed ({Snoozes} time(s)); next run at {NextRunAt:O}")]
     public static partial void TaskSnoozed(ILogger logger, string taskId, string taskType, int snoozes, DateTimeOffset nextRunAt);
 
+    [LoggerMessage(1023, LogLevel.Debug, "Deferred task {TaskId}: its progress report could not be stored or cleared; the next report tries again, the sweep tidies a stale one")]
+    public static partial void ProgressNotStored(ILogger logger, Exception exception, string taskId);
+
     [LoggerMessage(1021, LogLevel.Debug, "Deferred task {TaskId}: {Transition}")]
     public static partial void TaskTransition(ILogger logger, string taskId, Lifecycle.Transition transition);
 

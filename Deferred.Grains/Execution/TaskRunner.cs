@@ -30,6 +30,7 @@ internal sealed class TaskRunner(
     TimeProvider time,
     ErrorFormatter errors,
     Storage.IDeferredTaskStore store,
+    AttemptProgress progress,
     IOptions<DeferredOptions> options,
     ILogger<TaskRunner> logger)
 {
@@ -76,7 +77,7 @@ internal sealed class TaskRunner(
 
     private async Task<AttemptOutcome> InvokeAsync(string taskId, TaskRecord state, string? version, TaskRegistration registration, object task, ConcurrencyLimits.LimitHold? limit, int attempt, CancellationToken stopping, CancellationToken cancelled)
     {
-        var context = new DeferredTaskContext(taskId, state.TaskType, attempt, state.MaxAttempts, state.EnqueuedAt, state.LastError) { Snoozes = state.Snoozes };
+        var context = new DeferredTaskContext(taskId, state.TaskType, attempt, state.MaxAttempts, state.EnqueuedAt, state.LastError) { Snoozes = state.Snoozes, ProgressSink = progress };
         // A consumer span in the enqueuer's trace (every attempt, however late, is a child of the enqueue's span).
         using var activity = TraceContext.StartAttempt(AttemptSpanName, state.TraceParent, state.TraceState, state.Baggage);
         if (activity is { IsAllDataRequested: true })
@@ -139,6 +140,9 @@ internal sealed class TaskRunner(
         }
 
         var elapsed = time.GetElapsedTime(started);
+
+        // The attempt's progress ends with it (a handler abandoned below that still reports is not heard any more).
+        progress.End(context);
 
         // Read once: a handler abandoned here is never reported (nor committed) as its own, even if it ends a moment later.
         var finished = handler.IsCompleted;

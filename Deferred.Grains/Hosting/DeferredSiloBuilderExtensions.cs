@@ -104,6 +104,8 @@ public static class DeferredSiloBuilderExtensions
         TaskDirectoryCache.Register(services);
         services.AddSingleton<AdoptedTasks>();
         services.AddSingleton<ConcurrencyLeases>();
+        services.AddSingleton<TaskProgressStore>();
+        services.AddSingleton<AttemptProgress>();
         services.AddSingleton<ConcurrencyLimits>();
 
         // Both built-in stores are registered (lazily: only the selected one is built), so Deferred:Store can pick one.

@@ -96,8 +96,11 @@ internal sealed record TaskRecord
     [JsonIgnore]
     public bool IsLive => Status is DeferredTaskStatus.Pending or DeferredTaskStatus.Failed;
 
-    /// <summary>What callers see of this record; <paramref name="running"/> while an attempt is in flight.</summary>
-    public DeferredTaskInfo ToInfo(string taskId, bool running) => new()
+    /// <summary>
+    /// What callers see of this record; <paramref name="running"/> while an attempt is in flight, with what it last
+    /// reported (<paramref name="progress"/>).
+    /// </summary>
+    public DeferredTaskInfo ToInfo(string taskId, bool running, DeferredTaskProgress? progress = null) => new()
     {
         TaskId = taskId,
         TaskType = TaskType,
@@ -109,5 +112,6 @@ internal sealed record TaskRecord
         LastError = LastError,
         Interruptions = Interruptions,
         Snoozes = Snoozes,
+        Progress = progress,
     };
 }

@@ -32,6 +32,7 @@ internal sealed class StoredTaskReader : IAsyncDisposable
     private readonly IDeferredTaskCatalog _catalog;
     private readonly TaskTypeRegistry _registry;
     private readonly Serializer? _serializer;
+    private readonly TaskProgressStore _progress;
 
     /// <param name="connectionString">The silos' connection string (an Npgsql connection string).</param>
     /// <param name="serviceId">The silos' Orleans ServiceId: the rows of that service are read.</param>
@@ -47,6 +48,7 @@ internal sealed class StoredTaskReader : IAsyncDisposable
         _serviceId = serviceId;
         _store = store;
         var cluster = Microsoft.Extensions.Options.Options.Create(new ClusterOptions { ServiceId = serviceId, ClusterId = serviceId });
+        _progress = new TaskProgressStore(_database, cluster);
         _catalog = store switch
         {
             DeferredStore.Postgres => new PostgresCatalog(_database, cluster, options),
@@ -90,7 +92,9 @@ internal sealed class StoredTaskReader : IAsyncDisposable
         }
 
         // Rendered only where a registered type and a serializer are at hand; a payload that cannot be read is not rendered.
-        return TaskDetails.Of(taskId, record, running: false, runningSince: null, _registry, _serializer);
+        // An attempt's stored progress: its latest report, stored at most once a second by the silo that runs it.
+        var progress = await _progress.ReadAsync(taskId, cancellationToken);
+        return TaskDetails.Of(taskId, record, running: false, runningSince: null, _registry, _serializer, progress);
     }
 
     private async Task<TaskRecord?> ReadPostgresAsync(string taskId, CancellationToken cancellationToken)

@@ -21,7 +21,7 @@ internal static class SqlQueries
 
     private static readonly FrozenDictionary<string, string> All = Load();
 
-    // Storage/Sql: every store runs these (the store probe, the schema check, the cluster-wide concurrency leases).
+    // Storage/Sql: every store runs these (the store probe, the schema check, the cluster-wide concurrency leases, progress).
     public static string SchemaVersion => Get("schema-version");
 
     public static string StorePing => Get("store-ping");
@@ -35,6 +35,14 @@ internal static class SqlQueries
     public static string LeasesListHolders => Get("leases-list-holders");
 
     public static string LeasesReleaseHolders => Get("leases-release-holders");
+
+    public static string ProgressUpsert => Get("progress-upsert");
+
+    public static string ProgressDelete => Get("progress-delete");
+
+    public static string ProgressRead => Get("progress-read");
+
+    public static string ProgressTidy => Get("progress-tidy");
 
     // Storage/Postgres/Sql: the default store (deferred_tasks, ordering holds, completed ids, schedules).
     public static string TasksRead => Get("tasks-read");

@@ -85,11 +85,14 @@ internal sealed class DeferredTaskGrain(
 
     // Null only once the row is gone: while the completion delete is in flight the task still reports Running.
     // Reads report the committed record: a change is visible only once it is durable.
-    public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(_task.Committed?.ToInfo(TaskId, _task.Busy));
+    public Task<DeferredTaskInfo?> GetInfoAsync() => Task.FromResult(_task.Committed?.ToInfo(TaskId, _task.Busy, Progress()));
 
     public Task<DeferredTaskDetails?> GetDetailsAsync() => Task.FromResult(_task.Committed is { } record
-        ? TaskDetails.Of(TaskId, record, _task.Busy, _task.RunningSince, c.Registry, c.Serializer)
+        ? TaskDetails.Of(TaskId, record, _task.Busy, _task.RunningSince, c.Registry, c.Serializer, Progress())
         : null);
+
+    // What the attempt in flight last reported; only asked while one runs.
+    private DeferredTaskProgress? Progress() => _task.Busy ? c.Progress.Current(TaskId) : null;
 
     public Task<DeferredCancelOutcome> CancelAsync() => _task.SignalCancel() is { } signalled ? Task.FromResult(signalled) : CancelLockedAsync();
 

@@ -17,7 +17,7 @@ internal static class TaskDetails
     /// The details of a stored task; <paramref name="runningSince"/> is when the activation's attempt in flight began
     /// (null when none runs), else the row's in-flight marker (a watched attempt, or one whose silo went away).
     /// </summary>
-    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, DateTimeOffset? runningSince, TaskTypeRegistry registry, Serializer? serializer)
+    public static DeferredTaskDetails Of(string taskId, TaskRecord record, bool running, DateTimeOffset? runningSince, TaskTypeRegistry registry, Serializer? serializer, DeferredTaskProgress? progress = null)
     {
         string? json = null;
         var registration = registry.Find(record.TaskType);
@@ -38,7 +38,7 @@ internal static class TaskDetails
 
         return new DeferredTaskDetails
         {
-            Info = record.ToInfo(taskId, running),
+            Info = record.ToInfo(taskId, running, progress),
             Owner = record.Owner,
             RunningSince = runningSince ?? record.RunningSince,
             PayloadBytes = record.Payload.Length,

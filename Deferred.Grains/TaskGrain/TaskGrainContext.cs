@@ -26,6 +26,7 @@ internal sealed class TaskGrainContext(
     StoreResilience resilience,
     OrderingTurns ordering,
     ConcurrencyLimits limits,
+    AttemptProgress progress,
     CarriedRequestContext carried,
     AdoptedTasks adopted,
     NewTaskFactory newTasks,
@@ -61,6 +62,9 @@ internal sealed class TaskGrainContext(
 
     /// <summary>The per-type concurrency limits an attempt waits for before its start permit.</summary>
     public ConcurrencyLimits Limits { get; } = limits;
+
+    /// <summary>The progress reports of the attempts running here.</summary>
+    public AttemptProgress Progress { get; } = progress;
 
     /// <summary>The RequestContext entries stored with a task at enqueue.</summary>
     public CarriedRequestContext Carried { get; } = carried;

@@ -114,7 +114,7 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
             Write(new DetailsDocument(
                 info.TaskId, info.TaskType, info.Status, info.Attempts, info.MaxAttempts, info.EnqueuedAt, info.NextRunAt,
                 info.Interruptions, info.LastError, details.Owner, details.RunningSince, details.PayloadType, details.PayloadBytes,
-                Payload(details.PayloadJson), details.OrderingKey, info.Snoozes));
+                Payload(details.PayloadJson), details.OrderingKey, info.Snoozes, info.Progress));
             return;
         }
 
@@ -130,6 +130,9 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
             ("running since", details.RunningSince is { } since ? Time(since) : "-"),
             ("interruptions", info.Interruptions.ToString(CultureInfo.InvariantCulture)),
             ("snoozes", info.Snoozes.ToString(CultureInfo.InvariantCulture)),
+            ("progress", info.Progress is { } progress
+                ? $"{progress.Fraction.ToString("P0", CultureInfo.InvariantCulture)}{(progress.Message is { } said ? " " + said : "")} (at {Time(progress.At)})"
+                : "-"),
             ("ordering key", details.OrderingKey ?? "-"),
             ("payload type", details.PayloadType ?? (fromDatabase ? "- (not known here)" : "- (no handler on the silo)")),
             ("payload bytes", details.PayloadBytes.ToString(CultureInfo.InvariantCulture)),
@@ -277,7 +280,8 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
         int PayloadBytes,
         JsonNode? Payload,
         string? OrderingKey,
-        int Snoozes);
+        int Snoozes,
+        DeferredTaskProgress? Progress);
 
     /// <summary><c>stats --json</c>.</summary>
     private sealed record CountsDocument(long Total, IReadOnlyDictionary<string, long> ByStatus, IReadOnlyList<DeferredTaskCount> Counts);

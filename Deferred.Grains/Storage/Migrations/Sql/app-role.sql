@@ -24,7 +24,7 @@ BEGIN
     EXECUTE format('REVOKE CREATE ON SCHEMA public FROM %I', r);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE deferred_tasks, orleansstorage, orleansreminderstable, '
                    'orleansmembershiptable, orleansmembershipversiontable, deferred_ordering_holds, '
-                   'deferred_concurrency_leases, deferred_completed_ids TO %I', r);
+                   'deferred_concurrency_leases, deferred_completed_ids, deferred_task_progress TO %I', r);
     EXECUTE format('GRANT USAGE ON SEQUENCE deferred_ordering_seq TO %I', r);
     EXECUTE format('GRANT SELECT ON TABLE orleansquery, deferred_schema_version TO %I', r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION writetostorage, upsert_reminder_row, delete_reminder_row, update_i_am_alive_time, '

@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Deferred.Execution;
+using Deferred.Operations;
+using Deferred.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Configuration;
+using Xunit;
+
+namespace Deferred.Tests.Integration;
+
+public sealed class ProgressTestsOnPostgresStore : ProgressTests
+{
+    protected override DeferredStore Store => DeferredStore.Postgres;
+}
+
+public sealed class ProgressTestsOnStockAdoNet : ProgressTests
+{
+    protected override DeferredStore Store => DeferredStore.OrleansAdoNet;
+}
+
+/// <summary>A handler reports its progress: seen while it runs, stored throttled, cleared when it ends.</summary>
+public abstract class ProgressTests : StoreConformance
+{
+    [Fact]
+    public async Task Progress_is_seen_while_the_attempt_runs_stored_for_readers_without_the_silo_and_cleared_at_its_end()
+    {
+        await using var cluster = await StartReportingAsync();
+        var gate = ProgressHandler.GateFor(cluster.ServiceId);
+        var id = await cluster.Client.EnqueueAsync(new ProgressTask());
+        await gate.Reported.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var running = (await cluster.Client.GetAsync(id))!;
+        Assert.Equal(DeferredTaskStatus.Running, running.Status);
+        Assert.Equal((0.25, "a quarter"), (running.Progress!.Fraction, running.Progress.Message));
+        var operators = cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
+        Assert.Equal(0.25, (await operators.ShowAsync(id))!.Info.Progress!.Fraction);
+
+        // Stored for a reader without the silo (the command line's database reads).
+        await using var reader = new StoredTaskReader(cluster.Database.ConnectionString, cluster.ServiceId, Store);
+        var stored = await Eventually.Until(() => reader.ShowAsync(id, CancellationToken.None), d => d?.Info.Progress is not null, "the report to be stored");
+        Assert.Equal((0.25, "a quarter"), (stored!.Info.Progress!.Fraction, stored.Info.Progress.Message));
+
+        gate.Proceed.TrySetResult();
+        await Eventually.True(async () => await cluster.Client.GetAsync(id) is null, "the task to end");
+        await Eventually.True(async () => await ProgressRowsAsync(cluster) == 0, "the stored report to be cleared");
+    }
+
+    [Fact]
+    public async Task Many_reports_are_stored_at_most_about_once_a_second_the_latest_winning()
+    {
+        await using var cluster = await StartReportingAsync();
+        var progress = cluster.Cluster.Silos[0].ServiceProvider.GetRequiredService<AttemptProgress>();
+        var clock = Stopwatch.StartNew();
+        var id = await cluster.Client.EnqueueAsync(new ProgressTask { Burst = 500 });
+        ProgressHandler.GateFor(cluster.ServiceId).Proceed.TrySetResult();
+
+        await Eventually.True(async () => await cluster.Client.GetAsync(id) is null, "the task to end");
+
+        // The stores run beside the attempt: wait until the last one landed and the row was cleared after it.
+        await Eventually.True(async () => progress.Writes >= 1 && await ProgressRowsAsync(cluster) == 0, "the reports to be stored and cleared");
+        var writes = progress.Writes;
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        // 501 reports over about 2.5 s: the first stored at once, then at most one a second while reports keep coming.
+        Assert.InRange(writes, 1, (long)Math.Ceiling(seconds) + 1);
+        Assert.Equal(501, ProgressHandler.Reports(id));
+    }
+
+    [Fact]
+    public async Task A_report_out_of_range_is_refused_by_name_and_a_context_without_a_silo_drops_reports()
+    {
+        var context = new DeferredTaskContext("t-1", "type", 1, 3, DateTimeOffset.UtcNow, null);
+
+        Assert.Equal("fraction", Assert.Throws<ArgumentOutOfRangeException>(() => context.ReportProgressAsync(1.5).AsTask().GetAwaiter().GetResult()).ParamName);
+        Assert.Equal("fraction", Assert.Throws<ArgumentOutOfRangeException>(() => context.ReportProgressAsync(double.NaN).AsTask().GetAwaiter().GetResult()).ParamName);
+        Assert.Equal("fraction", Assert.Throws<ArgumentOutOfRangeException>(() => context.ReportProgressAsync(-0.1).AsTask().GetAwaiter().GetResult()).ParamName);
+        var tooLong = Assert.Throws<ArgumentException>(() => context.ReportProgressAsync(0.5, new string('x', 501)).AsTask().GetAwaiter().GetResult());
+        Assert.Equal("message", tooLong.ParamName);
+        Assert.Contains("501", tooLong.Message);
+        await context.ReportProgressAsync(1, "done");
+        Assert.Null(context.ProgressState);
+    }
+
+    private static async Task<long> ProgressRowsAsync(DeferredTestCluster cluster)
+    {
+        await using var command = cluster.Database.DataSource.CreateCommand("SELECT count(*) FROM deferred_task_progress WHERE service_id = @s");
+        command.Parameters.AddWithValue("s", cluster.ServiceId);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private Task<DeferredTestCluster> StartReportingAsync() =>
+        StartAsync(configureSilo: silo => silo.Services.AddDeferredTaskHandler<ProgressTask, ProgressHandler>());
+}
+
+[GenerateSerializer]
+[Alias("test.progress")]
+public sealed record ProgressTask
+{
+    /// <summary>Reports to make in a burst after the gate opens (0: none).</summary>
+    [Id(0)] public int Burst { get; init; }
+}
+
+internal sealed class ProgressGate
+{
+    public TaskCompletionSource Reported { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TaskCompletionSource Proceed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+internal sealed class ProgressHandler(IOptions<ClusterOptions> cluster) : IDeferredTaskHandler<ProgressTask>
+{
+    private static readonly ConcurrentDictionary<string, ProgressGate> Gates = new();
+    private static readonly ConcurrentDictionary<string, int> Counts = new();
+
+    public static ProgressGate GateFor(string serviceId) => Gates.GetOrAdd(serviceId, _ => new ProgressGate());
+
+    public static int Reports(string taskId) => Counts.GetValueOrDefault(taskId);
+
+    public async Task ExecuteAsync(ProgressTask task, DeferredTaskContext context, CancellationToken cancellationToken)
+    {
+        var gate = GateFor(cluster.Value.ServiceId);
+        await context.ReportProgressAsync(0.25, "a quarter");
+        Counts.AddOrUpdate(context.TaskId, 1, (_, n) => n + 1);
+        gate.Reported.TrySetResult();
+        await gate.Proceed.Task.WaitAsync(cancellationToken);
+        for (var i = 1; i <= task.Burst; i++)
+        {
+            await context.ReportProgressAsync((double)i / task.Burst, $"item {i}");
+            Counts.AddOrUpdate(context.TaskId, 1, (_, n) => n + 1);
+
+            // Paced like real work (a report every 5 ms), so the attempt outlives several store intervals.
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+}
