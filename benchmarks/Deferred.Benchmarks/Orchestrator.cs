@@ -58,6 +58,12 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
         }
 
         var elapsed = clock.Elapsed;
+        foreach (var line in Report.RatioLines(_results))
+        {
+            // On stdout, one line per run: the speed targets' ratios (docs/performance.md) without arithmetic.
+            Console.WriteLine(line);
+        }
+
         Console.Error.WriteLine($"bench: finished in {elapsed.TotalSeconds:F1} s");
         if (options.ReportPath is { } path)
         {

@@ -193,6 +193,16 @@ internal static class Report
         Line(Ratio(results, "deferred", "pg-batch"));
         Line(Ratio(results, "deferred", "orleans-ceiling"));
         Line();
+        Line("Deferred's own cost, per run (the speed targets of docs/performance.md; `-` where a run lacks the scenario or system):");
+        Line();
+        Line("```");
+        foreach (var line in RatioLines(results))
+        {
+            Line(line);
+        }
+
+        Line("```");
+        Line();
         Line("## Raw output");
         Line();
         Line("```");
@@ -209,6 +219,44 @@ internal static class Report
         }
 
         await File.WriteAllTextAsync(path, md.ToString());
+    }
+
+    /// <summary>
+    /// One line per run with the ratios the speed targets are stated in: process CPU per task of <c>deferred</c> over
+    /// <c>orleans-ceiling</c>, bytes allocated per task (KB), GC pause share, PostgreSQL CPU per task over <c>pg-batch</c>,
+    /// the cold rate (the warm-up right after start) over the steady one, recovery over steady, and the p99 of the latency
+    /// scenario (half the steady rate).
+    /// </summary>
+    public static IEnumerable<string> RatioLines(IReadOnlyList<(int Run, BenchResult Result)> results)
+    {
+        foreach (var run in results.Select(r => r.Run).Distinct().Order())
+        {
+            BenchResult? Of(string system, string scenario) =>
+                results.FirstOrDefault(r => r.Run == run && r.Result is { Error: null } && r.Result.System == system && r.Result.Scenario == scenario).Result;
+
+            var steady = Of("deferred", "throughput");
+            if (steady is null)
+            {
+                continue;
+            }
+
+            var ceiling = Of("orleans-ceiling", "throughput");
+            var floor = Of("pg-batch", "throughput");
+            var cold = Of("deferred", "cold");
+            var recovery = Of("deferred", "recovery");
+            var latency = Of("deferred", "latency");
+            yield return string.Create(
+                CultureInfo.InvariantCulture,
+                $"bench-ratios: run={run} cpu_vs_ceiling={Div(steady.CpuUsPerTask, ceiling?.CpuUsPerTask)} alloc_kb={Num(steady.AllocBytesPerTask / 1024)} " +
+                $"gc_pause_pct={Num(steady.GcPausePct)} pg_cpu_vs_pg_batch={Div(steady.PgCpuUsPerTask, floor?.PgCpuUsPerTask)} " +
+                $"cold_vs_steady={Div(cold?.TasksPerSecond, steady.TasksPerSecond)} recovery_vs_steady={Div(recovery?.TasksPerSecond, steady.TasksPerSecond)} " +
+                $"p99_half_load_ms={Num(latency?.P99Ms)}");
+        }
+
+        static string Num(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("F1", CultureInfo.InvariantCulture) : "-";
+
+        static string Div(double? over, double? under) =>
+            over is { } a && under is { } b && b > 0 && double.IsFinite(a) ? (a / b).ToString("F2", CultureInfo.InvariantCulture) : "-";
     }
 
     private static string Ratio(IReadOnlyList<(int Run, BenchResult Result)> results, string over, string under)

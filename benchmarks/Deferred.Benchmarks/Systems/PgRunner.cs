@@ -39,11 +39,14 @@ internal static class PgRunner
             await RunAsync(dataSource, tasks, tasks + warmup, batch, concurrency, cancellationToken);
         }
 
+        // The same cost figures as the other systems (process and PostgreSQL CPU per task), so Deferred's PostgreSQL CPU
+        // can be set against the database's floor (pg-batch).
+        var cost = Cost.Now();
         var start = Clock.Now;
         await RunAsync(dataSource, 0, tasks, batch, concurrency, cancellationToken);
         var elapsed = Clock.Seconds(Clock.Now - start);
         var (p50, p99) = Stats.P50P99(Recorder.DoneLatencies(0, tasks));
-        return new BenchResult(system, "throughput", tasks, tasks / elapsed, p50, p99, Stats.PeakRssMb());
+        return new BenchResult(system, "throughput", tasks, tasks / elapsed, p50, p99, Stats.PeakRssMb()).WithCost(cost);
     }
 
     private static Task RunAsync(NpgsqlDataSource dataSource, int from, int to, int batch, int concurrency, CancellationToken cancellationToken)
