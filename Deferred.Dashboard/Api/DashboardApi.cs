@@ -279,6 +279,36 @@ internal static class DashboardApi
         }
     }
 
+    /// <summary>Every schedule of the service, paused ones included.</summary>
+    public static Task<IResult> SchedulesAsync(HttpContext http) =>
+        Refusing(
+            async () => ApiResults.Ok(await Operator(http).ListSchedulesAsync(http.RequestAborted).ConfigureAwait(false)),
+            $"{StoreDown}, so the schedules cannot be shown now.");
+
+    public static Task<IResult> PauseScheduleAsync(HttpContext http, string name) => ScheduleActionAsync(http, name, pause: true);
+
+    public static Task<IResult> ResumeScheduleAsync(HttpContext http, string name) => ScheduleActionAsync(http, name, pause: false);
+
+    private static async Task<IResult> ScheduleActionAsync(HttpContext http, string name, bool pause)
+    {
+        if (DeferredSchedule.ValidateName(name) is { } problem)
+        {
+            return ApiResults.Error(StatusCodes.Status400BadRequest, $"Schedule name '{(name.Length > 64 ? name[..64] + "…" : name)}' is malformed: {problem}. Nothing was changed.");
+        }
+
+        return await Acting(http, async operations =>
+        {
+            var applied = pause
+                ? await operations.PauseScheduleAsync(name, CancellationToken.None).ConfigureAwait(false)
+                : await operations.ResumeScheduleAsync(name, CancellationToken.None).ConfigureAwait(false);
+            return applied
+                ? ApiResults.Ok(pause
+                    ? new ActionResult("pause-schedule", "paused", $"Schedule '{name}' is paused: no occurrence is enqueued until it is resumed.")
+                    : new ActionResult("resume-schedule", "resumed", $"Schedule '{name}' is resumed: its next occurrence is enqueued when due."))
+                : ApiResults.Error(StatusCodes.Status404NotFound, $"No schedule named '{name}' is stored. Nothing was changed.");
+        }).ConfigureAwait(false);
+    }
+
     private const string StoreDown = "Deferred's task store (its database) cannot be reached from the cluster";
 
     /// <summary>

@@ -608,6 +608,60 @@
       `Delete ${number.format(total)} dead task(s) whose last attempt was due before ${before.replace('T', ' ')}? This cannot be undone.`);
   });
 
+  // ---- Schedules -------------------------------------------------------------------------------------
+
+  async function loadSchedules() {
+    try {
+      renderSchedules(await getJson('api/schedules'));
+    } catch (error) {
+      $('schedules-note').textContent = `Schedules could not be read: ${error.message}`;
+    }
+  }
+
+  function renderSchedules(schedules) {
+    const rows = schedules.map((s) => {
+      const row = el('tr');
+      row.dataset.schedule = s.name;
+      const button = el('button', s.paused ? 'Resume' : 'Pause');
+      button.type = 'button';
+      button.dataset.action = s.paused ? 'resume' : 'pause';
+      button.addEventListener('click', () => scheduleAction(s.name, s.paused ? 'resume' : 'pause'));
+      const act = el('td');
+      act.append(button);
+      row.append(
+        el('td', s.name),
+        el('td', s.taskType),
+        el('td', s.timeZone && s.timeZone !== 'UTC' ? `${s.spec} (${s.timeZone})` : s.spec),
+        el('td', s.paused ? 'paused' : 'active', s.paused ? 'state paused' : 'state'),
+        el('td', s.paused ? '—' : formatTime(s.nextOccurrence)),
+        el('td', formatTime(s.lastOccurrence)),
+        el('td', s.source === 'Code' ? 'code' : 'run time'),
+        act);
+      return row;
+    });
+    if (rows.length === 0) {
+      const row = el('tr');
+      const cell = el('td', 'No schedules are stored.', 'empty');
+      cell.colSpan = 8;
+      row.append(cell);
+      rows.push(row);
+    }
+    $('schedule-list').tBodies[0].replaceChildren(...rows);
+    $('schedules-note').textContent = `${schedules.length} schedule(s), read ${formatTime(new Date().toISOString())}.`;
+  }
+
+  async function scheduleAction(name, action) {
+    const question = action === 'pause'
+      ? `Pause schedule ${name}? No occurrence is enqueued until it is resumed.`
+      : `Resume schedule ${name}? Its next occurrence is enqueued when due.`;
+    if (!(await confirmAction(question))) {
+      return;
+    }
+    const result = await post(`api/schedules/${encodeURIComponent(name)}/${action}`);
+    toast(result.message, !result.ok);
+    await loadSchedules();
+  }
+
   // ---- Wiring ----------------------------------------------------------------------------------------
 
   $('filters').addEventListener('submit', (e) => {
@@ -637,5 +691,6 @@
   state.filter = readFilter();
   refreshOverview().then(() => scheduleOverview(OVERVIEW_EVERY_MS));
   loadPage();
+  loadSchedules();
   route();
 })();

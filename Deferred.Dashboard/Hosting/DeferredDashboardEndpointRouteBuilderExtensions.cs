@@ -69,6 +69,9 @@ public static class DeferredDashboardEndpointRouteBuilderExtensions
         api.MapGet("/bulk/{id}", DashboardApi.ShowBulkAsync);
         Action(api.MapPost("/bulk/{id}/start", DashboardApi.StartBulkAsync));
         Action(api.MapPost("/bulk/{id}/cancel", DashboardApi.CancelBulkAsync));
+        api.MapGet("/schedules", (Delegate)DashboardApi.SchedulesAsync);
+        Action(api.MapPost("/schedules/{name}/pause", DashboardApi.PauseScheduleAsync));
+        Action(api.MapPost("/schedules/{name}/resume", DashboardApi.ResumeScheduleAsync));
 
         // Start listening to the meter now, not at the first page load, so the page has figures when it opens.
         _ = endpoints.ServiceProvider.GetRequiredService<LocalMetrics>();

@@ -166,6 +166,36 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
             : "- (not renderable)")));
     }
 
+    /// <summary><c>schedules</c>: every schedule, paused ones marked.</summary>
+    public void Schedules(IReadOnlyList<DeferredScheduleInfo> schedules)
+    {
+        if (json)
+        {
+            Write(schedules.Select(s => new ScheduleDocument(
+                s.Name, s.TaskType, s.Spec, s.TimeZone, s.Missed, s.Paused, s.NextOccurrence, s.LastOccurrence, s.Source, s.MaxAttempts)).ToArray());
+            return;
+        }
+
+        if (schedules.Count == 0)
+        {
+            stdout.WriteLine("no schedules");
+            return;
+        }
+
+        Table(
+            ["NAME", "TYPE", "SCHEDULE", "STATE", "NEXT", "LAST", "SOURCE"],
+            schedules.Select(s => new[]
+            {
+                Escape(s.Name),
+                Escape(s.TaskType),
+                Escape(s.Spec + (s.TimeZone is "UTC" or "" ? "" : " " + s.TimeZone)),
+                s.Paused ? "paused" : "active",
+                s.Paused ? "-" : Time(s.NextOccurrence),
+                s.LastOccurrence is { } last ? Time(last) : "-",
+                s.Source.ToString().ToLowerInvariant(),
+            }));
+    }
+
     public void Counts(IReadOnlyList<DeferredTaskCount> counts)
     {
         var byStatus = new[] { DeferredTaskStatus.Pending, DeferredTaskStatus.Failed, DeferredTaskStatus.Dead }
@@ -262,6 +292,19 @@ internal sealed class TaskOutput(TextWriter stdout, bool json, bool fromDatabase
             stdout.WriteLine(line.ToString());
         }
     }
+
+    /// <summary><c>schedules --json</c>: one object per schedule.</summary>
+    private sealed record ScheduleDocument(
+        string Name,
+        string TaskType,
+        string Spec,
+        string TimeZone,
+        MissedOccurrences Missed,
+        bool Paused,
+        DateTimeOffset NextOccurrence,
+        DateTimeOffset? LastOccurrence,
+        DeferredScheduleSource Source,
+        int MaxAttempts);
 
     /// <summary><c>show --json</c>: the task's fields flat, with the payload as JSON.</summary>
     private sealed record DetailsDocument(

@@ -39,6 +39,10 @@ internal static class TaskVerbs
                 "purge" => await verb.PurgeAsync(),
                 "stats" => await verb.StatsAsync(),
                 "action" => await verb.ActionAsync(),
+                "schedules" => await verb.SchedulesAsync(),
+                "pause-schedule" => await verb.PauseScheduleAsync(),
+                "resume-schedule" => await verb.ResumeScheduleAsync(),
+                "remove-schedule" => await verb.RemoveScheduleAsync(),
                 _ => throw new ArgumentException($"unknown verb '{request.Verb}'"),
             };
         }
@@ -66,6 +70,49 @@ internal static class TaskVerbs
     private sealed class Verb(IDeferredTaskOperator tasks, TasksRequest request, TaskOutput output, TextWriter stderr, CancellationToken cancellationToken)
     {
         private string Id => request.TaskId!;
+
+        private string ScheduleName => request.ScheduleName!;
+
+        public async Task<int> SchedulesAsync()
+        {
+            output.Schedules(await tasks.ListSchedulesAsync(cancellationToken));
+            return Done;
+        }
+
+        public async Task<int> PauseScheduleAsync()
+        {
+            if (!await tasks.PauseScheduleAsync(ScheduleName, cancellationToken))
+            {
+                return NoSchedule();
+            }
+
+            Report(new { schedule = ScheduleName, paused = true }, $"paused schedule {ScheduleName}: no occurrence is enqueued until it is resumed");
+            return Done;
+        }
+
+        public async Task<int> ResumeScheduleAsync()
+        {
+            if (!await tasks.ResumeScheduleAsync(ScheduleName, cancellationToken))
+            {
+                return NoSchedule();
+            }
+
+            Report(new { schedule = ScheduleName, paused = false }, $"resumed schedule {ScheduleName}: its next occurrence is enqueued when due");
+            return Done;
+        }
+
+        public async Task<int> RemoveScheduleAsync()
+        {
+            if (!await tasks.RemoveScheduleAsync(ScheduleName, cancellationToken))
+            {
+                return NoSchedule();
+            }
+
+            Report(new { schedule = ScheduleName, removed = true }, $"removed schedule {ScheduleName} (a schedule registered in a silo's code comes back when that silo starts; pause it to stop it for good)");
+            return Done;
+        }
+
+        private int NoSchedule() => Fail($"no schedule named '{ScheduleName}' is stored");
 
         public async Task<int> ListAsync()
         {

@@ -23,16 +23,23 @@ internal sealed record TasksRequest
         ("purge", "tasks purge --older-than ISO [--detach] [--json]"),
         ("stats", $"tasks stats {Sources} [--json]"),
         ("action", "tasks action ACTION-ID [--cancel] [--json]"),
+        ("schedules", "tasks schedules [--json]"),
+        ("pause-schedule", "tasks pause-schedule NAME [--json]"),
+        ("resume-schedule", "tasks resume-schedule NAME [--json]"),
+        ("remove-schedule", "tasks remove-schedule NAME [--json]"),
     ];
 
     /// <summary>The usage line of every verb.</summary>
     public static string FullUsage { get; } = "Usage: " + string.Join(" | ", Usages.Select(u => u.Usage));
 
-    /// <summary>list, show, retry, run-now, cancel, delete, purge, stats or action.</summary>
+    /// <summary>list, show, retry, run-now, cancel, delete, purge, stats, action, or one of the schedule verbs.</summary>
     public required string Verb { get; init; }
 
     /// <summary>The task a per-task verb acts on.</summary>
     public string? TaskId { get; init; }
+
+    /// <summary>The schedule pause-schedule, resume-schedule and remove-schedule act on.</summary>
+    public string? ScheduleName { get; init; }
 
     /// <summary>The filter of list and of retry --all-dead.</summary>
     public DeferredTaskFilter Filter { get; init; } = new();
@@ -179,6 +186,14 @@ internal sealed record TasksRequest
                 case ("purge", "--older-than"):
                     request = request with { OlderThan = Time(options) };
                     break;
+                case ("pause-schedule" or "resume-schedule" or "remove-schedule", _) when !name.StartsWith('-'):
+                    request = request with
+                    {
+                        ScheduleName = request.ScheduleName is null
+                            ? (DeferredSchedule.ValidateName(name) is { } bad ? throw new ArgumentException($"'{name}' is not a schedule name: {bad}") : name)
+                            : throw new ArgumentException($"one schedule name only, not '{request.ScheduleName}' and '{name}'"),
+                    };
+                    break;
                 case ("show" or "retry" or "run-now" or "cancel" or "delete", _) when !name.StartsWith('-'):
                     request = request with
                     {
@@ -201,6 +216,7 @@ internal sealed record TasksRequest
             "retry" when !request.AllDead && filtered => throw new ArgumentException("filters go with --all-dead only"),
             "retry" when !request.AllDead && request.Detach => throw new ArgumentException("--detach goes with --all-dead only"),
             "action" when request.ActionId is null => throw new ArgumentException("a bulk action id is needed"),
+            "pause-schedule" or "resume-schedule" or "remove-schedule" when request.ScheduleName is null => throw new ArgumentException("a schedule name is needed"),
             "purge" when request.OlderThan is null => throw new ArgumentException("--older-than is needed"),
             _ => request,
         };

@@ -1,4 +1,5 @@
 using Deferred.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Xunit;
 using static Microsoft.Playwright.Assertions;
@@ -107,6 +108,39 @@ public sealed class DashboardBrowserTests(DashboardBrowserFixture fixture) : ICl
 
         await Eventually.True(async () => await Tasks.GetAsync(id) is null, "the retried task to complete and its row to be deleted");
         Assert.Equal(2, FailsOnceHandler.RunsOf(key));
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_schedule_is_listed_and_paused_and_resumed_with_confirmation()
+    {
+        var name = "dash-" + Guid.NewGuid().ToString("N")[..8];
+        await Tasks.ScheduleAsync(name, new ProbeTask { Note = name }, DeferredSchedule.Cron("0 0 1 1 *"));
+        var operations = fixture.Cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
+
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync(fixture.Host.Page.ToString());
+        var row = page.Locator($"#schedule-list tr[data-schedule='{name}']");
+        await Expect(row).ToContainTextAsync("active");
+        await Expect(row).ToContainTextAsync("0 0 1 1 *");
+
+        // Declining the confirmation changes nothing.
+        await row.Locator("button[data-action='pause']").ClickAsync();
+        await Expect(page.Locator("#confirm-text")).ToContainTextAsync(name);
+        await page.Locator("#confirm-no").ClickAsync();
+        Assert.False((await operations.ListSchedulesAsync()).Single(s => s.Name == name).Paused);
+
+        await row.Locator("button[data-action='pause']").ClickAsync();
+        await page.Locator("#confirm-yes").ClickAsync();
+        await Expect(page.Locator("#toast")).ToContainTextAsync($"Schedule '{name}' is paused");
+        await Expect(row).ToContainTextAsync("paused");
+        Assert.True((await operations.ListSchedulesAsync()).Single(s => s.Name == name).Paused);
+
+        await row.Locator("button[data-action='resume']").ClickAsync();
+        await page.Locator("#confirm-yes").ClickAsync();
+        await Expect(row).ToContainTextAsync("active");
+        Assert.False((await operations.ListSchedulesAsync()).Single(s => s.Name == name).Paused);
+        await operations.RemoveScheduleAsync(name);
         await page.Context.CloseAsync();
     }
 

@@ -336,6 +336,48 @@ public sealed class CliTests
     private static IDeferredTaskOperator Operator(DeferredTestCluster cluster) =>
         cluster.Cluster.Client.ServiceProvider.GetRequiredService<IDeferredTaskOperator>();
 
+    [Fact]
+    public async Task Schedules_are_listed_paused_resumed_and_removed_by_name_and_bad_names_are_refused()
+    {
+        await using var cluster = await DeferredTestCluster.StartAsync();
+        await cluster.Client.ScheduleAsync("cli-hourly", new ProbeTask { Note = "hourly" }, DeferredSchedule.Cron("0 * * * *"));
+
+        var table = await RunAsync(cluster, "schedules");
+        Assert.Equal(TaskVerbs.Done, table.Code);
+        Assert.StartsWith("NAME ", table.Out);
+        Assert.Contains("cli-hourly", table.Out);
+        Assert.Contains("active", table.Out);
+
+        var paused = await RunAsync(cluster, "pause-schedule", "cli-hourly");
+        Assert.Equal(TaskVerbs.Done, paused.Code);
+        Assert.Contains("paused schedule cli-hourly", paused.Out);
+        using (var listed = Json(await RunAsync(cluster, "schedules", "--json")))
+        {
+            var row = Assert.Single(listed.RootElement.EnumerateArray());
+            Assert.Equal("cli-hourly", row.GetProperty("name").GetString());
+            Assert.True(row.GetProperty("paused").GetBoolean());
+        }
+
+        Assert.Equal(TaskVerbs.Done, (await RunAsync(cluster, "resume-schedule", "cli-hourly")).Code);
+        Assert.False(Assert.Single(await ScheduleTests.Operator(cluster).ListSchedulesAsync()).Paused);
+
+        var removed = await RunAsync(cluster, "remove-schedule", "cli-hourly", "--json");
+        Assert.Equal(TaskVerbs.Done, removed.Code);
+        Assert.Empty(await ScheduleTests.Operator(cluster).ListSchedulesAsync());
+        Assert.Equal("no schedules", (await RunAsync(cluster, "schedules")).Out.Trim());
+
+        var missing = await RunAsync(cluster, "pause-schedule", "cli-hourly");
+        Assert.Equal(TaskVerbs.Refused, missing.Code);
+        Assert.Contains("no schedule named 'cli-hourly'", missing.Err);
+        Assert.Empty(missing.Out);
+
+        var bad = await RunAsync(cluster, "pause-schedule", "no spaces");
+        Assert.Equal(TaskVerbs.BadUsage, bad.Code);
+        Assert.Contains("'no spaces' is not a schedule name", bad.Err);
+        Assert.Contains("Usage: tasks pause-schedule NAME", bad.Err);
+        Assert.Contains("a schedule name is needed", (await RunAsync(cluster, "resume-schedule")).Err);
+    }
+
     private static async Task<(int Code, string Out, string Err)> RunAsync(DeferredTestCluster cluster, params string[] args)
     {
         using var stdout = new StringWriter();
