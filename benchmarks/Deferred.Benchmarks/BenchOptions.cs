@@ -36,7 +36,7 @@ internal sealed class BenchOptions
           --recovery-tasks N            rows pending at start-up (quick 1000, full 100000)
           --delayed-tasks N             tasks delayed by an hour (quick 1000, full 100000)
           --delayed-tasks-deferred N    the same for the deferred system (quick: as --delayed-tasks, full 1000000)
-          --tasks-deferred N            throughput tasks for the deferred system (default: as --tasks)
+          --tasks-deferred N            throughput tasks for the deferred systems and pg-batch, the floor they are set against (default: as --tasks)
           --recovery-tasks-deferred N   recovery rows for the deferred system (default: as --recovery-tasks)
           --delayed-short-tasks N       tasks delayed by 2-5 s (default min(delayed tasks, 2000); quick 300)
           --concurrency C               concurrent enqueuers (default 64)

@@ -83,7 +83,7 @@ internal sealed class Orchestrator(BenchOptions options, string connectionString
                 return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, options.SoakTasks), cs, echo: true));
 
             case "throughput" or "batch":
-                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system is "deferred" or "deferred-tx" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
+                return await InFreshDatabaseAsync(system, scenario, cs => RunChildAsync(Spec(system, scenario, serviceId, system is "deferred" or "deferred-tx" or "pg-batch" ? options.ThroughputTasksDeferred : options.ThroughputTasks), cs, echo: true));
 
             case "latency":
             {

@@ -121,7 +121,7 @@ internal static class Report
             sizes.Add(scenario switch
             {
                 "throughput" => $"throughput {options.ThroughputTasks:N0} tasks" +
-                    (options.Systems.Contains("deferred") && options.ThroughputTasksDeferred != options.ThroughputTasks ? $" ({options.ThroughputTasksDeferred:N0} for `deferred`)" : ""),
+                    (options.Systems.Contains("deferred") && options.ThroughputTasksDeferred != options.ThroughputTasks ? $" ({options.ThroughputTasksDeferred:N0} for `deferred` and `pg-batch`)" : ""),
                 "latency" => $"latency {options.LatencySeconds} s at half the measured maximum",
                 "batch" => $"batch {options.ThroughputTasksDeferred:N0} tasks enqueued 1,000 per call",
                 "recovery" => $"recovery {options.RecoveryTasks:N0} rows" +
