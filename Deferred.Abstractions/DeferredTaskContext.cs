@@ -52,6 +52,11 @@ public sealed record DeferredTaskContext(
             throw new ArgumentException($"A progress message is at most {DeferredTaskProgress.MaxMessageLength} characters; this one has {message.Length}.", nameof(message));
         }
 
+        if (message is not null && message.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("A progress message cannot contain a NUL character (PostgreSQL text cannot store it).", nameof(message));
+        }
+
         ProgressSink?.Report(this, new DeferredTaskProgress { Fraction = fraction, Message = message, At = DateTimeOffset.UtcNow });
         return ValueTask.CompletedTask;
     }

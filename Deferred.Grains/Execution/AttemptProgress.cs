@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Deferred.Storage;
+using Deferred.Storage.Resilience;
 using Microsoft.Extensions.Logging;
 
 namespace Deferred.Execution;
@@ -10,33 +11,60 @@ namespace Deferred.Execution;
 /// (<see cref="TaskProgressStore"/>) at most once per <see cref="WriteInterval"/> per attempt, the latest one winning,
 /// and deleted when the attempt ends. An attempt that reports nothing costs nothing here.
 /// </summary>
-internal sealed class AttemptProgress(TaskProgressStore store, TimeProvider time, ILogger<AttemptProgress> logger) : IDeferredProgressSink
+/// <remarks>
+/// Progress is shown, never decided on, so its writes give way to the task store's: at most
+/// <see cref="MaxWritesInFlight"/> at once per silo (they share the pool with the group commit), none while the store is
+/// in an outage (the next report after it is stored), and a write that fails is dropped.
+/// </remarks>
+internal sealed class AttemptProgress(TaskProgressStore store, StoreResilience resilience, TimeProvider time, ILogger<AttemptProgress> logger) : IDeferredProgressSink, IDisposable
 {
-    private readonly TaskProgressStore _store = store;
-    private readonly TimeProvider _time = time;
-    private readonly ILogger _logger = logger;
-
     /// <summary>The shortest time between two stored reports of one attempt.</summary>
     public static readonly TimeSpan WriteInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>Progress writes in flight at once on this silo, at most.</summary>
+    public const int MaxWritesInFlight = 4;
+
+    // Put in a context's state when its attempt ended: reports after that (an abandoned handler) are not heard.
+    private static readonly object Ended = new();
+
+    private readonly TaskProgressStore _store = store;
+    private readonly StoreResilience _resilience = resilience;
+    private readonly TimeProvider _time = time;
+    private readonly ILogger _logger = logger;
+    private readonly SemaphoreSlim _writes = new(MaxWritesInFlight, MaxWritesInFlight);
     private readonly ConcurrentDictionary<string, Reporter> _running = new(StringComparer.Ordinal);
-    private long _writes;
+    private long _stored;
 
     /// <summary>Reports stored so far (for tests and diagnostics).</summary>
-    public long Writes => Interlocked.Read(ref _writes);
+    public long Writes => Interlocked.Read(ref _stored);
 
     /// <summary>The latest report of <paramref name="taskId"/>'s running attempt; null when none runs or it reported nothing.</summary>
     public DeferredTaskProgress? Current(string taskId) => _running.TryGetValue(taskId, out var reporter) ? reporter.Latest : null;
 
     public void Report(DeferredTaskContext context, DeferredTaskProgress progress)
     {
-        if (context.ProgressState is not Reporter reporter)
+        var state = Volatile.Read(ref context.ProgressState);
+        if (state is not Reporter reporter)
         {
-            var made = new Reporter(this, context.TaskId);
-            reporter = Interlocked.CompareExchange(ref context.ProgressState, made, null) as Reporter ?? made;
-            if (ReferenceEquals(reporter, made))
+            if (state is not null)
             {
-                _running[context.TaskId] = reporter;
+                return;
+            }
+
+            var made = new Reporter(this, context.TaskId);
+            state = Interlocked.CompareExchange(ref context.ProgressState, made, null);
+            if (state is null)
+            {
+                reporter = made;
+                _running[context.TaskId] = made;
+            }
+            else if (state is Reporter other)
+            {
+                reporter = other;
+            }
+            else
+            {
+                return;
             }
         }
 
@@ -46,21 +74,25 @@ internal sealed class AttemptProgress(TaskProgressStore store, TimeProvider time
     /// <summary>The attempt <paramref name="context"/> describes has ended: later reports are dropped, its stored report deleted.</summary>
     public void End(DeferredTaskContext context)
     {
-        if (context.ProgressState is Reporter reporter)
+        // Nothing to do for an attempt that never reported, but the mark is set all the same, so that one which reports
+        // later (a handler abandoned after its timeout) is not heard.
+        if (Interlocked.Exchange(ref context.ProgressState, Ended) is Reporter reporter)
         {
             _running.TryRemove(new KeyValuePair<string, Reporter>(context.TaskId, reporter));
             reporter.End();
         }
     }
 
-    private sealed class Reporter(AttemptProgress owner, string taskId)
+    public void Dispose() => _writes.Dispose();
+
+    private sealed class Reporter(AttemptProgress owner, string taskId) : IDisposable
     {
         private readonly object _gate = new();
+        private readonly CancellationTokenSource _ended = new();
         private DeferredTaskProgress? _latest;
+        private DateTimeOffset? _storedAt;
         private bool _dirty;
         private bool _writing;
-        private bool _ended;
-        private bool _stored;
 
         public DeferredTaskProgress? Latest => Volatile.Read(ref _latest);
 
@@ -68,7 +100,7 @@ internal sealed class AttemptProgress(TaskProgressStore store, TimeProvider time
         {
             lock (_gate)
             {
-                if (_ended)
+                if (_ended.IsCancellationRequested)
                 {
                     return;
                 }
@@ -88,17 +120,18 @@ internal sealed class AttemptProgress(TaskProgressStore store, TimeProvider time
 
         public void End()
         {
+            bool writing;
             lock (_gate)
             {
-                _ended = true;
-                if (_writing)
-                {
-                    // The loop deletes the row after its write in flight.
-                    return;
-                }
+                _ended.Cancel();
+                writing = _writing;
             }
 
-            _ = ClearAsync();
+            // A loop in flight clears the row when it stops; otherwise it is cleared here.
+            if (!writing)
+            {
+                _ = ClearAsync();
+            }
         }
 
         // One loop per attempt while reports keep coming: store the latest, wait the interval, store again if newer.
@@ -106,53 +139,72 @@ internal sealed class AttemptProgress(TaskProgressStore store, TimeProvider time
         {
             while (true)
             {
-                DeferredTaskProgress? progress;
+                DeferredTaskProgress progress;
                 lock (_gate)
                 {
-                    if (!_dirty || _ended)
+                    if (!_dirty || _ended.IsCancellationRequested)
                     {
                         _writing = false;
-                        if (_ended)
+                        if (!_ended.IsCancellationRequested)
                         {
-                            break;
+                            return;
                         }
 
-                        return;
+                        break;
                     }
 
                     _dirty = false;
-                    progress = _latest;
+                    progress = _latest!;
                 }
 
-                try
-                {
-                    await owner._store.UpsertAsync(taskId, progress!).ConfigureAwait(false);
-                    _stored = true;
-                    Interlocked.Increment(ref owner._writes);
-                }
-#pragma warning disable CA1031 // Progress is shown, never decided on: a write that fails is dropped; the next one may land.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    Diagnostics.DeferredLog.ProgressNotStored(owner._logger, ex, taskId);
-                }
-
-                await Task.Delay(WriteInterval, owner._time).ConfigureAwait(false);
+                await StoreAsync(progress).ConfigureAwait(false);
+                await Task.Delay(WriteInterval, owner._time, _ended.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             await ClearAsync().ConfigureAwait(false);
         }
 
+        private async Task StoreAsync(DeferredTaskProgress progress)
+        {
+            if (owner._resilience.InOutage)
+            {
+                return;
+            }
+
+            await owner._writes.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await owner._store.UpsertAsync(taskId, progress).ConfigureAwait(false);
+                _storedAt = progress.At;
+                Interlocked.Increment(ref owner._stored);
+            }
+#pragma warning disable CA1031 // Progress is shown, never decided on: a write that fails is dropped; the next one may land.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Diagnostics.DeferredLog.ProgressNotStored(owner._logger, ex, taskId);
+            }
+            finally
+            {
+                owner._writes.Release();
+            }
+        }
+
+        // Once the attempt has ended and no loop runs any more (the last user of the token).
+        public void Dispose() => _ended.Dispose();
+
         private async Task ClearAsync()
         {
-            if (!Volatile.Read(ref _stored))
+            Dispose();
+            if (_storedAt is not { } storedAt)
             {
                 return;
             }
 
             try
             {
-                await owner._store.DeleteAsync(taskId).ConfigureAwait(false);
+                // Only what this attempt stored: a later attempt of the task may have stored its own report since.
+                await owner._store.DeleteAsync(taskId, storedAt).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // A row left behind is tidied by the sweep once stale.
             catch (Exception ex)

@@ -22,15 +22,33 @@ internal sealed class TaskProgressStore(DeferredDatabase database, IOptions<Clus
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
-    public async Task DeleteAsync(string taskId)
+    /// <summary>Deletes the stored report of <paramref name="taskId"/> if it is the one stored at <paramref name="storedAt"/> or older.</summary>
+    public async Task DeleteAsync(string taskId, DateTimeOffset storedAt)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.ProgressDelete);
         command.Parameters.AddWithValue("service_id", _serviceId);
         command.Parameters.AddWithValue("task_id", taskId);
+        command.Parameters.AddWithValue("at", storedAt.ToUniversalTime());
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The stored report of <paramref name="taskId"/>, or null. A database that refuses the read (a role without the grant,
+    /// a schema before 0019) gives null too: progress is shown, never needed, and the task is still shown without it.
+    /// </summary>
     public async Task<DeferredTaskProgress?> ReadAsync(string taskId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadStoredAsync(taskId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Npgsql.PostgresException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<DeferredTaskProgress?> ReadStoredAsync(string taskId, CancellationToken cancellationToken)
     {
         await using var command = database.DataSource.CreateCommand(SqlQueries.ProgressRead);
         command.Parameters.AddWithValue("service_id", _serviceId);

@@ -80,8 +80,25 @@ public abstract class ProgressTests : StoreConformance
         var tooLong = Assert.Throws<ArgumentException>(() => context.ReportProgressAsync(0.5, new string('x', 501)).AsTask().GetAwaiter().GetResult());
         Assert.Equal("message", tooLong.ParamName);
         Assert.Contains("501", tooLong.Message);
+        Assert.Equal("message", Assert.Throws<ArgumentException>(() => context.ReportProgressAsync(0.5, "a\0b").AsTask().GetAwaiter().GetResult()).ParamName);
         await context.ReportProgressAsync(1, "done");
         Assert.Null(context.ProgressState);
+    }
+
+    [Fact]
+    public async Task A_report_after_the_attempt_ended_is_not_heard()
+    {
+        await using var cluster = await StartReportingAsync();
+        var progress = cluster.Cluster.Silos[0].ServiceProvider.GetRequiredService<AttemptProgress>();
+        var context = new DeferredTaskContext("ended-1", "type", 1, 3, DateTimeOffset.UtcNow, null) { ProgressSink = progress };
+
+        // As for a handler abandoned after its timeout: its attempt ended before it reported.
+        progress.End(context);
+        await context.ReportProgressAsync(0.5, "late");
+
+        Assert.Null(progress.Current("ended-1"));
+        Assert.NotNull(context.ProgressState);
+        Assert.IsNotType<DeferredTaskProgress>(context.ProgressState);
     }
 
     private static async Task<long> ProgressRowsAsync(DeferredTestCluster cluster)
