@@ -4,6 +4,9 @@
 --
 -- snoozes  times the handler snoozed the task (the `snooze` edge of docs/state-machine.md); reset by an operator's
 --          retry of a dead task.
+--
+-- Additive: an older build inserts and updates rows without knowing the new column (its default holds).
+-- deferred: additive
 
 ALTER TABLE deferred_tasks
     ADD COLUMN IF NOT EXISTS snoozes integer NOT NULL DEFAULT 0;

@@ -4,6 +4,9 @@
 -- (progress-delete.sql); rows whose attempt went away with its silo are tidied by the sweep once stale
 -- (progress-tidy.sql). Not the task row: progress changes often, and deferred_tasks stays narrow and its version
 -- untouched by it.
+--
+-- Additive: an older build inserts and updates rows without knowing the new table.
+-- deferred: additive
 
 CREATE TABLE IF NOT EXISTS deferred_task_progress
 (
