@@ -326,7 +326,8 @@ internal sealed class LedgerHandler(IOptions<ClusterOptions> cluster, DeferredTr
             case LedgerStep.WriteThenThrowOnFirstAttempt when first:
                 throw new InvalidOperationException("the first attempt fails after its write");
             case LedgerStep.WriteThenOutliveTheTimeoutOnFirstAttempt when first:
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                // Waits for the attempt timeout's cancellation, the only thing that ends it.
+                await new TaskCompletionSource().Task.WaitAsync(cancellationToken);
                 break;
             case LedgerStep.WriteThenWaitThenReturnOnFirstAttempt when first:
                 // Returns normally: the commit is what meets the broken connection.
